@@ -1,0 +1,33 @@
+"""searchkit: passage-level full-text search for news archives (BM25F on Whoosh, highlighted hits)."""
+
+from .errors import (
+    ArticleError,
+    IndexIncompatible,
+    IndexLocked,
+    IndexNotFound,
+    PassageNotFound,
+    QueryError,
+    SearchkitError,
+)
+from .index import Index
+from .models import Article, BuildReport, Highlight, Hit, IndexStats, Passage, SkippedFile
+from .version import __version__
+
+__all__ = [
+    "Index",
+    "Article",
+    "Passage",
+    "Hit",
+    "Highlight",
+    "BuildReport",
+    "IndexStats",
+    "SkippedFile",
+    "SearchkitError",
+    "ArticleError",
+    "QueryError",
+    "IndexNotFound",
+    "IndexIncompatible",
+    "IndexLocked",
+    "PassageNotFound",
+    "__version__",
+]

@@ -1,0 +1,174 @@
+"""The ``searchkit`` command: a thin typer layer over ``searchkit.Index``; flags map onto method kwargs.
+
+Results go to stdout, messages and progress to stderr. Exit codes: 0 something matched (or indexed),
+1 nothing matched, 2 usage error / bad query / missing or unreadable index, 3 indexed but inputs skipped.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from . import render
+from .errors import IndexIncompatible, IndexLocked, IndexNotFound, PassageNotFound, QueryError, SearchkitError
+from .index import Index
+from .version import __version__
+
+EXIT_OK, EXIT_NO_MATCH, EXIT_ERROR, EXIT_SKIPPED = 0, 1, 2, 3
+EXIT_CODES: dict[type[SearchkitError], int] = {
+    PassageNotFound: EXIT_NO_MATCH,
+    QueryError: EXIT_ERROR,
+    IndexNotFound: EXIT_ERROR,
+    IndexIncompatible: EXIT_ERROR,
+    IndexLocked: EXIT_ERROR,
+    SearchkitError: EXIT_ERROR,
+}
+DEFAULT_INDEX = "index"
+DEFAULT_SEEDS = "seeds"
+
+app = typer.Typer(
+    help="Passage-level full-text search for news archives.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+stdout = Console(highlight=False, soft_wrap=True)
+stderr = Console(stderr=True, highlight=False)
+
+IndexOption = typer.Option(
+    None, "--index", "-i", help=f"Index directory [default: $SEARCHKIT_INDEX or ./{DEFAULT_INDEX}]", show_default=False
+)
+
+
+def _fail(error: SearchkitError) -> typer.Exit:
+    code = next(c for cls, c in EXIT_CODES.items() if isinstance(error, cls))
+    stderr.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _index_path(given: Optional[Path]) -> Path:
+    return given or Path(os.environ.get("SEARCHKIT_INDEX", DEFAULT_INDEX))
+
+
+def _open(given: Optional[Path]) -> Index:
+    """Open the index; at the default location with none there yet, build it from ./seeds first."""
+    path = _index_path(given)
+    if given is None and not Index.exists(path) and Path(DEFAULT_SEEDS).is_dir():
+        stderr.print(f"no index at {path}/ yet: building it from {DEFAULT_SEEDS}/ first", markup=False)
+        Index.build([DEFAULT_SEEDS], path)
+    return Index.open(path)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        stdout.print(f"searchkit {__version__}", markup=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(False, "--version", callback=_version_callback, is_eager=True, help="Print the version."),
+) -> None:
+    """Index news articles into dated passages and search them with ranked, highlighted results."""
+
+
+@app.command("index")
+def index_command(
+    paths: list[Path] = typer.Argument(..., help="Article files and folders (searched recursively)."),
+    index: Optional[Path] = IndexOption,
+    rebuild: bool = typer.Option(False, "--rebuild", help="Build a new index instead of updating the existing one."),
+    prune: bool = typer.Option(False, "--prune", help="Remove indexed files that are no longer among PATHS."),
+) -> None:
+    """Build or update an index from article files (plain text or JSON Lines)."""
+    path = _index_path(index)
+    try:
+        with Progress(
+            TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TextColumn("{task.description}"), console=stderr, transient=True,
+        ) as bar:
+            task = bar.add_task("", total=None)
+
+            def progress(done: int, total: int, current: str) -> None:
+                bar.update(task, completed=done, total=total, description=Path(current).name if current else "")
+
+            if rebuild or not Index.exists(path):
+                report = Index.build(paths, path, progress=progress)
+            else:
+                with Index.open(path) as ix:
+                    report = ix.update(paths, prune=prune, progress=progress)
+    except SearchkitError as e:
+        raise _fail(e) from None
+    stderr.print(render.report_text(report, path))
+    raise typer.Exit(EXIT_SKIPPED if report.skipped else EXIT_OK)
+
+
+@app.command()
+def query(
+    text: str = typer.Argument(..., help='Query: words, "phrases", AND/OR/NOT, field:value, date:[A TO B].'),
+    index: Optional[Path] = IndexOption,
+    limit: int = typer.Option(10, "--limit", "-n", help="How many hits to show."),
+    source: Optional[str] = typer.Option(None, help="Only passages from this source (agency)."),
+    place: Optional[str] = typer.Option(None, help="Only passages with this dateline place."),
+    since: Optional[str] = typer.Option(None, help="Only passages dated on or after YYYY-MM-DD."),
+    until: Optional[str] = typer.Option(None, help="Only passages dated on or before YYYY-MM-DD."),
+    speaker: Optional[str] = typer.Option(None, help="Only passages spoken by this speaker (transcripts)."),
+    sort: str = typer.Option("score", help="Order: score (best first) or date (newest first)."),
+    json: bool = typer.Option(False, "--json", help="One JSON object per hit per line."),
+) -> None:
+    """Search the index: ranked passages with highlighted matches."""
+    try:
+        with _open(index) as ix:
+            hits = ix.search(
+                text, limit=limit, source=source, place=place, since=since, until=until, speaker=speaker, sort=sort
+            )
+    except SearchkitError as e:
+        raise _fail(e) from None
+    for hit in hits:
+        if json:
+            stdout.out(render.hit_json(hit), highlight=False)
+        else:
+            stdout.print(render.hit_text(hit))
+    if not hits:
+        stderr.print("no passages matched", markup=False)
+    raise typer.Exit(EXIT_OK if hits else EXIT_NO_MATCH)
+
+
+@app.command()
+def show(
+    passage_id: str = typer.Argument(..., help="A passage id, as printed by query."),
+    index: Optional[Path] = IndexOption,
+    json: bool = typer.Option(False, "--json", help="The passage and its neighbours as one JSON object."),
+) -> None:
+    """Print a whole passage with its metadata and its neighbours in the article."""
+    try:
+        with _open(index) as ix:
+            passage = ix.get(passage_id)
+            neighbours = ix.neighbours(passage_id)
+    except SearchkitError as e:
+        raise _fail(e) from None
+    if json:
+        stdout.out(render.passage_json(passage, neighbours), highlight=False)
+    else:
+        stdout.print(render.passage_text(passage, neighbours))
+
+
+@app.command()
+def stats(
+    index: Optional[Path] = IndexOption,
+    json: bool = typer.Option(False, "--json", help="The stats as one JSON object."),
+) -> None:
+    """Print counts, date range, sources, places, size and build manifest of the index."""
+    try:
+        with _open(index) as ix:
+            result = ix.stats()
+    except SearchkitError as e:
+        raise _fail(e) from None
+    if json:
+        stdout.out(render.stats_json(result), highlight=False)
+    else:
+        stdout.print(render.stats_table(result))

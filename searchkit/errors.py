@@ -1,0 +1,38 @@
+"""The errors searchkit raises: one base class, one subclass per thing that can go wrong."""
+
+from __future__ import annotations
+
+
+class SearchkitError(Exception):
+    """Base class of every error searchkit raises on purpose."""
+
+
+class ArticleError(SearchkitError):
+    """An input file (or one line of it) is unreadable, empty, binary or not UTF-8."""
+
+    def __init__(self, path: str, reason: str, line: int | None = None) -> None:
+        self.path = path
+        self.reason = reason
+        self.line = line
+        where = f"{path}:{line}" if line is not None else path
+        super().__init__(f"{where}: {reason}")
+
+
+class QueryError(SearchkitError):
+    """The query text or a filter is malformed; the message names the problem."""
+
+
+class IndexNotFound(SearchkitError):
+    """There is no searchkit index at the given path."""
+
+
+class IndexIncompatible(SearchkitError):
+    """The index was written by a searchkit whose schema this version cannot read."""
+
+
+class IndexLocked(SearchkitError):
+    """Another process is writing to the index."""
+
+
+class PassageNotFound(SearchkitError):
+    """No passage in the index has the given id."""

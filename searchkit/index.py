@@ -1,0 +1,426 @@
+"""Index: build or update a Whoosh index of passages, open it, search it, fetch passages, report stats.
+
+An index directory holds the Whoosh segments, ``manifest.json`` (versions, counts, per-file fingerprints)
+and ``punkt.json`` (the sentence splitter learned at the first build). Paths of input files under the index
+directory's parent are stored relative to it, so a prebuilt index moves with its repository.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time as _time
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+import whoosh.index
+from whoosh import query as wq
+from whoosh import sorting
+from whoosh.index import EmptyIndexError, LockError
+
+from . import schema
+from .errors import ArticleError, IndexIncompatible, IndexLocked, IndexNotFound, PassageNotFound, QueryError
+from .highlight import highlight, match_terms
+from .models import BuildReport, Hit, IndexStats, Passage, SkippedFile
+from .query import build_query
+from .version import __version__
+
+__all__ = ["Index", "Progress", "MANIFEST", "SORTS"]
+
+MANIFEST = "manifest.json"
+PUNKT = "punkt.json"
+SORTS = ("score", "date")
+PUNKT_SAMPLE_CHARS = 5_000_000
+"""Punkt learns from (at most) this much text of the first build's articles."""
+
+# An undated passage holds the column's default, its largest value: sort it as the oldest instead.
+_UNDATED = schema.SCHEMA["date"].default
+_BY_DATE = sorting.TranslateFacet(lambda v: -1 if v == _UNDATED else v, sorting.FieldFacet("date"))
+
+Progress = Callable[[int, int, str], None]
+"""Called as ``progress(files_done, files_total, current_path)`` while indexing."""
+
+
+class Index:
+    """A searchkit index on disk; a context manager that closes its searcher.
+
+    >>> report = Index.build(["seeds/"], "index/")
+    >>> with Index.open("index/") as ix:
+    ...     hits = ix.search("Caspian seabed", limit=3)
+    """
+
+    def __init__(self, path: Path, ix: whoosh.index.Index, manifest: dict) -> None:
+        """Use ``Index.open`` or ``Index.build``."""
+        self.path = path
+        self.manifest = manifest
+        self._ix = ix
+        self._searcher = None
+
+    # --- opening and building ------------------------------------------------------------------------------
+
+    @staticmethod
+    def exists(path: str | os.PathLike) -> bool:
+        """Whether ``path`` holds a searchkit index (of any version)."""
+        return (Path(path) / MANIFEST).is_file()
+
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> Index:
+        """Open an existing index for searching (and updating).
+
+        Raises:
+            IndexNotFound: there is no index at ``path``.
+            IndexIncompatible: it was built with another schema version; rebuild it.
+        """
+        path = Path(path)
+        manifest_file = path / MANIFEST
+        if not manifest_file.is_file():
+            raise IndexNotFound(f"no searchkit index at {path} (build one with: searchkit index PATH --index {path})")
+        try:
+            manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise IndexIncompatible(f"{manifest_file} is unreadable ({e}); rebuild the index") from None
+        version = manifest.get("schema_version")
+        if version != schema.SCHEMA_VERSION:
+            raise IndexIncompatible(
+                f"index at {path} has schema version {version} (built by searchkit "
+                f"{manifest.get('searchkit_version')}); this searchkit {__version__} reads version "
+                f"{schema.SCHEMA_VERSION}: rebuild it with searchkit index --rebuild"
+            )
+        try:
+            ix = whoosh.index.open_dir(str(path))
+        except (EmptyIndexError, OSError, ValueError, EOFError) as e:
+            raise IndexIncompatible(f"index at {path} cannot be read ({e}); rebuild it") from None
+        return cls(path, ix, manifest)
+
+    @classmethod
+    def build(
+        cls, sources: Iterable[str | os.PathLike], path: str | os.PathLike, *, progress: Progress | None = None
+    ) -> BuildReport:
+        """Build a new index of ``sources`` (files and folders) at ``path``, replacing any index there.
+
+        The new index is written beside the old one and swapped in only when complete: a failed build
+        leaves the previous index as it was.
+        """
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.building-", dir=path.parent))
+        try:
+            ix = whoosh.index.create_in(str(staging), schema.SCHEMA)
+            fresh = cls(staging, ix, _new_manifest())
+            report = fresh._index(sources, progress=progress, prune=False)
+            fresh.close()
+            _swap_in(staging, path)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return report
+
+    def update(
+        self, sources: Iterable[str | os.PathLike], *, prune: bool = False, progress: Progress | None = None
+    ) -> BuildReport:
+        """Index new and changed files of ``sources``; unchanged files are skipped, changed ones replaced.
+
+        With ``prune``, files indexed before but no longer among ``sources`` are removed.
+        """
+        return self._index(sources, progress=progress, prune=prune)
+
+    def close(self) -> None:
+        if self._searcher is not None:
+            self._searcher.close()
+            self._searcher = None
+        self._ix.close()
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- searching -----------------------------------------------------------------------------------------
+
+    def search(
+        self,
+        text: str,
+        *,
+        limit: int = 10,
+        source: str | None = None,
+        place: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        speaker: str | None = None,
+        sort: str = "score",
+    ) -> list[Hit]:
+        """Ranked passages matching ``text`` (Whoosh query syntax), best first, with highlights.
+
+        ``since``/``until`` are ISO dates (inclusive); ``sort="date"`` orders matches newest first.
+
+        Raises:
+            QueryError: the query, a filter, ``limit`` or ``sort`` is malformed.
+        """
+        if limit < 1:
+            raise QueryError(f"limit must be at least 1, got {limit}")
+        if sort not in SORTS:
+            raise QueryError(f"sort must be one of {', '.join(SORTS)}, got {sort!r}")
+        parsed = build_query(text, source=source, place=place, since=since, until=until, speaker=speaker)
+        searcher = self._searcher_now()
+        if sort == "date":
+            newest = searcher.search(parsed.query, limit=limit, filter=parsed.filter, sortedby=_BY_DATE, reverse=True)
+            # Sorted results carry sort keys, not scores: score just those passages to report BM25F,
+            # then order them newest first, best first within a day, undated last.
+            scored = searcher.search(parsed.query, limit=limit, filter={hit.docnum for hit in newest})
+            results = sorted(scored, key=lambda hit: (hit.get("date") or datetime.min, hit.score), reverse=True)
+        else:
+            results = searcher.search(parsed.query, limit=limit, filter=parsed.filter)
+        terms = match_terms(parsed.query, searcher.reader())
+        hits = []
+        for rank, hit in enumerate(results, start=1):
+            passage = self._passage(hit.fields())
+            score = hit.score if hit.score is not None else 0.0
+            hits.append(Hit(rank, float(score), passage, highlight(passage.text, terms)))
+        return hits
+
+    def get(self, passage_id: str) -> Passage:
+        """The passage with this id.
+
+        Raises:
+            PassageNotFound: no passage has this id.
+        """
+        stored = self._searcher_now().document(id=passage_id)
+        if stored is None:
+            raise PassageNotFound(f"no passage with id {passage_id!r} in {self.path}")
+        return self._passage(stored)
+
+    def neighbours(self, passage_id: str) -> list[Passage]:
+        """The passages just before and after this one in its article (zero, one or two, in order)."""
+        passage = self.get(passage_id)
+        near = wq.And([
+            wq.Term("article", passage.article),
+            wq.NumericRange("position", passage.position - 1, passage.position + 1),
+        ])
+        docs = self._searcher_now().search(near, limit=None, sortedby="position")
+        return [p for p in (self._passage(d.fields()) for d in docs) if p.id != passage.id and p.path == passage.path]
+
+    def stats(self) -> IndexStats:
+        """Counts, date range, sources and places, size on disk, and the manifest (without per-file detail)."""
+        searcher = self._searcher_now()
+        reader = searcher.reader()
+        dates = [schema.SCHEMA["date"].from_bytes(b) for b in schema.SCHEMA["date"].sortable_terms(reader, "date")]
+        counts = self.manifest.get("counts", {})
+        return IndexStats(
+            path=str(self.path),
+            passages=searcher.doc_count(),
+            articles=counts.get("articles", 0),
+            files=counts.get("files", 0),
+            first_date=dates[0].date() if dates else None,
+            last_date=dates[-1].date() if dates else None,
+            sources=self._facet(searcher, "source"),
+            places=self._facet(searcher, "place"),
+            size_bytes=sum(f.stat().st_size for f in self.path.iterdir() if f.is_file()),
+            manifest={k: v for k, v in self.manifest.items() if k != "files"},
+        )
+
+    # --- internals -----------------------------------------------------------------------------------------
+
+    @property
+    def root(self) -> Path:
+        """Where relative stored paths start: the index directory's parent (staging builds share it)."""
+        return self.path.resolve().parent
+
+    def _searcher_now(self):
+        if self._searcher is None:
+            self._searcher = self._ix.searcher(weighting=schema.weighting())
+        else:
+            self._searcher = self._searcher.refresh()
+        return self._searcher
+
+    def _passage(self, stored: dict) -> Passage:
+        return schema.to_passage(stored, os.path.normpath(os.path.join(self.root, stored["path"])))
+
+    def _stored_path(self, path: str) -> str:
+        full = os.path.abspath(path)
+        root = str(self.root)
+        if full.startswith(root + os.sep):
+            return Path(os.path.relpath(full, root)).as_posix()
+        return full
+
+    @staticmethod
+    def _facet(searcher, fieldname: str) -> dict[str, int]:
+        reader = searcher.reader()
+        facet = {}
+        for term in reader.lexicon(fieldname):
+            stored = searcher.document(**{fieldname: term.decode("utf-8")})
+            name = stored[fieldname] if stored else term.decode("utf-8")
+            facet[name] = reader.doc_frequency(fieldname, term)
+        return dict(sorted(facet.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    def _index(self, sources: Iterable[str | os.PathLike], *, progress: Progress | None, prune: bool) -> BuildReport:
+        from .ingest import iter_input_files  # the indexing path only: keeps nltk out of query start-up
+        from .passages import PassageSplitter, punkt_from_json, punkt_to_json, train_punkt
+
+        began = _time.perf_counter()
+        sources = [os.fspath(s) for s in sources]
+        skipped: list[SkippedFile] = [SkippedFile(s, "no such file or directory") for s in sources if not os.path.exists(s)]
+        files = list(iter_input_files([s for s in sources if os.path.exists(s)]))
+        known: dict = self.manifest.setdefault("files", {})
+        changed: list[tuple[str, str, dict]] = []
+        unchanged = 0
+        for f in files:
+            try:
+                fingerprint = _fingerprint(f)
+            except OSError as e:
+                skipped.append(SkippedFile(f, f"cannot read: {e.strerror or e}"))
+                continue
+            key = self._stored_path(f)
+            if known.get(key, {}).get("sha256") == fingerprint["sha256"]:
+                unchanged += 1
+            else:
+                changed.append((f, key, fingerprint))
+        current_keys = {self._stored_path(f) for f in files}
+        removed = [k for k in known if k not in current_keys] if prune else []
+
+        punkt_file = self.path / PUNKT
+        read = _ArticleReader(skipped)
+        if punkt_file.is_file():
+            params = punkt_from_json(json.loads(punkt_file.read_text(encoding="utf-8")))
+        else:
+            params = train_punkt(read.sample(changed, PUNKT_SAMPLE_CHARS))
+            punkt_file.write_text(json.dumps(punkt_to_json(params), indent=0), encoding="utf-8")
+        splitter = PassageSplitter(params)
+
+        articles = passages = added = replaced = 0
+        try:
+            writer = self._ix.writer(limitmb=256, compound=False)
+        except LockError:
+            raise IndexLocked(f"another process is writing to the index at {self.path}") from None
+        try:
+            for key in removed:
+                writer.delete_by_term("path", key)
+                del known[key]
+            for done, (f, key, fingerprint) in enumerate(changed):
+                if progress:
+                    progress(done, len(changed), f)
+                file_articles = file_passages = 0
+                if key in known:
+                    writer.delete_by_term("path", key)
+                for article in read.articles(f):
+                    file_articles += 1
+                    for passage in splitter.split(article):
+                        writer.add_document(**schema.to_document(passage, key))
+                        file_passages += 1
+                if file_articles == 0:
+                    known.pop(key, None)
+                    continue
+                replaced += key in known
+                added += key not in known
+                known[key] = {**fingerprint, "articles": file_articles, "passages": file_passages}
+                articles += file_articles
+                passages += file_passages
+            if progress:
+                progress(len(changed), len(changed), "")
+            writer.commit(optimize=False)
+        except BaseException:
+            writer.cancel()
+            raise
+        seconds = _time.perf_counter() - began
+        self._write_manifest(seconds)
+        return BuildReport(
+            articles=articles,
+            passages=passages,
+            files_added=added,
+            files_replaced=replaced,
+            files_unchanged=unchanged,
+            files_removed=len(removed),
+            skipped=tuple(skipped),
+            seconds=seconds,
+        )
+
+    def _write_manifest(self, seconds: float) -> None:
+        files = self.manifest["files"]
+        self.manifest.update(
+            searchkit_version=__version__,
+            schema_version=schema.SCHEMA_VERSION,
+            updated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            build_seconds=round(seconds, 3),
+            counts={
+                "files": len(files),
+                "articles": sum(f["articles"] for f in files.values()),
+                "passages": sum(f["passages"] for f in files.values()),
+            },
+            fingerprint=inputs_fingerprint(files),
+        )
+        self.manifest.setdefault("created", self.manifest["updated"])
+        tmp = self.path / f".{MANIFEST}.tmp"
+        tmp.write_text(json.dumps(self.manifest, indent=1, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, self.path / MANIFEST)
+
+
+class _ArticleReader:
+    """Reads articles, recording unreadable files and lines in ``skipped``; buffers Punkt's sample."""
+
+    def __init__(self, skipped: list[SkippedFile]) -> None:
+        self.skipped = skipped
+        self._buffered: dict[str, list] = {}
+
+    def sample(self, changed: list[tuple[str, str, dict]], limit: int) -> Iterator[str]:
+        """Texts of the first articles, up to ``limit`` characters; the articles are kept for indexing."""
+        total = 0
+        for f, _, _ in changed:
+            if total >= limit:
+                return
+            articles = list(self._read(f))
+            self._buffered[f] = articles
+            for article in articles:
+                total += len(article.text)
+                yield article.text
+
+    def articles(self, f: str) -> Iterable:
+        buffered = self._buffered.pop(f, None)
+        return buffered if buffered is not None else self._read(f)
+
+    def _read(self, f: str) -> Iterator:
+        from .ingest import read_articles
+
+        def on_error(error: ArticleError) -> None:
+            self.skipped.append(SkippedFile(error.path, error.reason, error.line))
+
+        try:
+            yield from read_articles(f, on_error=on_error)
+        except ArticleError as e:
+            on_error(e)
+
+
+def inputs_fingerprint(files: dict) -> str:
+    """One sha256 over the sorted (path, content sha256) pairs of the indexed files."""
+    digest = hashlib.sha256()
+    for key in sorted(files):
+        digest.update(f"{key}\0{files[key]['sha256']}\n".encode())
+    return digest.hexdigest()
+
+
+def _fingerprint(path: str) -> dict:
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return {"sha256": digest.hexdigest(), "size": size}
+
+
+def _new_manifest() -> dict:
+    return {"format": "searchkit-index", "files": {}}
+
+
+def _swap_in(staging: Path, path: Path) -> None:
+    """Move the finished ``staging`` index to ``path``; the old index is removed only after the move."""
+    if not path.exists():
+        os.replace(staging, path)
+        return
+    retired = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
+    os.replace(path, retired / "index")
+    os.replace(staging, path)
+    shutil.rmtree(retired, ignore_errors=True)

@@ -1,0 +1,451 @@
+"""Article files → Article: format sniffing, metadata (dates, places, sources, tags), furniture stripping.
+
+Two formats: plain-text articles (the seed variants: Kazinform ``date YYYY-MM-DD PLACE. AGENCY`` headers,
+Kremlin event pages, TCA ``PLACE (TCA) —`` datelines, or any other text) and JSON Lines, one article per line.
+Offsets in ``Article.paragraphs`` index ``Article.text`` exactly; nothing is rewritten.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+from collections.abc import Callable, Iterator
+from datetime import date, datetime
+from pathlib import Path
+
+from .errors import ArticleError
+from .models import Article, Paragraph
+
+__all__ = ["read_articles", "normalise_source", "parse_date", "iter_input_files", "JSONL_SUFFIXES"]
+
+JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson", ".json"})
+_SNIFF_BYTES = 8192
+
+# Canonical agency name → spellings seen in bylines, datelines and JSON feeds (compared case-insensitively).
+_AGENCIES: dict[str, tuple[str, ...]] = {
+    "Kazinform": ("kazinform", "kazinform international news agency", "inform.kz", "kazakhstan today"),
+    "Kremlin": ("kremlin", "kremlin.ru", "president of russia", "en.kremlin.ru"),
+    "The Times of Central Asia": ("the times of central asia", "times of central asia", "tca", "timesca.com"),
+    "Reuters": ("reuters", "thomson reuters"),
+    "TASS": ("tass", "itar-tass"),
+    "RIA Novosti": ("ria novosti", "ria"),
+    "Interfax": ("interfax", "interfax-kazakhstan"),
+    "Associated Press": ("associated press", "ap"),
+    "Agence France-Presse": ("agence france-presse", "afp"),
+    "Xinhua": ("xinhua",),
+    "Akorda": ("akorda", "akorda.kz"),
+    "Tengrinews": ("tengrinews", "tengri news"),
+}
+_ALIAS_TO_AGENCY = {alias: name for name, aliases in _AGENCIES.items() for alias in aliases}
+
+_MONTHS = ("january february march april may june july august september october november december").split()
+_MONTH_DAY_YEAR = re.compile(
+    r"(?P<month>" + "|".join(_MONTHS) + r")\s+(?P<day>\d{1,2}),\s*(?P<year>\d{4})", re.IGNORECASE
+)
+_ISO_DATE = re.compile(r"(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})")
+
+# "date 2017-11-10 ASTANA. KAZINFORM Today, ..." (Kazinform)
+_KAZINFORM_HEADER = re.compile(
+    r"\A\s*date\s+(?P<date>\S+)\s+(?P<place>[A-Z][A-Z .'’\-]*?)\.\s+(?P<agency>[A-Z][A-Za-z.\-]+)\s+"
+)
+# "ASTANA (TCA) — On November 9, ..." (The Times of Central Asia)
+_DATELINE = re.compile(r"(?P<place>[A-Z][A-Z .'’\-]*[A-Z])\s+\((?P<agency>[A-Za-z.\-]+)\)\s+[—–-]{1,2}\s+")
+# "President of Russia Vladimir Putin: Mr Nazarbayev, ..." (a speaker label opening a transcript paragraph)
+_SPEAKER = re.compile(r"(?P<label>[A-Z][^\s:.,;!?]*(?: [^\s:.,;!?]+){0,7}):\s+(?=\S)")
+_NAME_WORD = re.compile(r"[A-Z][\w’'\-]+")
+_TIME_LINE = re.compile(r"\d{1,2}:\d{2}")
+
+# Lines that are site furniture wherever they appear.
+_FURNITURE = re.compile(
+    r"(?:\*\s*){3}|<\s*(?:…|\.\.\.)\s*>|divider|text version|view more articles.*|share|print|"
+    r"(?:back to|go to) top|advertisement|subscribe.*",
+    re.IGNORECASE,
+)
+_KREMLIN_MENU = frozenset({"events", "news", "transcripts", "photos", "videos", "press releases"})
+_KREMLIN_TRAILER = ("Geography", "Topics", "Persons", "Publication status")
+_SENTENCE_END = ("." , "!", "?", "…", "»", "”", '"', ":", ";", ")")
+
+
+def read_articles(path: str | os.PathLike, on_error: Callable[[ArticleError], None] | None = None) -> Iterator[Article]:
+    """Yield the articles of one file: one for a text article, one per line for JSON Lines.
+
+    Raises:
+        ArticleError: the whole file is unreadable, empty, binary or not UTF-8. A bad line of a JSON Lines
+            file is passed to ``on_error`` instead (raised when ``on_error`` is None) and the rest is read.
+    """
+    path_str = os.fspath(path)
+    try:
+        with open(path_str, "rb") as f:
+            head = f.read(_SNIFF_BYTES)
+    except OSError as e:
+        raise ArticleError(path_str, f"cannot read: {e.strerror or e}") from None
+    if b"\0" in head:
+        raise ArticleError(path_str, "binary file (contains NUL bytes)")
+    if Path(path_str).suffix.lower() in JSONL_SUFFIXES or head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+        yield from _read_jsonl(path_str, on_error)
+    else:
+        yield _read_text_article(path_str)
+
+
+def iter_input_files(paths: list[str | os.PathLike]) -> Iterator[str]:
+    """Every file under ``paths`` (folders recursively, hidden entries skipped), sorted, each once."""
+    seen: set[str] = set()
+    for given in paths:
+        p = os.fspath(given)
+        if os.path.isdir(p):
+            found: list[str] = []
+            for root, dirs, files in os.walk(p, followlinks=False):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                found.extend(os.path.join(root, name) for name in files if not name.startswith("."))
+            candidates = sorted(found)
+        else:
+            candidates = [p]
+        for c in candidates:
+            key = os.path.realpath(c)
+            if key not in seen:
+                seen.add(key)
+                yield c
+
+
+def normalise_source(name: str | None) -> str | None:
+    """Map an agency name as written (any case, a typo, an abbreviation) to its canonical name.
+
+    >>> normalise_source("KAZIFORM")
+    'Kazinform'
+    """
+    if name is None:
+        return None
+    key = " ".join(name.split()).strip(" .,").lower()
+    if not key:
+        return None
+    if key in _ALIAS_TO_AGENCY:
+        return _ALIAS_TO_AGENCY[key]
+    close = difflib.get_close_matches(key, _ALIAS_TO_AGENCY, n=1, cutoff=0.8)
+    if close and len(key) > 3:
+        return _ALIAS_TO_AGENCY[close[0]]
+    return " ".join(name.split())
+
+
+def parse_date(value: object) -> date | None:
+    """An ISO 8601 date or datetime, or ``Month D, YYYY``; None when absent or not a real date."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    m = _ISO_DATE.match(text) or _MONTH_DAY_YEAR.match(text)
+    if m is None:
+        return None
+    month = m["month"]
+    month_number = int(month) if month.isdigit() else _MONTHS.index(month.lower()) + 1
+    try:
+        return date(int(m["year"]), month_number, int(m["day"]))
+    except ValueError:
+        return None
+
+
+def _decode(path: str, data: bytes, line: int | None = None) -> str:
+    try:
+        return data.decode("utf-8-sig" if line in (None, 1) else "utf-8")
+    except UnicodeDecodeError as e:
+        raise ArticleError(path, f"not UTF-8 (invalid byte 0x{data[e.start]:02x} at offset {e.start})", line) from None
+
+
+def _place(raw: str) -> str:
+    """``NUR-SULTAN`` → ``Nur-Sultan``; mixed-case names are kept as written."""
+    raw = " ".join(raw.split()).strip(" .,")
+    return raw.title() if raw.isupper() else raw
+
+
+# --- plain-text articles -----------------------------------------------------------------------------------
+
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n|$)")
+
+
+def _lines(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of each line's content, line terminators excluded, whitespace trimmed."""
+    spans = []
+    for m in _LINE.finditer(text):
+        if m.start() == len(text) and m.end() == m.start():
+            break
+        start, end = m.start(), m.end()
+        while end > start and text[end - 1] in "\r\n":
+            end -= 1
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        spans.append((start, end))
+    return spans
+
+
+def _blocks(text: str, lines: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Blank-line separated blocks of lines, as ``(start, end)`` spans."""
+    blocks, current = [], None
+    for start, end in lines:
+        if start == end:
+            if current:
+                blocks.append(current)
+            current = None
+        elif current is None:
+            current = (start, end)
+        else:
+            current = (current[0], end)
+    if current:
+        blocks.append(current)
+    return blocks
+
+
+def _is_furniture(line: str) -> bool:
+    return bool(_FURNITURE.fullmatch(line.strip()))
+
+
+def _read_text_article(path: str) -> Article:
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise ArticleError(path, f"cannot read: {e.strerror or e}") from None
+    text = _decode(path, data)
+    if not text.strip():
+        raise ArticleError(path, "empty file")
+    lines = _lines(text)
+    article_id = Path(path).stem
+    for parse in (_parse_kremlin, _parse_kazinform, _parse_dateline, _parse_plain):
+        fields = parse(text, lines)
+        if fields is not None:
+            break
+    paragraphs = tuple(p for p in fields.pop("paragraphs") if p.end > p.start)
+    if not paragraphs:
+        raise ArticleError(path, "no article text (only headers or site furniture)")
+    return Article(id=article_id, path=path, text=text, paragraphs=paragraphs, **fields)
+
+
+def _paragraphs_of_blocks(text: str, blocks: list[tuple[int, int]]) -> list[Paragraph]:
+    return [Paragraph(s, e) for s, e in blocks if not _is_furniture(text[s:e])]
+
+
+def _parse_plain(text: str, lines: list[tuple[int, int]]) -> dict:
+    """Any other text: an opening short line without a full stop, set off by a blank line, is the title."""
+    blocks = _blocks(text, lines)
+    title = None
+    first = text[blocks[0][0]:blocks[0][1]]
+    if len(blocks) > 1 and "\n" not in first and "\r" not in first and len(first) <= 200 and not first.endswith("."):
+        title = first
+        blocks = blocks[1:]
+    return {"title": title, "paragraphs": _paragraphs_of_blocks(text, blocks)}
+
+
+def _parse_kazinform(text: str, lines: list[tuple[int, int]]) -> dict | None:
+    m = _KAZINFORM_HEADER.match(text)
+    if m is None:
+        return None
+    blocks = _blocks(text, lines)
+    blocks[0] = (m.end(), blocks[0][1])
+    return {
+        "date": parse_date(m["date"]),
+        "place": _place(m["place"]),
+        "source": normalise_source(m["agency"]),
+        "paragraphs": _paragraphs_of_blocks(text, blocks),
+    }
+
+
+def _parse_dateline(text: str, lines: list[tuple[int, int]]) -> dict | None:
+    """A headline, then ``PLACE (AGENCY) — text``; a trailing byline + biography is metadata, not text."""
+    blocks = _blocks(text, lines)
+    for i, (start, end) in enumerate(blocks[:3]):
+        m = _DATELINE.match(text, start, end)
+        if m is not None:
+            break
+    else:
+        return None
+    title = " ".join(text[s:e] for s, e in blocks[:i]) or None
+    agency = m["agency"]
+    body = [(m.end(), end)] + blocks[i + 1:]
+    authors: tuple[str, ...] = ()
+    for j in range(1, len(body)):
+        s, e = body[j]
+        line = text[s:e]
+        is_name = 2 <= len(line.split()) <= 4 and all(_NAME_WORD.fullmatch(w) for w in line.split())
+        next_line = text[body[j + 1][0]:body[j + 1][1]] if j + 1 < len(body) else ""
+        if is_name and (next_line.strip().lower() == agency.lower() or j == len(body) - 1):
+            authors = (line,)
+            body = body[:j]
+            break
+    else:
+        for j, (s, e) in enumerate(body):
+            if text[s:e].lower().startswith("view more articles"):
+                body = body[:j]
+                break
+    return {
+        "title": title,
+        "place": _place(m["place"]),
+        "source": normalise_source(agency),
+        "authors": authors,
+        "paragraphs": _paragraphs_of_blocks(text, body),
+    }
+
+
+def _parse_kremlin(text: str, lines: list[tuple[int, int]]) -> dict | None:
+    """A Kremlin event page: menu, title, lead, ``Month D, YYYY``, time, place, body, metadata trailer."""
+    nonblank = [(s, e) for s, e in lines if e > s]
+    date_at = next((i for i, (s, e) in enumerate(nonblank[:8]) if _MONTH_DAY_YEAR.fullmatch(text[s:e])), None)
+    if date_at is None:
+        return None
+    trailer_at = next(
+        (i for i, (s, e) in enumerate(nonblank) if i > date_at and text[s:e] in _KREMLIN_TRAILER), None
+    )
+    if trailer_at is None:
+        return None
+    head = [text[s:e] for s, e in nonblank[:date_at]]
+    menu = 0
+    while menu < len(head) - 1 and head[menu].lower() in _KREMLIN_MENU:
+        menu += 1
+    title = head[menu] if menu < len(head) else None
+    lead = nonblank[menu + 1:date_at]
+    i = date_at + 1
+    if i < trailer_at and _TIME_LINE.fullmatch(text[nonblank[i][0]:nonblank[i][1]]):
+        i += 1
+    place = None
+    if i < trailer_at:
+        candidate = text[nonblank[i][0]:nonblank[i][1]]
+        if len(candidate.split()) <= 4 and not candidate.endswith(_SENTENCE_END):
+            place, i = candidate, i + 1
+    if i < trailer_at and title and text[nonblank[i][0]:nonblank[i][1]].rstrip(".") == title.rstrip("."):
+        i += 1  # the photo caption repeats the title
+    trailer = _kremlin_trailer([text[s:e] for s, e in nonblank[trailer_at:]])
+    transcript = "transcripts" in trailer.get("Publication status", "").lower()
+    body_lines = [(s, e) for s, e in lead + nonblank[i:trailer_at] if not _is_furniture(text[s:e])]
+    paragraphs = _join_broken_lines(text, body_lines)
+    if transcript:
+        paragraphs = [_with_speaker(text, p) for p in paragraphs]
+    published = parse_date(trailer.get("Publication date", "")) or parse_date(text[slice(*nonblank[date_at])])
+    tags = tuple(trailer.get("Geography", ()) + trailer.get("Topics", ()) + trailer.get("Persons", ()))
+    return {
+        "title": title,
+        "date": published,
+        "place": place,
+        "source": "Kremlin",
+        "tags": tags,
+        "paragraphs": paragraphs,
+    }
+
+
+def _kremlin_trailer(lines: list[str]) -> dict:
+    """``Geography``/``Topics``/``Persons`` lists and the ``key: value`` lines of ``Publication status``."""
+    out: dict = {}
+    section = None
+    for line in lines:
+        if line in _KREMLIN_TRAILER:
+            section = line
+            out.setdefault(section, () if section != "Publication status" else "")
+        elif section == "Publication status" or ":" in line and section is None:
+            key, _, value = line.partition(":")
+            out[key.strip()] = value.strip()
+            if key.strip() == "Published in sections":
+                out["Publication status"] = value
+        elif section is not None and not _is_furniture(line):
+            out[section] = out[section] + (line,)
+    return out
+
+
+def _join_broken_lines(text: str, lines: list[tuple[int, int]]) -> list[Paragraph]:
+    """One paragraph per line, except a line that stops mid-sentence and continues in lower case."""
+    paragraphs: list[Paragraph] = []
+    for s, e in lines:
+        if paragraphs:
+            prev = paragraphs[-1]
+            if not text[prev.start:prev.end].endswith(_SENTENCE_END) and text[s:e][:1].islower():
+                paragraphs[-1] = Paragraph(prev.start, e)
+                continue
+        paragraphs.append(Paragraph(s, e))
+    return paragraphs
+
+
+def _with_speaker(text: str, paragraph: Paragraph) -> Paragraph:
+    """Move a leading ``Speaker Name:`` label out of the paragraph text into ``speaker``."""
+    m = _SPEAKER.match(text, paragraph.start, paragraph.end)
+    if m is None:
+        return paragraph
+    words = m["label"].split()
+    if len(words) < 2 or not all(_NAME_WORD.fullmatch(w) for w in words[-2:]):
+        return paragraph
+    return Paragraph(m.end(), paragraph.end, m["label"])
+
+
+# --- JSON Lines --------------------------------------------------------------------------------------------
+
+
+def _read_jsonl(path: str, on_error: Callable[[ArticleError], None] | None) -> Iterator[Article]:
+    def report(error: ArticleError) -> None:
+        if on_error is None:
+            raise error
+        on_error(error)
+
+    stem = Path(path).stem
+    any_line = False
+    try:
+        f = open(path, "rb")
+    except OSError as e:
+        raise ArticleError(path, f"cannot read: {e.strerror or e}") from None
+    with f:
+        for number, raw in enumerate(f, start=1):
+            if not raw.strip():
+                continue
+            any_line = True
+            try:
+                yield _article_of_json(path, stem, number, raw)
+            except ArticleError as e:
+                report(e)
+    if not any_line:
+        raise ArticleError(path, "empty file")
+
+
+def _article_of_json(path: str, stem: str, number: int, raw: bytes) -> Article:
+    if b"\0" in raw:
+        raise ArticleError(path, "binary data (NUL bytes)", number)
+    try:
+        obj = json.loads(_decode(path, raw, number))
+    except json.JSONDecodeError as e:
+        raise ArticleError(path, f"malformed JSON ({e.msg} at column {e.colno})", number) from None
+    if not isinstance(obj, dict):
+        raise ArticleError(path, "expected a JSON object", number)
+    text = obj.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise ArticleError(path, "missing or empty 'text'", number)
+    paragraphs = tuple(Paragraph(s, e) for s, e in _blocks(text, _lines(text)) if not _is_furniture(text[s:e]))
+    if not paragraphs:
+        raise ArticleError(path, "no article text (only site furniture)", number)
+    article_id = obj.get("id")
+    return Article(
+        id=str(article_id) if article_id not in (None, "") else f"{stem}:{number}",
+        path=path,
+        text=text,
+        paragraphs=paragraphs,
+        line=number,
+        date=parse_date(obj.get("date")),
+        source=normalise_source(_str_or_none(obj.get("source"))),
+        place=_str_or_none(obj.get("place")),
+        title=_str_or_none(obj.get("title")),
+        url=_str_or_none(obj.get("url")),
+        authors=_str_tuple(obj.get("authors")),
+        tags=_str_tuple(obj.get("tags")),
+    )
+
+
+def _str_or_none(value: object) -> str | None:
+    if value is None:
+        return None
+    text = " ".join(str(value).split())
+    return text or None
+
+
+def _str_tuple(value: object) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    items = value if isinstance(value, list) else [value]
+    return tuple(t for t in (_str_or_none(v) for v in items) if t)

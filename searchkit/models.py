@@ -1,0 +1,166 @@
+"""Frozen records shared by every step: Article → Passage → Hit (with Highlight), and BuildReport."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class Paragraph:
+    """A run of body text: ``Article.text[start:end]``, with the speaker it opens with (transcripts)."""
+
+    start: int
+    end: int
+    speaker: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """One news article as read from a file, with its metadata and the body paragraphs of ``text``.
+
+    ``text`` is what the offsets point into: the whole decoded file for plain-text articles,
+    the ``text`` value of the JSON object for JSON Lines (then ``line`` is its 1-based line).
+    """
+
+    id: str
+    path: str
+    text: str
+    paragraphs: tuple[Paragraph, ...]
+    line: int | None = None
+    date: date | None = None
+    source: str | None = None
+    place: str | None = None
+    title: str | None = None
+    url: str | None = None
+    authors: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """A searchable unit of an article: ``span`` are character offsets of ``text`` in its source."""
+
+    id: str
+    article: str
+    position: int
+    text: str
+    span: tuple[int, int]
+    path: str
+    line: int | None = None
+    date: date | None = None
+    source: str | None = None
+    place: str | None = None
+    title: str | None = None
+    speaker: str | None = None
+    url: str | None = None
+    authors: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+
+    def to_dict(self, cwd: Path | None = None) -> dict:
+        """JSON-ready fields; ``path`` is relative to ``cwd`` (default: the working directory) when under it."""
+        return {
+            "id": self.id,
+            "article": self.article,
+            "position": self.position,
+            "date": self.date.isoformat() if self.date else None,
+            "source": self.source,
+            "place": self.place,
+            "title": self.title,
+            "speaker": self.speaker,
+            "tags": list(self.tags),
+            "authors": list(self.authors),
+            "url": self.url,
+            "text": self.text,
+            "path": display_path(self.path, cwd),
+            "line": self.line,
+            "span": list(self.span),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Highlight:
+    """A fragment of a passage; ``matches`` are ``(start, end)`` offsets into ``text`` (this fragment).
+
+    ``start`` is where the fragment begins in the passage text, so ``start + match[0]`` is a passage offset.
+    """
+
+    text: str
+    start: int
+    matches: tuple[tuple[int, int], ...]
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "start": self.start, "matches": [list(m) for m in self.matches]}
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One ranked result: the passage, its rank (1-based), BM25F score and highlight fragments."""
+
+    rank: int
+    score: float
+    passage: Passage
+    highlights: tuple[Highlight, ...]
+
+    def to_dict(self, cwd: Path | None = None) -> dict:
+        """The JSON contract of one hit (see README, "JSON output"): the passage plus rank, score, highlights."""
+        return {
+            "rank": self.rank,
+            "score": round(self.score, 6),
+            **self.passage.to_dict(cwd),
+            "highlights": [h.to_dict() for h in self.highlights],
+        }
+
+
+def display_path(path: str, cwd: Path | None = None) -> str:
+    """``path`` relative to ``cwd`` (default: the working directory) where it lies under it."""
+    base = os.path.abspath(cwd or os.getcwd())
+    full = os.path.abspath(path)
+    if full == base or full.startswith(base + os.sep):
+        return os.path.relpath(full, base)
+    return full
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedFile:
+    """An input that was not indexed (or one bad line of it), and why."""
+
+    path: str
+    reason: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line is not None else self.path
+        return f"{where}: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class BuildReport:
+    """What one ``Index.build`` / ``Index.update`` run did."""
+
+    articles: int
+    passages: int
+    files_added: int
+    files_replaced: int
+    files_unchanged: int
+    files_removed: int
+    skipped: tuple[SkippedFile, ...] = field(default=())
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class IndexStats:
+    """Counts and facets of an index, with its manifest."""
+
+    path: str
+    passages: int
+    articles: int
+    files: int
+    first_date: date | None
+    last_date: date | None
+    sources: dict[str, int]
+    places: dict[str, int]
+    size_bytes: int
+    manifest: dict

@@ -1,0 +1,155 @@
+"""Article → list[Passage]: paragraphs merged or cut at Punkt sentence boundaries into bounded passages.
+
+Punkt is trained on the corpus being indexed (nltk's data downloads are not used); its learned parameters
+are saved with the index so that later updates split text exactly as the first build did.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+
+from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer, PunktTrainer
+
+from .models import Article, Paragraph, Passage
+
+__all__ = ["PassageSplitter", "train_punkt", "punkt_to_json", "punkt_from_json", "passage_id"]
+
+MAX_PASSAGE_CHARS = 800
+"""Paragraphs are merged up to this length and longer ones cut at sentence boundaries to fit it."""
+HARD_MAX_PASSAGE_CHARS = 4000
+"""A single "sentence" longer than this (no punctuation at all) is cut at whitespace instead."""
+
+_WHITESPACE = re.compile(r"\s+")
+
+
+def passage_id(article_id: str, position: int, text: str) -> str:
+    """A stable id: the same article, position and text always give the same 16 hex digits."""
+    digest = hashlib.blake2b(f"{article_id}\x1f{position}\x1f{text}".encode(), digest_size=8)
+    return digest.hexdigest()
+
+
+def train_punkt(texts: Iterable[str]) -> PunktParameters:
+    """Learn abbreviations, collocations and sentence starters from the corpus itself (unsupervised)."""
+    trainer = PunktTrainer()
+    for text in texts:
+        trainer.train(text, finalize=False)
+    trainer.finalize_training()
+    return trainer.get_params()
+
+
+def punkt_to_json(params: PunktParameters) -> dict:
+    """Punkt parameters as plain JSON (sorted, so identical training gives identical files)."""
+    return {
+        "abbrev_types": sorted(params.abbrev_types),
+        "collocations": sorted(list(c) for c in params.collocations),
+        "sent_starters": sorted(params.sent_starters),
+        "ortho_context": dict(sorted(params.ortho_context.items())),
+    }
+
+
+def punkt_from_json(data: dict) -> PunktParameters:
+    params = PunktParameters()
+    params.abbrev_types = set(data["abbrev_types"])
+    params.collocations = {tuple(c) for c in data["collocations"]}
+    params.sent_starters = set(data["sent_starters"])
+    for word, flags in data["ortho_context"].items():
+        params.ortho_context[word] = flags
+    return params
+
+
+class PassageSplitter:
+    """Cuts articles into passages of at most ``max_chars`` (whole sentences; merged short paragraphs).
+
+    >>> splitter = PassageSplitter(train_punkt(a.text for a in articles))
+    >>> passages = splitter.split(articles[0])
+    """
+
+    def __init__(self, params: PunktParameters, max_chars: int = MAX_PASSAGE_CHARS) -> None:
+        self._sentences = PunktSentenceTokenizer(params)
+        self.max_chars = max_chars
+
+    def split(self, article: Article) -> list[Passage]:
+        units = list(self._units(article))
+        spans = self._merge(units)
+        passages = []
+        for position, (start, end, speaker) in enumerate(spans):
+            text = article.text[start:end]
+            passages.append(
+                Passage(
+                    id=passage_id(article.id, position, text),
+                    article=article.id,
+                    position=position,
+                    text=text,
+                    span=(start, end),
+                    path=article.path,
+                    line=article.line,
+                    date=article.date,
+                    source=article.source,
+                    place=article.place,
+                    title=article.title,
+                    speaker=speaker,
+                    url=article.url,
+                    authors=article.authors,
+                    tags=article.tags,
+                )
+            )
+        return passages
+
+    def _units(self, article: Article) -> Iterable[tuple[int, int, str | None]]:
+        """Paragraphs (cut into sentence groups where too long), each with its carried-over speaker."""
+        speaker = None
+        for paragraph in article.paragraphs:
+            speaker = paragraph.speaker or speaker
+            if paragraph.end - paragraph.start <= self.max_chars:
+                yield paragraph.start, paragraph.end, speaker
+            else:
+                for start, end in self._cut(article.text, paragraph):
+                    yield start, end, speaker
+
+    def _cut(self, text: str, paragraph: Paragraph) -> Iterable[tuple[int, int]]:
+        """Greedy packing of whole sentences into pieces of at most ``max_chars``."""
+        piece: tuple[int, int] | None = None
+        for s, e in self._sentence_spans(text, paragraph):
+            if piece is not None and e - piece[0] <= self.max_chars:
+                piece = (piece[0], e)
+                continue
+            if piece is not None:
+                yield piece
+            piece = (s, e)
+        if piece is not None:
+            yield piece
+
+    def _sentence_spans(self, text: str, paragraph: Paragraph) -> Iterable[tuple[int, int]]:
+        body = text[paragraph.start:paragraph.end]
+        for s, e in self._sentences.span_tokenize(body):
+            s, e = s + paragraph.start, e + paragraph.start
+            while e - s > HARD_MAX_PASSAGE_CHARS:
+                cut = _last_space_before(text, s, s + HARD_MAX_PASSAGE_CHARS)
+                yield s, cut
+                s = cut
+                while s < e and text[s].isspace():
+                    s += 1
+            if e > s:
+                yield s, e
+
+    def _merge(self, units: list[tuple[int, int, str | None]]) -> list[tuple[int, int, str | None]]:
+        """Join consecutive units of the same speaker while the joined span stays within ``max_chars``."""
+        merged: list[tuple[int, int, str | None]] = []
+        for start, end, speaker in units:
+            if merged:
+                m_start, m_end, m_speaker = merged[-1]
+                if m_speaker == speaker and end - m_start <= self.max_chars:
+                    merged[-1] = (m_start, end, speaker)
+                    continue
+            merged.append((start, end, speaker))
+        return merged
+
+
+def _last_space_before(text: str, start: int, limit: int) -> int:
+    """The last whitespace position in ``text[start:limit]``, or ``limit`` when there is none."""
+    for m in reversed(list(_WHITESPACE.finditer(text, start, limit))):
+        if m.start() > start:
+            return m.start()
+    return limit

@@ -1,0 +1,156 @@
+"""Query text + filters → Whoosh query: strict, so malformed input raises QueryError naming the problem.
+
+Whoosh's parser never fails: it silently drops a dangling ``AND``, an unclosed quote or an unknown field.
+``build_query`` checks the text first, then lets Whoosh parse it, and reports anything it cannot use.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time
+
+from whoosh import query as wq
+from whoosh.qparser import MultifieldParser, OrGroup
+
+from .errors import QueryError
+from .ingest import normalise_source, parse_date
+from .schema import SCHEMA, SEARCH_FIELDS
+
+__all__ = ["ParsedQuery", "build_query", "parse_filter_date", "QUERY_FIELDS"]
+
+QUERY_FIELDS = ("title", "body", "date", "source", "place", "speaker", "tags", "authors", "article", "id", "path")
+"""Field names usable as ``field:value`` in query text."""
+
+MAX_QUERY_CHARS = 10_000
+MAX_TERMS = 1_000
+
+_BINARY = frozenset({"AND", "OR", "ANDNOT", "ANDMAYBE"})
+_TOKEN = re.compile(r'"[^"]*"?|\[[^\]]*\]?|\{[^}]*\}?|[()]|[^\s()"\[\]{}]+')
+_FIELD_PREFIX = re.compile(r"([A-Za-z_]\w*):")
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedQuery:
+    """What to score (``query``) and what to restrict to without scoring (``filter``, or None)."""
+
+    query: wq.Query
+    filter: wq.Query | None
+
+
+def build_query(
+    text: str,
+    *,
+    source: str | None = None,
+    place: str | None = None,
+    since: date | str | None = None,
+    until: date | str | None = None,
+    speaker: str | None = None,
+) -> ParsedQuery:
+    """Parse query text (words, ``"phrases"``, AND/OR/NOT, ``field:value``, ``date:[A TO B]``) and filters.
+
+    Raises:
+        QueryError: the text or a filter is malformed; the message says what is wrong.
+    """
+    _check_syntax(text)
+    parser = MultifieldParser(list(SEARCH_FIELDS), SCHEMA, group=OrGroup)
+    try:
+        parsed = parser.parse(text)
+    except Exception as e:  # Whoosh raises bare exceptions for values it cannot convert (e.g. dates)
+        raise QueryError(f"cannot parse query: {_one_line(e)}") from None
+    for node in _walk(parsed):
+        error = getattr(node, "error", None)
+        if error:
+            raise QueryError(f"cannot parse query: {_one_line(error)}")
+    if sum(1 for _ in parsed.leaves()) > MAX_TERMS:
+        raise QueryError(f"query has more than {MAX_TERMS} terms")
+    return ParsedQuery(parsed, _filters(source, place, since, until, speaker))
+
+
+def parse_filter_date(value: date | str | None, name: str) -> date | None:
+    """A ``--since``/``--until`` value as a date; a malformed one raises QueryError."""
+    if value is None or isinstance(value, date):
+        return value
+    parsed = parse_date(value)
+    if parsed is None or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+        raise QueryError(f"{name} must be a date as YYYY-MM-DD, got {value!r}")
+    return parsed
+
+
+def _filters(source, place, since, until, speaker) -> wq.Query | None:
+    clauses: list[wq.Query] = []
+    if source:
+        clauses.append(wq.Term("source", normalise_source(source).lower()))
+    if place:
+        clauses.append(wq.Term("place", " ".join(place.split()).lower()))
+    start, end = parse_filter_date(since, "since"), parse_filter_date(until, "until")
+    if start and end and start > end:
+        raise QueryError(f"since ({start}) is after until ({end})")
+    if start or end:
+        clauses.append(
+            wq.DateRange(
+                "date",
+                datetime.combine(start, time.min) if start else None,
+                datetime.combine(end, time.max) if end else None,
+            )
+        )
+    if speaker:
+        words = [t.text for t in SCHEMA["speaker"].analyzer(speaker)]
+        if not words:
+            raise QueryError(f"speaker {speaker!r} has no words to match")
+        clauses.extend(wq.Term("speaker", w) for w in words)
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else wq.And(clauses)
+
+
+def _check_syntax(text: str) -> None:
+    if not text or not text.strip():
+        raise QueryError("empty query")
+    if len(text) > MAX_QUERY_CHARS:
+        raise QueryError(f"query is longer than {MAX_QUERY_CHARS} characters")
+    if text.count('"') % 2:
+        raise QueryError('unbalanced quote: a "phrase" is not closed')
+    depth = 0
+    previous: str | None = None
+    awaiting_value: str | None = None
+    for token in _TOKEN.findall(text):
+        if awaiting_value and (token == ")" or token in _BINARY or token == "NOT"):
+            raise QueryError(f"field {awaiting_value!r} has no value")
+        awaiting_value = None
+        if token[0] == "[" and not token.endswith("]") or token[0] == "{" and not token.endswith("}"):
+            raise QueryError(f"unclosed range {token!r}: write field:[FROM TO UNTIL]")
+        if token == "(":
+            depth += 1
+        elif token == ")":
+            depth -= 1
+            if depth < 0:
+                raise QueryError("unbalanced parenthesis: ')' without '('")
+            if previous in _BINARY or previous == "NOT":
+                raise QueryError(f"operator {previous} has nothing after it")
+        elif token in _BINARY:
+            if previous is None or previous == "(" or previous in _BINARY or previous == "NOT":
+                raise QueryError(f"operator {token} has nothing before it")
+        elif token[0] not in '"[{':
+            m = _FIELD_PREFIX.match(token)
+            if m and m[1] not in QUERY_FIELDS:
+                raise QueryError(f"unknown field {m[1]!r}; fields: {', '.join(QUERY_FIELDS)}")
+            if m and m.end() == len(token):
+                awaiting_value = m[1]
+        previous = token
+    if awaiting_value:
+        raise QueryError(f"field {awaiting_value!r} has no value")
+    if depth:
+        raise QueryError("unbalanced parenthesis: '(' is not closed")
+    if previous in _BINARY or previous == "NOT":
+        raise QueryError(f"operator {previous} has nothing after it")
+
+
+def _walk(q: wq.Query):
+    yield q
+    for child in q.children():
+        yield from _walk(child)
+
+
+def _one_line(error: object) -> str:
+    return " ".join(str(error).split())
