@@ -1,0 +1,63 @@
+"""Shared fixtures: the seed corpus, a session-wide seed index, and a runner for the real CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from searchkit import Index
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = Path(os.environ.get("SEARCHKIT_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture(scope="session")
+def seeds_dir() -> Path:
+    return REPO / "seeds"
+
+
+@pytest.fixture(scope="session")
+def seed_index(tmp_path_factory, seeds_dir) -> Path:
+    """An index of the five seed articles, built once through the library."""
+    path = tmp_path_factory.mktemp("seed") / "index"
+    Index.build([seeds_dir], path)
+    return path
+
+
+@pytest.fixture
+def run_cli():
+    """Run ``python -m searchkit ARGS`` in a subprocess; returns code, stdout and stderr."""
+
+    def run(*args: str, cwd: Path | None = None, input: str | None = None, env: dict | None = None) -> CliResult:
+        proc = subprocess.run(
+            [sys.executable, "-m", "searchkit", *map(str, args)],
+            cwd=cwd or REPO,
+            input=input,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "COLUMNS": "200", **(env or {})},
+            timeout=300,
+        )
+        return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+    return run
+
+
+def shared_data(name: str) -> Path:
+    """A folder of ../shared/data, or skip the test with a clear message where it is absent."""
+    path = SHARED_DATA / name
+    if not path.is_dir():
+        pytest.skip(f"shared data {path} is absent (set SEARCHKIT_SHARED_DATA to its folder)")
+    return path
