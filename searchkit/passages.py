@@ -72,7 +72,7 @@ class PassageSplitter:
 
     def split(self, article: Article) -> list[Passage]:
         units = list(self._units(article))
-        spans = self._merge(units)
+        spans = self._merge(article.text, units)
         passages = []
         for position, (start, end, speaker) in enumerate(spans):
             text = article.text[start:end]
@@ -134,13 +134,18 @@ class PassageSplitter:
             if e > s:
                 yield s, e
 
-    def _merge(self, units: list[tuple[int, int, str | None]]) -> list[tuple[int, int, str | None]]:
-        """Join consecutive units of the same speaker while the joined span stays within ``max_chars``."""
+    def _merge(self, text: str, units: list[tuple[int, int, str | None]]) -> list[tuple[int, int, str | None]]:
+        """Join consecutive units of the same speaker while the joined span stays within ``max_chars``.
+
+        Units are only joined across whitespace: what lies between two paragraphs may be furniture or a
+        speaker label, which must not enter the passage text.
+        """
         merged: list[tuple[int, int, str | None]] = []
         for start, end, speaker in units:
             if merged:
                 m_start, m_end, m_speaker = merged[-1]
-                if m_speaker == speaker and end - m_start <= self.max_chars:
+                adjacent = not text[m_end:start].strip()
+                if adjacent and m_speaker == speaker and end - m_start <= self.max_chars:
                     merged[-1] = (m_start, end, speaker)
                     continue
             merged.append((start, end, speaker))
