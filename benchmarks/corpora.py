@@ -1,0 +1,329 @@
+"""Benchmark corpora: a seeded generator of news-like JSON Lines, the Reuters-21578 loader, and the query set.
+
+Every corpus is a folder of JSON Lines article files (what ``searchkit index`` reads) plus ``passages.jsonl``:
+the passages searchkit's own splitter makes of those articles, which the peer engines index, so that every
+engine holds the same passages. Corpora are cached outside the repository (``$SEARCHKIT_BENCH_CACHE`` or
+``~/.cache/searchkit-bench``) and never committed.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+SEEDS = REPO / "seeds"
+SHARED_DATA = Path(os.environ.get("SEARCHKIT_SHARED_DATA", REPO.parent / "shared" / "data"))
+CACHE = Path(os.environ.get("SEARCHKIT_BENCH_CACHE", Path.home() / ".cache" / "searchkit-bench"))
+
+GENERATOR_VERSION = 1
+"""Bumped whenever the generator's output changes, so cached corpora are regenerated."""
+ARTICLES_PER_FILE = 5_000
+ENGLISH_WORDS = 30_000
+SEED_WORD_SHARE = 0.12
+"""The share of words drawn from the seeds' vocabulary (the domain words: Caspian, Astana, seabed, ...)."""
+SEED_PHRASE_SHARE = 0.25
+"""The chance that a sentence carries a run of 2–4 consecutive words copied from a seed article."""
+
+SOURCES = ("Kazinform", "Kremlin", "The Times of Central Asia", "Reuters", "TASS", "Interfax", "Xinhua", "Akorda")
+PLACES = ("Astana", "Almaty", "Moscow", "Tashkent", "Ashgabat", "Bishkek", "Baku", "Beijing", "Aktau", "Atyrau")
+FIRST_DATE = date(2015, 1, 1)
+DAYS = 3_650
+SEED_QUERIES = (
+    "Caspian seabed",
+    "Caspian Sea legal status",
+    '"Caspian seabed"',
+    "Nazarbayev Putin",
+    "interregional cooperation forum",
+    "oil gas pipeline",
+    "Kazakhstan Russia",
+    "Turkmenistan",
+)
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """A cached corpus: article files for searchkit, ``passages.jsonl`` for the peers."""
+
+    name: str
+    folder: Path
+
+    @property
+    def article_files(self) -> list[Path]:
+        return sorted(self.folder.glob("articles-*.jsonl"))
+
+    @property
+    def passages_file(self) -> Path:
+        return self.folder / "passages.jsonl"
+
+    def passages(self) -> Iterator[dict]:
+        """The passages as dicts: id, title, body, date (ISO or None), source, place."""
+        with open(self.passages_file, encoding="utf-8") as f:
+            for line in f:
+                yield json.loads(line)
+
+    def passage_count(self) -> int:
+        with open(self.passages_file, "rb") as f:
+            return sum(1 for _ in f)
+
+
+class CorpusUnavailable(Exception):
+    """The corpus cannot be made here (its source data is absent)."""
+
+
+# --- the generator --------------------------------------------------------------------------------------------
+
+
+def generated(passages: int, seed: int = 0) -> Corpus:
+    """A generated corpus of exactly ``passages`` passages (one per paragraph of 450–780 characters)."""
+    folder = CACHE / f"generated-v{GENERATOR_VERSION}-seed{seed}-{passages}"
+    if not (folder / "passages.jsonl").is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        _write_articles(folder, _generate_articles(passages, seed))
+        _write_passages(folder)
+    return Corpus(f"generated-{passages}", folder)
+
+
+class _Vocabulary:
+    """English words by their real frequencies (wordfreq) mixed with the seeds' words and word runs."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        from wordfreq import top_n_list, word_frequency
+
+        english = [w for w in top_n_list("en", ENGLISH_WORDS) if w.isalpha()]
+        weights = np.array([word_frequency(w, "en") for w in english])
+        seed_texts = [p.read_text(encoding="utf-8") for p in sorted(SEEDS.iterdir()) if p.is_file()]
+        seed_tokens = [t for text in seed_texts for t in re.findall(r"[A-Za-z][A-Za-z'\-]*", text)]
+        seed_counts: dict[str, int] = {}
+        for t in seed_tokens:
+            seed_counts[t] = seed_counts.get(t, 0) + 1
+        self.rng = rng
+        self.english = np.array(english, dtype=object)
+        self.english_p = weights / weights.sum()
+        self.domain = np.array(list(seed_counts), dtype=object)
+        counts = np.array(list(seed_counts.values()), dtype=float)
+        self.domain_p = counts / counts.sum()
+        self.seed_tokens = seed_tokens
+
+    def words(self, n: int) -> list[str]:
+        english = self.rng.choice(self.english, size=n, p=self.english_p)
+        domain = self.rng.choice(self.domain, size=n, p=self.domain_p)
+        return list(np.where(self.rng.random(n) < SEED_WORD_SHARE, domain, english))
+
+    def seed_run(self) -> list[str]:
+        length = int(self.rng.integers(2, 5))
+        start = int(self.rng.integers(0, len(self.seed_tokens) - length))
+        return self.seed_tokens[start:start + length]
+
+
+def _generate_articles(passages: int, seed: int) -> Iterator[dict]:
+    rng = np.random.default_rng(seed)
+    vocab = _Vocabulary(rng)
+    made = number = 0
+    while made < passages:
+        paragraphs = min(int(rng.integers(1, 7)), passages - made)
+        made += paragraphs
+        number += 1
+        title = " ".join(vocab.words(int(rng.integers(4, 10)))).capitalize()
+        day = FIRST_DATE + timedelta(days=int(rng.integers(0, DAYS)))
+        yield {
+            "id": f"g{seed}-{number}",
+            "title": title,
+            "date": day.isoformat(),
+            "source": SOURCES[int(rng.integers(0, len(SOURCES)))],
+            "place": PLACES[int(rng.integers(0, len(PLACES)))],
+            "text": "\n\n".join(_paragraph(vocab, rng) for _ in range(paragraphs)),
+        }
+
+
+def _paragraph(vocab: _Vocabulary, rng: np.random.Generator) -> str:
+    """Sentences of 6–24 words, cut at a word to 450–780 characters: never merged, never split (one passage)."""
+    target = int(rng.integers(450, 780))
+    sentences: list[str] = []
+    size = 0
+    while size < target:
+        words = vocab.words(int(rng.integers(6, 25)))
+        if rng.random() < SEED_PHRASE_SHARE:
+            at = int(rng.integers(0, len(words)))
+            words[at:at] = vocab.seed_run()
+        sentence = " ".join(words)
+        sentences.append(sentence[:1].upper() + sentence[1:] + ".")
+        size += len(sentences[-1]) + 1
+    text = " ".join(sentences)
+    return text[: text.rindex(" ", 0, target)].rstrip(".") + "."
+
+
+# --- Reuters-21578 --------------------------------------------------------------------------------------------
+
+
+def reuters() -> Corpus:
+    """Reuters-21578 from ``../shared/data/reuters21578`` (every story with a body).
+
+    Raises:
+        CorpusUnavailable: the data is absent.
+    """
+    source = SHARED_DATA / "reuters21578"
+    if not source.is_dir():
+        raise CorpusUnavailable(f"Reuters-21578 is absent at {source} (set SEARCHKIT_SHARED_DATA to its folder)")
+    folder = CACHE / "reuters21578"
+    if not (folder / "passages.jsonl").is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        _write_articles(folder, _reuters_articles(source))
+        _write_passages(folder)
+    return Corpus("reuters21578", folder)
+
+
+_STORY = re.compile(r"<REUTERS[^>]*NEWID=\"(\d+)\"[^>]*>(.*?)</REUTERS>", re.S)
+_FIELD = {name: re.compile(rf"<{name}>(.*?)</{name}>", re.S) for name in ("DATE", "TITLE", "BODY", "PLACES")}
+
+
+def _reuters_articles(source: Path) -> Iterator[dict]:
+    for sgm in sorted(source.glob("reut2-*.sgm")):
+        for m in _STORY.finditer(sgm.read_text(encoding="latin-1")):
+            story = m[2]
+            body = _FIELD["BODY"].search(story)
+            if not body:
+                continue
+            title = _FIELD["TITLE"].search(story)
+            places = re.findall(r"<D>(.*?)</D>", (_FIELD["PLACES"].search(story) or ["", ""])[1])
+            when = datetime.strptime(_FIELD["DATE"].search(story)[1].strip()[:11], "%d-%b-%Y").date()
+            text = _unescape(body[1]).replace("\n    ", "\n\n").strip()
+            yield {
+                "id": f"reuters-{m[1]}",
+                "title": _unescape(title[1]) if title else None,
+                "date": when.isoformat(),
+                "source": "Reuters",
+                "place": places[0] if places else None,
+                "text": text,
+            }
+
+
+def _unescape(text: str) -> str:
+    return re.sub(r"&#\d+;", " ", html.unescape(text.replace("&#3;", ""))).strip()
+
+
+# --- shared: article files and passages ----------------------------------------------------------------------
+
+
+def _write_articles(folder: Path, articles: Iterator[dict]) -> None:
+    out = None
+    for number, article in enumerate(articles):
+        if number % ARTICLES_PER_FILE == 0:
+            if out:
+                out.close()
+            out = open(folder / f"articles-{number // ARTICLES_PER_FILE:05d}.jsonl", "w", encoding="utf-8")
+        out.write(json.dumps(article, ensure_ascii=False) + "\n")
+    if out:
+        out.close()
+
+
+def _write_passages(folder: Path) -> None:
+    """Split the articles with searchkit's own reader and splitter, as ``searchkit index`` does."""
+    from searchkit.index import PUNKT_SAMPLE_CHARS
+    from searchkit.ingest import read_articles
+    from searchkit.passages import PassageSplitter, train_punkt
+
+    files = sorted(folder.glob("articles-*.jsonl"))
+
+    def sample() -> Iterator[str]:
+        total = 0
+        for f in files:
+            for article in read_articles(f):
+                if total >= PUNKT_SAMPLE_CHARS:
+                    return
+                total += len(article.text)
+                yield article.text
+
+    splitter = PassageSplitter(train_punkt(sample()))
+    tmp = folder / "passages.jsonl.tmp"
+    with open(tmp, "w", encoding="utf-8") as out:
+        for f in files:
+            for article in read_articles(f):
+                for p in splitter.split(article):
+                    record = {
+                        "id": p.id,
+                        "title": p.title,
+                        "body": p.text,
+                        "date": p.date.isoformat() if p.date else None,
+                        "source": p.source,
+                        "place": p.place,
+                    }
+                    out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    tmp.replace(folder / "passages.jsonl")
+
+
+# --- queries --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BenchQuery:
+    """One benchmark query: words (a phrase when ``phrase``), optionally restricted by source or dates."""
+
+    words: tuple[str, ...]
+    phrase: bool = False
+    source: str | None = None
+    since: str | None = None
+    until: str | None = None
+
+    @property
+    def kind(self) -> str:
+        if self.source or self.since:
+            return "filtered"
+        return "phrase" if self.phrase else f"{len(self.words)}-word"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def queries(corpus: Corpus, count: int = 240, seed: int = 1) -> list[BenchQuery]:
+    """A fixed, seeded query set: 1–3 words mixing rare and common terms, phrases, filtered queries, seed examples.
+
+    Words are drawn from the corpus's first passages (bands of document frequency), so every query can match.
+    """
+    rng = np.random.default_rng(seed)
+    sample = [p for _, p in zip(range(3000), corpus.passages())]
+    token_lists = [re.findall(r"[A-Za-z]{3,}", p["body"].lower()) for p in sample]
+    df: dict[str, int] = {}
+    for tokens in token_lists:
+        for t in set(tokens):
+            df[t] = df.get(t, 0) + 1
+    ranked = sorted(df, key=lambda t: (-df[t], t))
+    common = ranked[: max(1, len(ranked) // 50)]
+    middle = ranked[len(common): len(ranked) // 5] or common
+    rare = ranked[len(ranked) // 5:] or common
+    bands = (common, middle, rare)
+
+    def word() -> str:
+        band = bands[int(rng.choice(3, p=(0.3, 0.4, 0.3)))]
+        return band[int(rng.integers(0, len(band)))]
+
+    out: list[BenchQuery] = [BenchQuery(_words(q), phrase=q.startswith('"')) for q in SEED_QUERIES]
+    while len(out) < count:
+        roll = rng.random()
+        if roll < 0.7:
+            out.append(BenchQuery(tuple(word() for _ in range(int(rng.integers(1, 4))))))
+        elif roll < 0.85:
+            tokens = token_lists[int(rng.integers(0, len(token_lists)))]
+            at = int(rng.integers(0, max(1, len(tokens) - 2)))
+            out.append(BenchQuery(tuple(tokens[at:at + 2]), phrase=True))
+        else:
+            other = sample[int(rng.integers(0, len(sample)))]
+            if roll < 0.93 and other["source"] or not other["date"]:
+                out.append(BenchQuery((word(), word()), source=other["source"]))
+            else:
+                start = date.fromisoformat(other["date"]) - timedelta(days=int(rng.integers(0, 90)))
+                out.append(BenchQuery((word(), word()), since=start.isoformat(),
+                                      until=(start + timedelta(days=180)).isoformat()))
+    return out
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(text.strip('"').split())
