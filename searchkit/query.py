@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 
 from whoosh import query as wq
+from whoosh.matching import AndNotMatcher, RequireMatcher
 from whoosh.qparser import MultifieldParser, OrGroup
 
 from .errors import QueryError
@@ -64,7 +65,7 @@ def build_query(
             raise QueryError(f"cannot parse query: {_one_line(error)}")
     if sum(1 for _ in parsed.leaves()) > MAX_TERMS:
         raise QueryError(f"query has more than {MAX_TERMS} terms")
-    return ParsedQuery(parsed, _filters(source, place, since, until, speaker))
+    return ParsedQuery(_restrict(parsed), _filters(source, place, since, until, speaker))
 
 
 def parse_filter_date(value: date | str | None, name: str) -> date | None:
@@ -102,6 +103,62 @@ def _filters(source, place, since, until, speaker) -> wq.Query | None:
     if not clauses:
         return None
     return clauses[0] if len(clauses) == 1 else wq.And(clauses)
+
+
+def _restrict(q: wq.Query) -> wq.Query:
+    """Give groups of words the meaning users expect from Lucene-style engines.
+
+    Whoosh's OR group would match ``forum NOT Chelyabinsk`` by any passage lacking "Chelyabinsk", and
+    ``source:kremlin Syria`` by any Kremlin passage. Here ``NOT`` clauses exclude from their whole group, and
+    in an OR group metadata clauses (date, source, ...) restrict the words' matches without adding to their
+    score.
+    """
+    if not isinstance(q, (wq.Or, wq.And)):
+        return q.apply(_restrict) if q.children() else q
+    children = [_restrict(c) for c in q.subqueries]
+    excluded = [c.query for c in children if isinstance(c, wq.Not)]
+    kept = [c for c in children if not isinstance(c, wq.Not)]
+    if not kept:
+        return q
+    required = [c for c in kept if _only_metadata(c)] if isinstance(q, wq.Or) else []
+    scoring = [c for c in kept if c not in required]
+    if scoring and required:
+        result: wq.Query = _Require(wq.Or(scoring, boost=q.boost), wq.And(required))
+    else:
+        result = type(q)(kept, boost=q.boost) if len(kept) > 1 else kept[0]
+    if excluded:
+        result = _Exclude(result, wq.Or(excluded) if len(excluded) > 1 else excluded[0])
+    return result
+
+
+class _Require(wq.Require):
+    """``a`` restricted to documents matching ``b``, scored by ``a`` alone.
+
+    Whoosh 2.7.4's ``Require.matcher`` builds an AndNotMatcher (it excludes ``b``); use its RequireMatcher.
+    """
+
+    def matcher(self, searcher, context=None):
+        return RequireMatcher(self.a.matcher(searcher, context), self.b.matcher(searcher, searcher.boolean_context()))
+
+
+class _ExcludeMatcher(AndNotMatcher):
+    """Whoosh 2.7.4's AndNotMatcher skips the excluded matcher ahead only when both start on the same
+    document, so an excluded document after the first match survives. Always skip."""
+
+    def _find_first(self):
+        if self.a.is_active() and self.b.is_active():
+            self._find_next()
+
+
+class _Exclude(wq.AndNot):
+    """``a`` without the documents matching ``b``."""
+
+    def matcher(self, searcher, context=None):
+        return _ExcludeMatcher(self.a.matcher(searcher, context), self.b.matcher(searcher, searcher.boolean_context()))
+
+
+def _only_metadata(q: wq.Query) -> bool:
+    return all(getattr(leaf, "fieldname", None) not in SEARCH_FIELDS for leaf in q.leaves())
 
 
 def _check_syntax(text: str) -> None:

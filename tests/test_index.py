@@ -1,0 +1,125 @@
+"""Index build/update through the library: manifest, idempotence, replacement, bad files, failure safety."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from searchkit import Index, IndexIncompatible, IndexNotFound, PassageNotFound
+from searchkit.schema import SCHEMA_VERSION
+
+
+@pytest.fixture
+def corpus(tmp_path, seeds_dir):
+    """A writable copy of the seeds, with the index beside it."""
+    shutil.copytree(seeds_dir, tmp_path / "seeds")
+    return tmp_path
+
+
+def _all_ids(ix: Index) -> set[str]:
+    return {h.passage.id for h in ix.search("forum OR Kazakhstan OR Russia OR the", limit=10_000)}
+
+
+def test_build_writes_manifest_with_counts_and_fingerprint(corpus):
+    report = Index.build([corpus / "seeds"], corpus / "index")
+    assert (report.articles, report.files_added, report.skipped) == (5, 5, ())
+    manifest = json.loads((corpus / "index" / "manifest.json").read_text())
+    assert manifest["schema_version"] == SCHEMA_VERSION
+    assert manifest["counts"] == {"files": 5, "articles": 5, "passages": report.passages}
+    assert sorted(manifest["files"]) == sorted(f"seeds/{p.name}" for p in (corpus / "seeds").iterdir())
+    assert len(manifest["fingerprint"]) == 64
+    with Index.open(corpus / "index") as ix:
+        assert ix.stats().passages == report.passages
+
+
+def test_reindexing_unchanged_input_adds_nothing(corpus):
+    Index.build([corpus / "seeds"], corpus / "index")
+    with Index.open(corpus / "index") as ix:
+        before, count = _all_ids(ix), ix.stats().passages
+        report = ix.update([corpus / "seeds"])
+        assert (report.files_unchanged, report.files_added, report.passages) == (5, 0, 0)
+        assert _all_ids(ix) == before
+        assert ix.stats().passages == count
+
+
+def test_changed_file_replaces_its_passages(corpus):
+    Index.build([corpus / "seeds"], corpus / "index")
+    seed = corpus / "seeds" / "004_1c9a91d3e2df1cb5.txt"
+    seed.write_text(seed.read_text(encoding="utf-8").replace("Electric Engines", "Zeppelin Airships"), encoding="utf-8")
+    with Index.open(corpus / "index") as ix:
+        total = ix.stats().passages
+        report = ix.update([corpus / "seeds"])
+        assert (report.files_replaced, report.files_unchanged) == (1, 4)
+        assert ix.search("zeppelin") and not ix.search("engines")
+        assert ix.stats().passages == total
+
+
+def test_prune_removes_files_no_longer_given(corpus):
+    Index.build([corpus / "seeds"], corpus / "index")
+    (corpus / "seeds" / "004_1c9a91d3e2df1cb5.txt").unlink()
+    with Index.open(corpus / "index") as ix:
+        assert ix.update([corpus / "seeds"]).files_removed == 0
+        assert ix.search("Atameken")
+        assert ix.update([corpus / "seeds"], prune=True).files_removed == 1
+        assert not ix.search("Atameken")
+        assert ix.stats().files == 4
+
+
+def test_bad_file_is_reported_and_the_rest_indexed(corpus):
+    (corpus / "seeds" / "broken.txt").write_bytes(b"\xff\xfe\x00\x01binary")
+    (corpus / "seeds" / "empty.txt").write_text("")
+    report = Index.build([corpus / "seeds", corpus / "missing.txt"], corpus / "index")
+    reasons = {s.path.rsplit("/", 1)[-1]: s.reason for s in report.skipped}
+    assert set(reasons) == {"broken.txt", "empty.txt", "missing.txt"}
+    assert "binary" in reasons["broken.txt"] and "empty" in reasons["empty.txt"]
+    assert report.articles == 5
+
+
+def test_failed_build_leaves_the_previous_index_intact(corpus):
+    Index.build([corpus / "seeds"], corpus / "index")
+    with Index.open(corpus / "index") as ix:
+        before = _all_ids(ix)
+
+    def explode(done, total, path):
+        if done == 2:
+            raise RuntimeError("disk on fire")
+
+    with pytest.raises(RuntimeError):
+        Index.build([corpus / "seeds"], corpus / "index", progress=explode)
+    with Index.open(corpus / "index") as ix:
+        assert _all_ids(ix) == before
+    assert [p.name for p in corpus.iterdir() if p.name.startswith(".")] == []
+
+
+def test_open_missing_and_incompatible_indexes(corpus):
+    with pytest.raises(IndexNotFound, match="no searchkit index"):
+        Index.open(corpus / "nowhere")
+    Index.build([corpus / "seeds"], corpus / "index")
+    manifest_path = corpus / "index" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["schema_version"] = SCHEMA_VERSION + 100
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(IndexIncompatible, match="rebuild"):
+        Index.open(corpus / "index")
+
+
+def test_prebuilt_index_moves_with_its_folder(corpus):
+    Index.build([corpus / "seeds"], corpus / "index")
+    moved = corpus / "elsewhere"
+    shutil.copytree(corpus, moved)
+    with Index.open(moved / "index") as ix:
+        hit = ix.search("seabed")[0]
+        assert hit.passage.path == str(moved / "seeds" / "003_9cb6d1b06f34c5b0.txt")
+
+
+def test_get_and_neighbours(seed_index):
+    with Index.open(seed_index) as ix:
+        hit = ix.search('"Caspian Sea" seabed')[0]
+        assert ix.get(hit.passage.id) == hit.passage
+        around = ix.neighbours(hit.passage.id)
+        assert [p.position for p in around] == [hit.passage.position - 1, hit.passage.position + 1]
+        assert all(p.article == hit.passage.article for p in around)
+        with pytest.raises(PassageNotFound):
+            ix.get("0000000000000000")

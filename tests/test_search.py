@@ -1,0 +1,155 @@
+"""Ranking, filters, sort, query syntax and highlighting, through the public API."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from searchkit import Index, QueryError
+from searchkit.schema import ANALYZER
+
+
+@pytest.fixture(scope="module")
+def ix(seed_index):
+    with Index.open(seed_index) as index:
+        yield index
+
+
+def test_caspian_seabed_ranks_the_delimitation_passage_first(ix):
+    hits = ix.search("Caspian seabed")
+    assert "Delimitation of the Seabed of the Northern Part of the Caspian Sea" in hits[0].passage.text
+    assert hits[0].passage.source == "Kremlin"
+    assert [h.rank for h in hits] == list(range(1, len(hits) + 1))
+    assert all(a.score >= b.score for a, b in zip(hits, hits[1:]))
+    # a passage with only one of the words still appears, below the one with both
+    assert any("Caspian" in h.passage.text and "seabed" not in h.passage.text.lower() for h in hits[1:])
+
+
+def test_title_is_weighted_above_body(ix):
+    # "hold" appears only in the TCA headline; every passage of that article matches through its title
+    hits = ix.search("hold")
+    tca = [h for h in hits if h.passage.source == "The Times of Central Asia"]
+    assert tca and hits[0].passage.source == "The Times of Central Asia"
+
+
+@pytest.mark.parametrize("kwargs, check", [
+    ({"source": "kazinform"}, lambda p: p.source == "Kazinform"),
+    ({"source": "KAZIFORM"}, lambda p: p.source == "Kazinform"),
+    ({"place": "nur-sultan"}, lambda p: p.place == "Nur-Sultan"),
+    ({"since": "2019-01-01"}, lambda p: p.date and p.date >= date(2019, 1, 1)),
+    ({"until": "2017-11-09"}, lambda p: p.date and p.date <= date(2017, 11, 9)),
+    ({"since": "2017-11-10", "until": "2017-11-10"}, lambda p: p.date == date(2017, 11, 10)),
+    ({"speaker": "Putin"}, lambda p: p.speaker and "Putin" in p.speaker),
+])
+def test_filters(ix, kwargs, check):
+    hits = ix.search("forum OR cooperation", limit=100, **kwargs)
+    assert hits and all(check(h.passage) for h in hits)
+    assert len(hits) < len(ix.search("forum OR cooperation", limit=100))
+
+
+def test_sort_by_date_is_newest_first_and_undated_last(ix):
+    hits = ix.search("forum", limit=100, sort="date")
+    dates = [h.passage.date for h in hits]
+    dated = [d for d in dates if d]
+    assert dated == sorted(dated, reverse=True)
+    assert dates[-1] is None and dates.index(None) == len(dated)
+    assert all(h.score > 0 for h in hits)
+
+
+@pytest.mark.parametrize("query, check", [
+    ('"human capital"', lambda t: "human capital" in t.lower()),
+    ("Caspian AND delimitation", lambda t: "caspian" in t.lower() and "delimitation" in t.lower()),
+    ("Nazarbayev NOT Syria", lambda t: "nazarbayev" in t.lower() and "syria" not in t.lower()),
+    ("Caspian AND NOT Astana", lambda t: "caspian" in t.lower() and "astana" not in t.lower()),
+    ("source:kremlin AND Syria", lambda t: "syria" in t.lower()),
+    ("date:[2019-01-01 TO 2019-12-31] Lavrov", lambda t: "lavrov" in t.lower()),
+    ("speaker:nazarbayev OR speaker:putin", lambda t: True),
+])
+def test_query_syntax(ix, query, check):
+    hits = ix.search(query, limit=100)
+    assert hits and all(check(h.passage.text) for h in hits)
+
+
+def test_metadata_clauses_restrict_words_without_changing_their_scores(ix):
+    hits = ix.search("date:[2019-01-01 TO 2019-12-31] forum", limit=100)
+    assert hits and all(h.passage.date.year == 2019 for h in hits)
+    unrestricted = {h.passage.id: h.score for h in ix.search("forum", limit=100)}
+    assert all(h.score == pytest.approx(unrestricted[h.passage.id]) for h in hits)
+    assert len(hits) < len(unrestricted)
+
+
+def test_not_excludes_from_the_whole_group(ix):
+    everything = ix.search("forum", limit=100)
+    hits = ix.search("forum NOT Chelyabinsk", limit=100)
+    assert hits and len(hits) < len(everything)
+    assert all("chelyabinsk" not in f"{h.passage.title} {h.passage.text}".lower() for h in hits)
+
+
+@pytest.mark.parametrize("query, message", [
+    ("", "empty query"), ("   ", "empty query"), ('"Caspian sea', "unbalanced quote"),
+    ("(Caspian", "parenthesis"), ("Caspian)", "parenthesis"), ("Caspian AND", "nothing after"),
+    ("AND Caspian", "nothing before"), ("Caspian OR OR sea", "nothing before"), ("NOT", "nothing after"),
+    ("foo:bar", "unknown field 'foo'"), ("title:", "no value"), ("date:[2017-13-45 TO 2018-01-01]", "cannot parse"),
+    ("date:[2017-01-01 TO", "unclosed range"),
+])
+def test_malformed_queries_name_the_problem(ix, query, message):
+    with pytest.raises(QueryError, match=message):
+        ix.search(query)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"since": "2017-13-01"}, "since must be a date"), ({"until": "last week"}, "until must be a date"),
+    ({"since": "2018-01-01", "until": "2017-01-01"}, "after until"), ({"limit": 0}, "limit"), ({"sort": "title"}, "sort"),
+])
+def test_malformed_options_raise_query_error(ix, kwargs, message):
+    with pytest.raises(QueryError, match=message):
+        ix.search("forum", **kwargs)
+
+
+def _stems(text: str) -> list[str]:
+    return [t.text for t in ANALYZER(text)]
+
+
+@pytest.mark.parametrize("query, words", [
+    ("Caspian seabed", {"caspian", "seab"}),
+    ("forum interregional", {"forum", "interregion"}),
+    ("capitals NOT Syria", {"capit"}),
+])
+def test_highlights_mark_exactly_the_matched_words(ix, query, words):
+    hits = ix.search(query, limit=20)
+    assert hits
+    for hit in hits:
+        assert hit.highlights
+        for fragment in hit.highlights:
+            start = fragment.start
+            assert hit.passage.text[start:start + len(fragment.text)] == fragment.text
+            marked = [fragment.text[s:e] for s, e in fragment.matches]
+            assert all(_stems(m) and _stems(m)[0] in words for m in marked)
+            # every word of the fragment that stems to a query term is marked (completeness)
+            unmarked = fragment.text
+            for s, e in sorted(fragment.matches, reverse=True):
+                unmarked = unmarked[:s] + " " + unmarked[e:]
+            assert not set(_stems(unmarked)) & words
+
+
+def test_highlight_marks_stemmed_forms(ix):
+    hit = ix.search("seabed")[0]
+    marked = {f.text[s:e] for f in hit.highlights for s, e in f.matches}
+    assert marked == {"Seabed"}
+
+
+def test_phrase_highlights_only_where_the_phrase_occurs(ix):
+    for hit in ix.search('"human capital"', limit=20):
+        for fragment in hit.highlights:
+            marked = [fragment.text[s:e].lower() for s, e in fragment.matches]
+            assert marked and all(m in ("human", "capital") for m in marked)
+            assert marked.count("human") == marked.count("capital")
+
+
+def test_highlights_are_deterministic(seed_index):
+    def snippets():
+        with Index.open(seed_index) as ix:
+            return [h.highlights for h in ix.search("forum cooperation Kazakhstan", limit=20)]
+
+    assert snippets() == snippets()
