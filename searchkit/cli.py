@@ -45,14 +45,15 @@ IndexOption = typer.Option(
 )
 
 
-def _fail(error: SearchkitError) -> typer.Exit:
-    code = next(c for cls, c in EXIT_CODES.items() if isinstance(error, cls))
+def _fail(error: SearchkitError | OSError) -> typer.Exit:
+    """Print ``error: <one line>`` on stderr; the exit code for this kind of error."""
+    code = next((c for cls, c in EXIT_CODES.items() if isinstance(error, cls)), EXIT_ERROR)
     stderr.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
 def _index_path(given: Optional[Path]) -> Path:
-    return given or Path(os.environ.get("SEARCHKIT_INDEX", DEFAULT_INDEX))
+    return given or Path(os.environ.get("SEARCHKIT_INDEX") or DEFAULT_INDEX)
 
 
 def _open(given: Optional[Path]) -> Index:
@@ -101,7 +102,7 @@ def index_command(
             else:
                 with Index.open(path) as ix:
                     report = ix.update(paths, prune=prune, progress=progress)
-    except SearchkitError as e:
+    except (SearchkitError, OSError) as e:
         raise _fail(e) from None
     stderr.print(render.report_text(report, path))
     raise typer.Exit(EXIT_SKIPPED if report.skipped else EXIT_OK)
@@ -126,7 +127,7 @@ def query(
             hits = ix.search(
                 text, limit=limit, source=source, place=place, since=since, until=until, speaker=speaker, sort=sort
             )
-    except SearchkitError as e:
+    except (SearchkitError, OSError) as e:
         raise _fail(e) from None
     for hit in hits:
         if json:
@@ -149,7 +150,7 @@ def show(
         with _open(index) as ix:
             passage = ix.get(passage_id)
             neighbours = ix.neighbours(passage_id)
-    except SearchkitError as e:
+    except (SearchkitError, OSError) as e:
         raise _fail(e) from None
     if json:
         stdout.out(render.passage_json(passage, neighbours), highlight=False)
@@ -166,7 +167,7 @@ def stats(
     try:
         with _open(index) as ix:
             result = ix.stats()
-    except SearchkitError as e:
+    except (SearchkitError, OSError) as e:
         raise _fail(e) from None
     if json:
         stdout.out(render.stats_json(result), highlight=False)

@@ -1,0 +1,149 @@
+"""The real CLI in a subprocess: every command, exit codes, stdout/stderr split, the JSON contract."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from searchkit import __version__
+
+JSON_KEYS = {"rank", "score", "id", "article", "position", "date", "source", "place", "title", "speaker", "tags",
+             "authors", "url", "text", "highlights", "path", "line", "span"}
+
+
+def test_query_prints_ranked_highlighted_passages(run_cli, seed_index):
+    result = run_cli("query", "Caspian seabed", "--index", seed_index)
+    assert result.code == 0, result.stderr
+    first = result.stdout.split("\n2. ")[0]
+    assert first.startswith("1. [") and "2017-11-09 · Kremlin · Chelyabinsk" in first
+    assert "Delimitation of the Seabed" in first and "id " in first
+    assert "\x1b[" not in result.stdout  # piped: plain text, no escape codes
+    assert result.stderr == ""
+
+
+def test_query_json_contract(run_cli, seed_index, seeds_dir):
+    result = run_cli("query", "Caspian seabed", "--index", seed_index, "--json", "--limit", "3")
+    assert result.code == 0
+    hits = [json.loads(line) for line in result.stdout.splitlines()]
+    assert 1 <= len(hits) <= 3 and [h["rank"] for h in hits] == list(range(1, len(hits) + 1))
+    for hit in hits:
+        assert JSON_KEYS <= set(hit)
+        assert hit["path"].startswith("seeds/")  # relative to the working directory (the repo)
+        source = (seeds_dir.parent / hit["path"]).read_bytes().decode("utf-8-sig")
+        assert source[hit["span"][0]:hit["span"][1]] == hit["text"]
+        for fragment in hit["highlights"]:
+            assert hit["text"][fragment["start"]:fragment["start"] + len(fragment["text"])] == fragment["text"]
+            assert all(fragment["text"][s:e].lower() in ("caspian", "seabed") for s, e in fragment["matches"])
+    assert hits[0]["date"] == "2017-11-09" and hits[0]["source"] == "Kremlin"
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["query", "zzyzx"], 1, "no passages matched"),
+    (["query", '"Caspian'], 2, "error: unbalanced quote"),
+    (["query", "foo:bar"], 2, "error: unknown field 'foo'"),
+    (["query", "forum", "--since", "2017-02-30"], 2, "error: since must be a date"),
+    (["query", "forum", "--sort", "title"], 2, "error: sort must be one of"),
+    (["query", "forum", "--limit", "0"], 2, "error: limit must be at least 1"),
+    (["show", "ffffffffffffffff"], 1, "error: no passage with id"),
+])
+def test_exit_codes_and_one_line_errors(run_cli, seed_index, args, code, message):
+    result = run_cli(*args, "--index", seed_index)
+    assert result.code == code
+    assert result.stderr.strip().startswith(message) and len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_index_is_a_clear_error(run_cli, tmp_path):
+    result = run_cli("query", "forum", "--index", tmp_path / "nope")
+    assert result.code == 2 and result.stderr.startswith("error: no searchkit index at")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_incompatible_index_is_a_clear_error(run_cli, tmp_path, seed_index):
+    copy = tmp_path / "index"
+    shutil.copytree(seed_index, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["schema_version"] = -1
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    result = run_cli("stats", "--index", copy)
+    assert result.code == 2 and "rebuild" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_query_builds_the_default_index_from_seeds_when_missing(run_cli, tmp_path, seeds_dir):
+    shutil.copytree(seeds_dir, tmp_path / "seeds")
+    result = run_cli("query", "Caspian seabed", cwd=tmp_path, env={"SEARCHKIT_INDEX": ""})
+    assert result.code == 0
+    assert result.stderr.strip() == "no index at index/ yet: building it from seeds/ first"
+    assert "Delimitation of the Seabed" in result.stdout.split("\n2. ")[0]
+    again = run_cli("query", "Caspian seabed", cwd=tmp_path, env={"SEARCHKIT_INDEX": ""})
+    assert again.code == 0 and again.stderr == ""
+
+
+def test_filters_and_sort_flags(run_cli, seed_index):
+    result = run_cli("query", "forum", "--index", seed_index, "--json", "--limit", "50", "--source", "kazinform",
+                     "--since", "2017-11-01", "--until", "2017-11-30", "--sort", "date")
+    hits = [json.loads(line) for line in result.stdout.splitlines()]
+    assert hits and all(h["source"] == "Kazinform" and "2017-11-01" <= h["date"] <= "2017-11-30" for h in hits)
+    assert [h["date"] for h in hits] == sorted((h["date"] for h in hits), reverse=True)
+    speaker = run_cli("query", "cooperation", "--index", seed_index, "--json", "--speaker", "Vladimir Putin")
+    assert speaker.code == 0
+    assert all("Vladimir Putin" in json.loads(line)["speaker"] for line in speaker.stdout.splitlines())
+    place = run_cli("query", "forum", "--index", seed_index, "--json", "--place", "Nur-Sultan")
+    assert {json.loads(line)["place"] for line in place.stdout.splitlines()} == {"Nur-Sultan"}
+
+
+def test_index_command_reports_and_skips_bad_files(run_cli, tmp_path, seeds_dir):
+    shutil.copytree(seeds_dir, tmp_path / "seeds")
+    (tmp_path / "seeds" / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR")
+    result = run_cli("index", "seeds", "--index", "idx", cwd=tmp_path)
+    assert result.code == 3
+    assert "indexed 5 articles" in result.stderr and "5 added" in result.stderr
+    assert "skipped seeds/image.png: binary file" in result.stderr
+    assert result.stdout == ""
+    again = run_cli("index", "seeds", "--index", "idx", cwd=tmp_path)
+    assert "indexed 0 articles" in again.stderr and "5 unchanged" in again.stderr
+    query = run_cli("query", "Caspian", "--index", "idx", cwd=tmp_path)
+    assert query.code == 0
+
+
+def test_index_rebuild_and_prune(run_cli, tmp_path, seeds_dir):
+    shutil.copytree(seeds_dir, tmp_path / "seeds")
+    assert run_cli("index", "seeds", "--index", "idx", cwd=tmp_path).code == 0
+    (tmp_path / "seeds" / "004_1c9a91d3e2df1cb5.txt").unlink()
+    pruned = run_cli("index", "seeds", "--index", "idx", "--prune", cwd=tmp_path)
+    assert pruned.code == 0 and "1 removed" in pruned.stderr
+    rebuilt = run_cli("index", "seeds", "--index", "idx", "--rebuild", cwd=tmp_path)
+    assert rebuilt.code == 0 and "4 added" in rebuilt.stderr
+
+
+def test_show_prints_passage_metadata_and_neighbours(run_cli, seed_index):
+    top = json.loads(run_cli("query", "Caspian seabed", "--index", seed_index, "--json").stdout.splitlines()[0])
+    result = run_cli("show", top["id"], "--index", seed_index)
+    assert result.code == 0
+    assert top["text"].split("\n")[0] in result.stdout
+    for label in ("id", "article", "date", "source", "place", "title", "tags", "file", "span", "previous", "next"):
+        assert label in result.stdout
+    data = json.loads(run_cli("show", top["id"], "--index", seed_index, "--json").stdout)
+    assert data["id"] == top["id"] and [n["position"] for n in data["neighbours"]] == [top["position"] - 1,
+                                                                                      top["position"] + 1]
+
+
+def test_stats(run_cli, seed_index):
+    result = run_cli("stats", "--index", seed_index)
+    assert result.code == 0
+    for text in ("passages", "5 in 5 files", "2017-11-09 … 2019-10-09", "Kazinform", "Nur-Sultan", "schema_version"):
+        assert text in result.stdout
+    data = json.loads(run_cli("stats", "--index", seed_index, "--json").stdout)
+    assert data["articles"] == 5 and data["sources"]["Kremlin"] > 0 and data["manifest"]["counts"]["files"] == 5
+
+
+def test_version_and_help(run_cli):
+    version = run_cli("--version")
+    assert version.code == 0 and version.stdout.strip() == f"searchkit {__version__}"
+    for command in ("index", "query", "show", "stats"):
+        helped = run_cli(command, "--help")
+        assert helped.code == 0 and "Usage:" in helped.stdout
+    usage = run_cli("query")
+    assert usage.code == 2 and "Missing argument" in usage.stderr
