@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 
 from whoosh import query as wq
-from whoosh.matching import AndNotMatcher, RequireMatcher
+from whoosh.matching import AndNotMatcher
 from whoosh.qparser import MultifieldParser, OrGroup
 
 from .errors import QueryError
@@ -65,7 +65,8 @@ def build_query(
             raise QueryError(f"cannot parse query: {_one_line(error)}")
     if sum(1 for _ in parsed.leaves()) > MAX_TERMS:
         raise QueryError(f"query has more than {MAX_TERMS} terms")
-    return ParsedQuery(_restrict(parsed), _filters(source, place, since, until, speaker))
+    scored, restrictions = _split_restrictions(_exclude_negations(parsed))
+    return ParsedQuery(scored, _filters(restrictions, source, place, since, until, speaker))
 
 
 def parse_filter_date(value: date | str | None, name: str) -> date | None:
@@ -78,8 +79,9 @@ def parse_filter_date(value: date | str | None, name: str) -> date | None:
     return parsed
 
 
-def _filters(source, place, since, until, speaker) -> wq.Query | None:
-    clauses: list[wq.Query] = []
+def _filters(clauses: list[wq.Query], source, place, since, until, speaker) -> wq.Query | None:
+    """One query of every restriction: metadata clauses of the query text and the keyword filters."""
+    clauses = list(clauses)
     if source:
         clauses.append(wq.Term("source", normalise_source(source).lower()))
     if place:
@@ -105,40 +107,37 @@ def _filters(source, place, since, until, speaker) -> wq.Query | None:
     return clauses[0] if len(clauses) == 1 else wq.And(clauses)
 
 
-def _restrict(q: wq.Query) -> wq.Query:
-    """Give groups of words the meaning users expect from Lucene-style engines.
+def _exclude_negations(q: wq.Query) -> wq.Query:
+    """Make ``NOT x`` remove the passages matching ``x`` from its whole group, as in Lucene-style engines.
 
-    Whoosh's OR group would match ``forum NOT Chelyabinsk`` by any passage lacking "Chelyabinsk", and
-    ``source:kremlin Syria`` by any Kremlin passage. Here ``NOT`` clauses exclude from their whole group, and
-    in an OR group metadata clauses (date, source, ...) restrict the words' matches without adding to their
-    score.
+    Whoosh's OR group would match ``forum NOT Chelyabinsk`` by any passage lacking "Chelyabinsk".
     """
     if not isinstance(q, (wq.Or, wq.And)):
-        return q.apply(_restrict) if q.children() else q
-    children = [_restrict(c) for c in q.subqueries]
+        return q.apply(_exclude_negations) if q.children() else q
+    children = [_exclude_negations(c) for c in q.subqueries]
     excluded = [c.query for c in children if isinstance(c, wq.Not)]
     kept = [c for c in children if not isinstance(c, wq.Not)]
-    if not kept:
-        return q
-    required = [c for c in kept if _only_metadata(c)] if isinstance(q, wq.Or) else []
-    scoring = [c for c in kept if c not in required]
-    if scoring and required:
-        result: wq.Query = _Require(wq.Or(scoring, boost=q.boost), wq.And(required))
-    else:
-        result = type(q)(kept, boost=q.boost) if len(kept) > 1 else kept[0]
-    if excluded:
-        result = _Exclude(result, wq.Or(excluded) if len(excluded) > 1 else excluded[0])
-    return result
+    if not kept or not excluded:
+        return q if not kept else type(q)(kept, boost=q.boost)
+    positive = type(q)(kept, boost=q.boost) if len(kept) > 1 else kept[0]
+    return _Exclude(positive, wq.Or(excluded) if len(excluded) > 1 else excluded[0])
 
 
-class _Require(wq.Require):
-    """``a`` restricted to documents matching ``b``, scored by ``a`` alone.
+def _split_restrictions(q: wq.Query) -> tuple[wq.Query, list[wq.Query]]:
+    """Split the top-level group into the words that score and the metadata clauses that only restrict.
 
-    Whoosh 2.7.4's ``Require.matcher`` builds an AndNotMatcher (it excludes ``b``); use its RequireMatcher.
+    ``source:kremlin Syria`` then means Kremlin passages about Syria, scored as ``Syria`` alone, where Whoosh's
+    OR group would return every Kremlin passage.
     """
-
-    def matcher(self, searcher, context=None):
-        return RequireMatcher(self.a.matcher(searcher, context), self.b.matcher(searcher, searcher.boolean_context()))
+    if isinstance(q, _Exclude):
+        scored, restrictions = _split_restrictions(q.a)
+        return _Exclude(scored, q.b), restrictions
+    if isinstance(q, (wq.Or, wq.And)):
+        restrictions = [c for c in q.subqueries if _only_metadata(c)]
+        scoring = [c for c in q.subqueries if not _only_metadata(c)]
+        if scoring and restrictions:
+            return (type(q)(scoring, boost=q.boost) if len(scoring) > 1 else scoring[0]), restrictions
+    return q, []
 
 
 class _ExcludeMatcher(AndNotMatcher):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from searchkit import Index, QueryError
@@ -35,6 +35,7 @@ def ix(seed_index):
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(QUERY_TEXT)
+@example("date:[0001TO2017]10")  # once tripped an assertion inside Whoosh's RequireMatcher
 def test_search_only_raises_query_error(ix, text):
     try:
         hits = ix.search(text, limit=5)
