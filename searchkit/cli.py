@@ -36,6 +36,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # usage errors as click prints them: "Error: <one line>", no box drawing
 )
 stdout = Console(highlight=False, soft_wrap=True)
 stderr = Console(stderr=True, highlight=False)
@@ -87,6 +88,9 @@ def index_command(
 ) -> None:
     """Build or update an index from article files (plain text or JSON Lines)."""
     path = _index_path(index)
+    if not any(p.exists() for p in paths):
+        stderr.print(f"error: no such file or directory: {', '.join(map(str, paths))}", markup=False)
+        raise typer.Exit(EXIT_ERROR)
     try:
         with Progress(
             TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

@@ -146,4 +146,24 @@ def test_version_and_help(run_cli):
         helped = run_cli(command, "--help")
         assert helped.code == 0 and "Usage:" in helped.stdout
     usage = run_cli("query")
-    assert usage.code == 2 and "Missing argument" in usage.stderr
+    assert usage.code == 2 and "Error: Missing argument" in usage.stderr and "Traceback" not in usage.stderr
+
+
+def test_index_of_only_missing_paths_is_an_error_and_creates_nothing(run_cli, tmp_path):
+    result = run_cli("index", "nowhere", "--index", "idx", cwd=tmp_path)
+    assert result.code == 2 and result.stderr.strip() == "error: no such file or directory: nowhere"
+    assert not (tmp_path / "idx").exists()
+
+
+def test_jsonl_articles_through_the_cli(run_cli, tmp_path):
+    lines = [{"id": "r1", "date": "1987-03-02", "source": "REUTERS", "place": "HOUSTON", "title": "Oil prices",
+              "text": "Crude oil prices rose.\n\nOPEC ministers meet in Vienna next week.", "tags": ["crude"]},
+             {"id": "r2", "date": "1987-03-03", "text": "Grain exports to the Soviet Union fell."}]
+    (tmp_path / "feed.jsonl").write_text("\n".join(json.dumps(x) for x in lines) + "\nnot json\n", encoding="utf-8")
+    indexed = run_cli("index", "feed.jsonl", "--index", "idx", cwd=tmp_path)
+    assert indexed.code == 3 and "skipped feed.jsonl:3: malformed JSON" in indexed.stderr
+    result = run_cli("query", "OPEC Vienna", "--index", "idx", "--json", cwd=tmp_path)
+    hit = json.loads(result.stdout.splitlines()[0])
+    assert (hit["article"], hit["path"], hit["line"], hit["date"], hit["source"]) == ("r1", "feed.jsonl", 1,
+                                                                                     "1987-03-02", "Reuters")
+    assert lines[0]["text"][hit["span"][0]:hit["span"][1]] == hit["text"]
