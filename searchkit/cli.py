@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from . import render
+from .check import check_index
 from .errors import IndexIncompatible, IndexLocked, IndexNotFound, PassageNotFound, QueryError, SearchkitError
 from .index import Index
 from .version import __version__
@@ -85,6 +86,7 @@ def index_command(
     index: Optional[Path] = IndexOption,
     rebuild: bool = typer.Option(False, "--rebuild", help="Build a new index instead of updating the existing one."),
     prune: bool = typer.Option(False, "--prune", help="Remove indexed files that are no longer among PATHS."),
+    wait: float = typer.Option(0.0, "--wait", metavar="SECONDS", help="Wait this long for another writer to finish."),
 ) -> None:
     """Build or update an index from article files (plain text or JSON Lines)."""
     path = _index_path(index)
@@ -102,10 +104,10 @@ def index_command(
                 bar.update(task, completed=done, total=total, description=Path(current).name if current else "")
 
             if rebuild or not Index.exists(path):
-                report = Index.build(paths, path, progress=progress)
+                report = Index.build(paths, path, progress=progress, wait=wait)
             else:
                 with Index.open(path) as ix:
-                    report = ix.update(paths, prune=prune, progress=progress)
+                    report = ix.update(paths, prune=prune, progress=progress, wait=wait)
     except (SearchkitError, OSError) as e:
         raise _fail(e) from None
     stderr.print(render.report_text(report, path))
@@ -177,3 +179,20 @@ def stats(
         stdout.out(render.stats_json(result), highlight=False)
     else:
         stdout.print(render.stats_table(result))
+
+
+@app.command()
+def check(index: Optional[Path] = IndexOption) -> None:
+    """Verify the index against its manifest and source files; exit 2 naming each problem found."""
+    result = check_index(_index_path(index))
+    for note in result.notes:
+        stderr.print(f"note: {note}", markup=False, soft_wrap=True)
+    if not result.ok:
+        for problem in result.problems:
+            stderr.print(f"error: {problem}", markup=False, soft_wrap=True)
+        raise typer.Exit(EXIT_ERROR)
+    stderr.print(
+        f"ok: {result.path} ({result.generation}): {result.passages} passages of {result.files} files match the "
+        f"manifest; spans checked against {result.sources_compared} source files",
+        markup=False, soft_wrap=True,
+    )

@@ -36,3 +36,7 @@ class IndexLocked(SearchkitError):
 
 class PassageNotFound(SearchkitError):
     """No passage in the index has the given id."""
+
+
+class IndexCorrupt(SearchkitError):
+    """Index files are missing, truncated or damaged; the message names them and says how to rebuild."""

@@ -1,7 +1,8 @@
 """Index: build or update a Whoosh index of passages, open it, search it, fetch passages, report stats.
 
-An index directory holds the Whoosh segments, ``manifest.json`` (versions, counts, per-file fingerprints)
-and ``punkt.json`` (the sentence splitter learned at the first build). Paths of input files under the index
+An index directory holds generations (see ``store``); the live one holds the Whoosh segments,
+``manifest.json`` (versions, counts, per-file fingerprints, the size and CRC-32 of each segment file) and
+``punkt.json`` (the sentence splitter learned at the first build). Paths of input files under the index
 directory's parent are stored relative to it, so a prebuilt index moves with its repository.
 """
 
@@ -20,10 +21,12 @@ from pathlib import Path
 import whoosh.index
 from whoosh import query as wq
 from whoosh import sorting
-from whoosh.index import EmptyIndexError, LockError
+from whoosh.index import LockError
 
-from . import schema
-from .errors import ArticleError, IndexIncompatible, IndexLocked, IndexNotFound, PassageNotFound, QueryError
+from . import schema, store
+from .errors import (
+    ArticleError, IndexCorrupt, IndexIncompatible, IndexLocked, IndexNotFound, PassageNotFound, QueryError,
+)
 from .highlight import highlight, match_terms
 from .models import BuildReport, Hit, IndexStats, Passage, SkippedFile
 from .query import build_query
@@ -53,11 +56,17 @@ class Index:
     ...     hits = ix.search("Caspian seabed", limit=3)
     """
 
-    def __init__(self, path: Path, ix: whoosh.index.Index, manifest: dict) -> None:
+    def __init__(
+        self, path: Path, ix: whoosh.index.Index, manifest: dict, directory: Path,
+        lease: store.ReaderLease | None = None,
+    ) -> None:
         """Use ``Index.open`` or ``Index.build``."""
         self.path = path
+        self.directory = directory
+        """The generation this Index reads (a directory inside ``path``)."""
         self.manifest = manifest
         self._ix = ix
+        self._lease = lease
         self._searcher = None
 
     # --- opening and building ------------------------------------------------------------------------------
@@ -65,24 +74,38 @@ class Index:
     @staticmethod
     def exists(path: str | os.PathLike) -> bool:
         """Whether ``path`` holds a searchkit index (of any version)."""
-        return (Path(path) / MANIFEST).is_file()
+        return store.is_store(Path(path)) or (Path(path) / MANIFEST).is_file()
 
     @classmethod
-    def open(cls, path: str | os.PathLike) -> Index:
-        """Open an existing index for searching (and updating).
+    def open(cls, path: str | os.PathLike, *, verify: bool = False) -> Index:
+        """Open an existing index for searching (and updating): the last commit, until ``close``.
+
+        Every segment file is checked against the size in the manifest; with ``verify``, also its CRC-32.
 
         Raises:
             IndexNotFound: there is no index at ``path``.
             IndexIncompatible: it was built with another schema version; rebuild it.
+            IndexCorrupt: files are missing, truncated or damaged; rebuild it.
         """
         path = Path(path)
-        manifest_file = path / MANIFEST
-        if not manifest_file.is_file():
+        if not store.is_store(path):
+            if (path / MANIFEST).is_file():
+                raise IndexIncompatible(f"index at {path} has an older layout; {store.rebuild_hint(path)}")
             raise IndexNotFound(f"no searchkit index at {path} (build one with: searchkit index PATH --index {path})")
+        lease = store.ReaderLease(path)
+        try:
+            return cls._open_generation(path, lease, verify)
+        except BaseException:
+            lease.release()
+            raise
+
+    @classmethod
+    def _open_generation(cls, path: Path, lease: store.ReaderLease, verify: bool) -> Index:
+        manifest_file = lease.directory / MANIFEST
         try:
             manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
         except (OSError, ValueError) as e:
-            raise IndexIncompatible(f"{manifest_file} is unreadable ({e}); rebuild the index") from None
+            raise IndexCorrupt(f"{manifest_file} is unreadable ({e}); {store.rebuild_hint(path)}") from None
         version = manifest.get("schema_version")
         if version != schema.SCHEMA_VERSION:
             raise IndexIncompatible(
@@ -90,29 +113,49 @@ class Index:
                 f"{manifest.get('searchkit_version')}); this searchkit {__version__} reads version "
                 f"{schema.SCHEMA_VERSION}: rebuild it with searchkit index --rebuild"
             )
+        problems = store.verify_files(lease.directory, manifest.get("segment_files", {}), checksums=verify)
+        if problems:
+            raise IndexCorrupt(f"index at {path} is damaged: {'; '.join(problems)}; {store.rebuild_hint(path)}")
         try:
-            ix = whoosh.index.open_dir(str(path))
-        except (EmptyIndexError, OSError, ValueError, EOFError) as e:
-            raise IndexIncompatible(f"index at {path} cannot be read ({e}); rebuild it") from None
-        return cls(path, ix, manifest)
+            ix = whoosh.index.open_dir(str(lease.directory), readonly=True)
+            stored = ix.doc_count()
+        except Exception as e:  # a damaged TOC surfaces as any of pickle's, struct's or Whoosh's errors
+            raise IndexCorrupt(f"index at {path} cannot be read ({e!r}); {store.rebuild_hint(path)}") from None
+        if stored != manifest.get("counts", {}).get("passages"):
+            raise IndexCorrupt(
+                f"index at {path} holds {stored} passages, its manifest says {manifest.get('counts', {}).get('passages')}"
+                f"; {store.rebuild_hint(path)}"
+            )
+        return cls(path, ix, manifest, lease.directory, lease)
 
     @classmethod
     def build(
-        cls, sources: Iterable[str | os.PathLike], path: str | os.PathLike, *, progress: Progress | None = None
+        cls,
+        sources: Iterable[str | os.PathLike],
+        path: str | os.PathLike,
+        *,
+        progress: Progress | None = None,
+        wait: float = 0.0,
     ) -> BuildReport:
         """Build a new index of ``sources`` (files and folders) at ``path``, replacing any index there.
 
-        The new index is written beside the old one and swapped in only when complete: a failed build
-        leaves the previous index as it was.
+        The new index is a new generation, made live only when complete: a failed or killed build leaves
+        the previous index as it was. A directory that is not a searchkit index is replaced as a whole,
+        once the new index is complete beside it.
+
+        Raises:
+            IndexLocked: another process is writing to the index (after waiting ``wait`` seconds).
         """
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if store.can_hold_store(path):
+            with store.write_lock(path, wait=wait):
+                report = cls._commit(path, None, sources, progress=progress, prune=False)
+                store.collect_garbage(path)
+            return report
         staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.building-", dir=path.parent))
         try:
-            ix = whoosh.index.create_in(str(staging), schema.SCHEMA)
-            fresh = cls(staging, ix, _new_manifest())
-            report = fresh._index(sources, progress=progress, prune=False)
-            fresh.close()
+            with store.write_lock(staging):
+                report = cls._commit(staging, None, sources, progress=progress, prune=False)
             _swap_in(staging, path)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
@@ -120,19 +163,63 @@ class Index:
         return report
 
     def update(
-        self, sources: Iterable[str | os.PathLike], *, prune: bool = False, progress: Progress | None = None
+        self,
+        sources: Iterable[str | os.PathLike],
+        *,
+        prune: bool = False,
+        progress: Progress | None = None,
+        wait: float = 0.0,
     ) -> BuildReport:
         """Index new and changed files of ``sources``; unchanged files are skipped, changed ones replaced.
 
-        With ``prune``, files indexed before but no longer among ``sources`` are removed.
+        With ``prune``, files indexed before but no longer among ``sources`` are removed. All of it is one
+        commit: a failed or killed update leaves the index as it was. Afterwards this Index reads the new
+        commit.
+
+        Raises:
+            IndexLocked: another process is writing to the index (after waiting ``wait`` seconds).
         """
-        return self._index(sources, progress=progress, prune=prune)
+        with store.write_lock(self.path, wait=wait):
+            base = store.current_generation(self.path)
+            report = self._commit(self.path, base, sources, progress=progress, prune=prune)
+            reopened = Index.open(self.path)
+            self.close()
+            self.directory, self.manifest, self._ix, self._lease = (
+                reopened.directory, reopened.manifest, reopened._ix, reopened._lease
+            )
+            store.collect_garbage(self.path)
+        return report
+
+    @classmethod
+    def _commit(
+        cls, path: Path, base: str | None, sources: Iterable[str | os.PathLike], *,
+        progress: Progress | None, prune: bool,
+    ) -> BuildReport:
+        """Write a new generation (from ``base``, or empty) with ``sources`` indexed, and make it live."""
+        directory = store.new_generation(path, base)
+        try:
+            if base is None:
+                ix, manifest = whoosh.index.create_in(str(directory), schema.SCHEMA), _new_manifest()
+            else:
+                ix = whoosh.index.open_dir(str(directory))
+                manifest = json.loads((directory.parent / base / MANIFEST).read_text(encoding="utf-8"))
+            generation = cls(path, ix, manifest, directory)
+            report = generation._index(sources, progress=progress, prune=prune)
+            generation.close()
+            store.publish(path, directory)
+        except BaseException:
+            shutil.rmtree(directory, ignore_errors=True)
+            raise
+        return report
 
     def close(self) -> None:
         if self._searcher is not None:
             self._searcher.close()
             self._searcher = None
         self._ix.close()
+        if self._lease is not None:
+            self._lease.release()
+            self._lease = None
 
     def __enter__(self) -> Index:
         return self
@@ -219,7 +306,7 @@ class Index:
             last_date=dates[-1].date() if dates else None,
             sources=self._facet(searcher, "source"),
             places=self._facet(searcher, "place"),
-            size_bytes=sum(f.stat().st_size for f in self.path.iterdir() if f.is_file()),
+            size_bytes=sum(f.stat().st_size for f in self.directory.iterdir() if f.is_file()),
             manifest={k: v for k, v in self.manifest.items() if k != "files"},
         )
 
@@ -282,7 +369,7 @@ class Index:
         current_keys = {self._stored_path(f) for f in files}
         removed = [k for k in known if k not in current_keys] if prune else []
 
-        punkt_file = self.path / PUNKT
+        punkt_file = self.directory / PUNKT
         read = _ArticleReader(skipped)
         if punkt_file.is_file():
             params = punkt_from_json(json.loads(punkt_file.read_text(encoding="utf-8")))
@@ -351,11 +438,11 @@ class Index:
                 "passages": sum(f["passages"] for f in files.values()),
             },
             fingerprint=inputs_fingerprint(files),
+            generation=self.directory.name,
+            segment_files=store.file_checksums(self.directory, self.manifest.get("segment_files")),
         )
         self.manifest.setdefault("created", self.manifest["updated"])
-        tmp = self.path / f".{MANIFEST}.tmp"
-        tmp.write_text(json.dumps(self.manifest, indent=1, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, self.path / MANIFEST)
+        (self.directory / MANIFEST).write_text(json.dumps(self.manifest, indent=1, sort_keys=True), encoding="utf-8")
 
 
 class _ArticleReader:

@@ -1,0 +1,148 @@
+"""Integrity check of an index against its manifest: files, segments, counts, and spans against the sources."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import whoosh.index
+
+from . import schema, store
+from .errors import ArticleError, SearchkitError
+from .index import MANIFEST, _fingerprint
+from .ingest import read_articles
+
+__all__ = ["CheckReport", "check_index"]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckReport:
+    """What ``check_index`` found: ``problems`` (the index is damaged) and ``notes`` (sources changed)."""
+
+    path: str
+    generation: str | None
+    passages: int
+    files: int
+    sources_compared: int
+    problems: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def check_index(path: str | os.PathLike) -> CheckReport:
+    """Verify the live generation of the index at ``path``; never raises for a damaged index, reports it.
+
+    Checks that every file has the size and CRC-32 the manifest recorded, that every segment's stored
+    fields and postings read back, that the passage count and each file's passage and article counts match
+    the manifest, and that each passage's stored span still cuts its text out of its unchanged source file.
+    """
+    path = Path(path)
+    problems: list[str] = []
+    notes: list[str] = []
+
+    def report(generation: str | None = None, passages: int = 0, files: int = 0, compared: int = 0) -> CheckReport:
+        return CheckReport(str(path), generation, passages, files, compared, tuple(problems), tuple(notes))
+
+    if not store.is_store(path):
+        problems.append(f"no searchkit index at {path} (no {store.CURRENT} file)")
+        return report()
+    try:
+        lease = store.ReaderLease(path)
+    except SearchkitError as e:
+        problems.append(str(e))
+        return report()
+    try:
+        directory = lease.directory
+        try:
+            manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            problems.append(f"{MANIFEST} is unreadable ({e})")
+            return report(lease.generation)
+        if manifest.get("schema_version") != schema.SCHEMA_VERSION:
+            problems.append(f"schema version {manifest.get('schema_version')}, this searchkit reads {schema.SCHEMA_VERSION}")
+            return report(lease.generation)
+        problems.extend(store.verify_files(directory, manifest.get("segment_files", {}), checksums=True))
+        try:
+            by_file = _read_segments(directory)
+        except Exception as e:  # any decoding failure of Whoosh's files is what check exists to report
+            problems.append(f"segments cannot be read ({type(e).__name__}: {' '.join(str(e).split())})")
+            return report(lease.generation, files=len(manifest.get("files", {})))
+        passages = sum(len(docs) for docs in by_file.values())
+        _compare_counts(manifest, by_file, passages, problems)
+        compared = _compare_spans(path.resolve().parent, manifest, by_file, problems, notes)
+        return report(lease.generation, passages, len(by_file), compared)
+    finally:
+        lease.release()
+
+
+def _read_segments(directory: Path) -> dict[str, list[dict]]:
+    """Stored fields of every live passage grouped by stored path, after reading every posting list."""
+    ix = whoosh.index.open_dir(str(directory), readonly=True)
+    with ix.reader() as reader:
+        for fieldname, text in reader.all_terms():
+            reader.postings(fieldname, text).all_ids()
+        by_file: dict[str, list[dict]] = defaultdict(list)
+        for _, stored in reader.iter_docs():
+            by_file[stored["path"]].append(stored)
+    return by_file
+
+
+def _compare_counts(manifest: dict, by_file: dict[str, list[dict]], passages: int, problems: list[str]) -> None:
+    counts = manifest.get("counts", {})
+    if passages != counts.get("passages"):
+        problems.append(f"the index holds {passages} passages, the manifest says {counts.get('passages')}")
+    files = manifest.get("files", {})
+    for key in sorted(set(files) | set(by_file)):
+        docs = by_file.get(key, [])
+        want = files.get(key)
+        if want is None:
+            problems.append(f"{key}: {len(docs)} passages in the index but the file is not in the manifest")
+            continue
+        articles = len({(d["article"], d.get("line")) for d in docs})
+        if len(docs) != want["passages"] or articles != want["articles"]:
+            problems.append(
+                f"{key}: the index holds {len(docs)} passages of {articles} articles, "
+                f"the manifest says {want['passages']} of {want['articles']}"
+            )
+
+
+def _compare_spans(
+    root: Path, manifest: dict, by_file: dict[str, list[dict]], problems: list[str], notes: list[str]
+) -> int:
+    """Compare stored passages with their unchanged source files; returns how many files were compared."""
+    compared = 0
+    for key, docs in sorted(by_file.items()):
+        source = Path(os.path.normpath(os.path.join(root, key)))
+        want = manifest.get("files", {}).get(key, {})
+        try:
+            digest = _fingerprint(str(source))["sha256"]
+        except OSError:
+            notes.append(f"{key}: source file absent or unreadable, spans not compared")
+            continue
+        if digest != want.get("sha256"):
+            notes.append(f"{key}: source changed since it was indexed (run searchkit index), spans not compared")
+            continue
+        compared += 1
+        by_line: dict[int | None, list[dict]] = defaultdict(list)
+        for d in docs:
+            by_line[d.get("line")].append(d)
+        try:
+            for article in read_articles(source, on_error=lambda error: None):
+                for d in by_line.pop(article.line, []):
+                    start, end = d["span"]
+                    if article.text[start:end] != d["body"]:
+                        where = f"{key}:{article.line}" if article.line is not None else key
+                        problems.append(f"{where}: passage {d['id']} span {start}-{end} no longer matches its text")
+        except ArticleError as e:
+            problems.append(f"{key}: an unchanged source file no longer reads ({e.reason})")
+            continue
+        for line in by_line:
+            problems.append(f"{key}: passages of line {line} match no article in the source file")
+    return compared
+

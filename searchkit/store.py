@@ -1,0 +1,296 @@
+"""The index directory on disk: immutable generations switched by an atomic pointer, and the locks around them.
+
+Whoosh commits by renaming a new TOC into place and then deletes the files the old TOC named; the manifest is
+a separate file, and nothing is fsynced. So a searchkit index keeps each commit in its own directory::
+
+    index/CURRENT        names the live generation ("gen-000007"); replaced atomically, last step of a commit
+    index/writer.lock    flock'd by the one writer; holds its pid, host and start time
+    index/gen-000007/    Whoosh segments + manifest.json + punkt.json + reader.lock (shared-locked by readers)
+
+A writer hard-links the live generation's files into a new directory, lets Whoosh commit there, writes the
+manifest (with each file's size and CRC-32), fsyncs, and replaces ``CURRENT``. A crash at any point before that
+replace leaves the previous generation live; the leftover directory is removed by the next writer. Old
+generations are removed once no reader holds their ``reader.lock``.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import re
+import shutil
+import socket
+import time
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .errors import IndexCorrupt, IndexLocked
+
+__all__ = [
+    "CURRENT",
+    "WRITER_LOCK",
+    "READER_LOCK",
+    "is_store",
+    "can_hold_store",
+    "current_generation",
+    "ReaderLease",
+    "write_lock",
+    "new_generation",
+    "publish",
+    "collect_garbage",
+    "file_checksums",
+    "verify_files",
+]
+
+CURRENT = "CURRENT"
+WRITER_LOCK = "writer.lock"
+READER_LOCK = "reader.lock"
+_GENERATION = re.compile(r"gen-(\d{6,})")
+_NOT_LINKED = frozenset({READER_LOCK, "manifest.json"})
+"""Files of the live generation that a new generation does not share (its own lock; a manifest it rewrites)."""
+_LOCK_POLL_SECONDS = 0.1
+
+
+def is_store(path: Path) -> bool:
+    """Whether ``path`` holds a generational index (published at least once)."""
+    return (path / CURRENT).is_file()
+
+
+def can_hold_store(path: Path) -> bool:
+    """Whether a new generation may be written inside ``path``: absent, empty, or only our own entries."""
+    if not path.exists():
+        return True
+    if not path.is_dir():
+        return False
+    ours = {CURRENT, WRITER_LOCK, f"{CURRENT}.tmp"}
+    return all(name in ours or _GENERATION.fullmatch(name) for name in os.listdir(path))
+
+
+def current_generation(path: Path) -> str:
+    """The name of the live generation.
+
+    Raises:
+        IndexCorrupt: ``CURRENT`` is unreadable or names no generation directory.
+    """
+    try:
+        name = (path / CURRENT).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError) as e:
+        raise IndexCorrupt(f"{path / CURRENT} is unreadable ({e}); {rebuild_hint(path)}") from None
+    if not _GENERATION.fullmatch(name) or not (path / name).is_dir():
+        raise IndexCorrupt(f"{path / CURRENT} names {name!r}, which is not a generation here; {rebuild_hint(path)}")
+    return name
+
+
+def rebuild_hint(path: Path) -> str:
+    """The one-line advice that ends every corruption message."""
+    return f"rebuild it with: searchkit index PATH... --index {path} --rebuild"
+
+
+class ReaderLease:
+    """A shared lock on the live generation, so that no writer removes it while it is read.
+
+    Opening resolves ``CURRENT`` and locks that generation; if a writer removed it in between, it tries again.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        for _ in range(100):
+            name = current_generation(path)
+            self._fd = _open_lock_file(path / name / READER_LOCK, os.O_RDONLY)
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_SH)
+                if (path / name / READER_LOCK).exists():
+                    self.generation = name
+                    return
+                os.close(self._fd)
+            elif (path / name).is_dir():  # no lock file to hold (read-only copy): read without one
+                self.generation = name
+                return
+        raise IndexCorrupt(f"cannot settle on a generation of {path}: it changes faster than it can be opened")
+
+    @property
+    def directory(self) -> Path:
+        return self.path / self.generation
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+@contextmanager
+def write_lock(path: Path, *, wait: float = 0.0) -> Iterator[None]:
+    """Hold the index's writer lock; waits up to ``wait`` seconds for another writer to finish.
+
+    The lock is an ``flock`` on ``writer.lock``: the kernel releases it when its holder exits or is killed, so a
+    lock left by a dead process is taken over at once. The file names the holder, for the error message.
+
+    Raises:
+        IndexLocked: another process holds the lock (after waiting ``wait`` seconds).
+    """
+    path.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path / WRITER_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as e:
+                if e.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise IndexLocked(_locked_message(path, fd, wait)) from None
+                time.sleep(_LOCK_POLL_SECONDS)
+        holder = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(holder).encode(), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def new_generation(path: Path, base: str | None) -> Path:
+    """Create the next generation directory; with ``base``, it starts as hard links to that generation's files."""
+    numbers = [int(m[1]) for m in map(_GENERATION.fullmatch, os.listdir(path)) if m]
+    target = path / f"gen-{max(numbers, default=0) + 1:06d}"
+    target.mkdir()
+    if base is not None:
+        for entry in os.scandir(path / base):
+            if entry.is_file() and entry.name not in _NOT_LINKED:
+                try:
+                    os.link(entry.path, target / entry.name)
+                except OSError:  # no hard links on this filesystem: copy
+                    shutil.copy2(entry.path, target / entry.name)
+    (target / READER_LOCK).touch()
+    return target
+
+
+def publish(path: Path, generation: Path) -> None:
+    """Make ``generation`` live: fsync its files, then atomically replace ``CURRENT`` (the commit point)."""
+    for entry in os.scandir(generation):
+        if entry.is_file():
+            _fsync(entry.path)
+    _fsync(generation)
+    tmp = path / f"{CURRENT}.tmp"
+    with open(tmp, "w", encoding="ascii") as f:
+        f.write(generation.name + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path / CURRENT)
+    _fsync(path)
+
+
+def collect_garbage(path: Path) -> list[str]:
+    """Remove every generation but the live one that no reader holds (call with the writer lock held)."""
+    live = (path / CURRENT).read_text(encoding="ascii").strip() if is_store(path) else None
+    removed = []
+    for name in sorted(os.listdir(path)):
+        if name == live or not _GENERATION.fullmatch(name):
+            continue
+        fd = _open_lock_file(path / name / READER_LOCK, os.O_RDONLY)
+        try:
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue  # a reader still has it open
+        try:
+            trash = path / f".trash-{name}"
+            os.replace(path / name, trash)
+            (trash / READER_LOCK).unlink(missing_ok=True)  # a reader that locked it late sees it is gone
+        finally:
+            if fd is not None:
+                os.close(fd)
+        shutil.rmtree(trash, ignore_errors=True)
+        removed.append(name)
+    for name in os.listdir(path):
+        if name.startswith(".trash-"):
+            shutil.rmtree(path / name, ignore_errors=True)
+    return removed
+
+
+def file_checksums(directory: Path, known: dict[str, dict] | None = None) -> dict[str, dict]:
+    """``{name: {"size", "crc32"}}`` of the Whoosh files in ``directory``; ``known`` entries of equal size are
+    reused (hard-linked files are immutable)."""
+    known = known or {}
+    sums = {}
+    for entry in sorted(os.scandir(directory), key=lambda e: e.name):
+        if not entry.is_file() or entry.name in (READER_LOCK, "manifest.json") or entry.name.endswith("LOCK"):
+            continue
+        size = entry.stat().st_size
+        previous = known.get(entry.name)
+        if previous and previous["size"] == size:
+            sums[entry.name] = previous
+            continue
+        sums[entry.name] = {"size": size, "crc32": _crc32(entry.path)}
+    return sums
+
+
+def verify_files(directory: Path, expected: dict[str, dict], *, checksums: bool) -> list[str]:
+    """Problems with the files of a generation: missing, wrong size, or (with ``checksums``) wrong CRC-32."""
+    problems = []
+    for name, want in sorted(expected.items()):
+        file = directory / name
+        try:
+            size = file.stat().st_size
+        except OSError:
+            problems.append(f"{name} is missing")
+            continue
+        if size != want["size"]:
+            problems.append(f"{name} is {size} bytes, the manifest says {want['size']} (truncated or overwritten)")
+        elif checksums and _crc32(file) != want["crc32"]:
+            problems.append(f"{name} fails its CRC-32 check (its content changed since it was written)")
+    return problems
+
+
+def _crc32(path: str | Path) -> int:
+    crc = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            crc = zlib.crc32(chunk, crc)
+    return crc
+
+
+def _open_lock_file(path: Path, flags: int) -> int | None:
+    try:
+        return os.open(path, flags)
+    except (FileNotFoundError, PermissionError):
+        return None
+
+
+def _read_holder(fd: int) -> dict | None:
+    try:
+        data = os.pread(fd, 4096, 0)
+        return json.loads(data) if data.strip() else None
+    except (OSError, ValueError):
+        return None
+
+
+def _locked_message(path: Path, fd: int, wait: float) -> str:
+    holder = _read_holder(fd) or {}
+    who = f"process {holder.get('pid', '?')} on {holder.get('host', '?')} (since {holder.get('started', '?')})"
+    waited = f" after waiting {wait:g}s" if wait else ""
+    return f"the index at {path} is being written by {who}{waited}; retry later or pass --wait SECONDS"
+
+
+def _fsync(path: str | Path) -> None:
+    """Flush a file's (or a directory's entries') data to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
