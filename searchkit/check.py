@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -12,7 +11,7 @@ import whoosh.index
 
 from . import schema, store
 from .errors import ArticleError, SearchkitError
-from .index import MANIFEST, _fingerprint
+from .index import _fingerprint
 from .ingest import read_articles
 
 __all__ = ["CheckReport", "check_index"]
@@ -60,9 +59,9 @@ def check_index(path: str | os.PathLike) -> CheckReport:
     try:
         directory = lease.directory
         try:
-            manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as e:
-            problems.append(f"{MANIFEST} is unreadable ({e})")
+            manifest = store.read_manifest(path, lease.generation, lease.manifest_crc)
+        except SearchkitError as e:
+            problems.append(str(e))
             return report(lease.generation)
         if manifest.get("schema_version") != schema.SCHEMA_VERSION:
             problems.append(f"schema version {manifest.get('schema_version')}, this searchkit reads {schema.SCHEMA_VERSION}")

@@ -8,6 +8,7 @@ directory's parent are stored relative to it, so a prebuilt index moves with its
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -34,7 +35,7 @@ from .version import __version__
 
 __all__ = ["Index", "Progress", "MANIFEST", "SORTS"]
 
-MANIFEST = "manifest.json"
+MANIFEST = store.MANIFEST
 PUNKT = "punkt.json"
 SORTS = ("score", "date")
 PUNKT_SAMPLE_CHARS = 5_000_000
@@ -46,6 +47,17 @@ _BY_DATE = sorting.TranslateFacet(lambda v: -1 if v == _UNDATED else v, sorting.
 
 Progress = Callable[[int, int, str], None]
 """Called as ``progress(files_done, files_total, current_path)`` while indexing."""
+
+
+def _reads_segments(method):
+    """Whoosh's errors from damaged segment data, raised inside ``method``, become ``IndexCorrupt``."""
+
+    @functools.wraps(method)
+    def reading(self, *args, **kwargs):
+        with store.damage_is_corruption(self.path):
+            return method(self, *args, **kwargs)
+
+    return reading
 
 
 class Index:
@@ -101,11 +113,7 @@ class Index:
 
     @classmethod
     def _open_generation(cls, path: Path, lease: store.ReaderLease, verify: bool) -> Index:
-        manifest_file = lease.directory / MANIFEST
-        try:
-            manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as e:
-            raise IndexCorrupt(f"{manifest_file} is unreadable ({e}); {store.rebuild_hint(path)}") from None
+        manifest = store.read_manifest(path, lease.generation, lease.manifest_crc)
         version = manifest.get("schema_version")
         if version != schema.SCHEMA_VERSION:
             raise IndexIncompatible(
@@ -180,7 +188,7 @@ class Index:
             IndexLocked: another process is writing to the index (after waiting ``wait`` seconds).
         """
         with store.write_lock(self.path, wait=wait):
-            base = store.current_generation(self.path)
+            base = store.current_generation(self.path)[0]
             report = self._commit(self.path, base, sources, progress=progress, prune=prune)
             reopened = Index.open(self.path)
             self.close()
@@ -229,6 +237,7 @@ class Index:
 
     # --- searching -----------------------------------------------------------------------------------------
 
+    @_reads_segments
     def search(
         self,
         text: str,
@@ -270,6 +279,7 @@ class Index:
             hits.append(Hit(rank, float(score), passage, highlight(passage.text, terms)))
         return hits
 
+    @_reads_segments
     def get(self, passage_id: str) -> Passage:
         """The passage with this id.
 
@@ -281,6 +291,7 @@ class Index:
             raise PassageNotFound(f"no passage with id {passage_id!r} in {self.path}")
         return self._passage(stored)
 
+    @_reads_segments
     def neighbours(self, passage_id: str) -> list[Passage]:
         """The passages just before and after this one in its article (zero, one or two, in order)."""
         passage = self.get(passage_id)
@@ -291,6 +302,14 @@ class Index:
         docs = self._searcher_now().search(near, limit=None, sortedby="position")
         return [p for p in (self._passage(d.fields()) for d in docs) if p.id != passage.id and p.path == passage.path]
 
+    def passages(self) -> Iterator[Passage]:
+        """Every passage in the index, in index order (for exports and integrity checks)."""
+        with store.damage_is_corruption(self.path):
+            reader = self._searcher_now().reader()
+            for _, stored in reader.iter_docs():
+                yield self._passage(stored)
+
+    @_reads_segments
     def stats(self) -> IndexStats:
         """Counts, date range, sources and places, size on disk, and the manifest (without per-file detail)."""
         searcher = self._searcher_now()

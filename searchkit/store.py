@@ -3,7 +3,7 @@
 Whoosh commits by renaming a new TOC into place and then deletes the files the old TOC named; the manifest is
 a separate file, and nothing is fsynced. So a searchkit index keeps each commit in its own directory::
 
-    index/CURRENT        names the live generation ("gen-000007"); replaced atomically, last step of a commit
+    index/CURRENT        names the live generation and its manifest's CRC-32; replaced atomically, last step of a commit
     index/writer.lock    flock'd by the one writer; holds its pid, host and start time
     index/gen-000007/    Whoosh segments + manifest.json + punkt.json + reader.lock (shared-locked by readers)
 
@@ -19,9 +19,11 @@ import errno
 import fcntl
 import json
 import os
+import pickle
 import re
 import shutil
 import socket
+import struct
 import time
 import zlib
 from collections.abc import Iterator
@@ -29,7 +31,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .errors import IndexCorrupt, IndexLocked
+from .errors import IndexCorrupt, IndexLocked, SearchkitError
 
 __all__ = [
     "CURRENT",
@@ -38,6 +40,7 @@ __all__ = [
     "is_store",
     "can_hold_store",
     "current_generation",
+    "read_manifest",
     "ReaderLease",
     "write_lock",
     "new_generation",
@@ -45,13 +48,15 @@ __all__ = [
     "collect_garbage",
     "file_checksums",
     "verify_files",
+    "damage_is_corruption",
 ]
 
 CURRENT = "CURRENT"
 WRITER_LOCK = "writer.lock"
 READER_LOCK = "reader.lock"
 _GENERATION = re.compile(r"gen-(\d{6,})")
-_NOT_LINKED = frozenset({READER_LOCK, "manifest.json"})
+MANIFEST = "manifest.json"
+_NOT_LINKED = frozenset({READER_LOCK, MANIFEST})
 """Files of the live generation that a new generation does not share (its own lock; a manifest it rewrites)."""
 _LOCK_POLL_SECONDS = 0.1
 
@@ -71,19 +76,39 @@ def can_hold_store(path: Path) -> bool:
     return all(name in ours or _GENERATION.fullmatch(name) for name in os.listdir(path))
 
 
-def current_generation(path: Path) -> str:
-    """The name of the live generation.
+def current_generation(path: Path) -> tuple[str, int]:
+    """The name of the live generation and the CRC-32 of its manifest.
 
     Raises:
         IndexCorrupt: ``CURRENT`` is unreadable or names no generation directory.
     """
     try:
-        name = (path / CURRENT).read_text(encoding="ascii").strip()
-    except (OSError, UnicodeDecodeError) as e:
+        name, crc = (path / CURRENT).read_text(encoding="ascii").split()
+        manifest_crc = int(crc)
+    except (OSError, UnicodeDecodeError, ValueError) as e:
         raise IndexCorrupt(f"{path / CURRENT} is unreadable ({e}); {rebuild_hint(path)}") from None
     if not _GENERATION.fullmatch(name) or not (path / name).is_dir():
         raise IndexCorrupt(f"{path / CURRENT} names {name!r}, which is not a generation here; {rebuild_hint(path)}")
-    return name
+    return name, manifest_crc
+
+
+def read_manifest(path: Path, generation: str, manifest_crc: int) -> dict:
+    """The manifest of ``generation``, checked against the CRC-32 that ``CURRENT`` recorded.
+
+    Raises:
+        IndexCorrupt: the manifest is missing, damaged or not JSON.
+    """
+    file = path / generation / MANIFEST
+    try:
+        data = file.read_bytes()
+    except OSError as e:
+        raise IndexCorrupt(f"{file} is unreadable ({e.strerror or e}); {rebuild_hint(path)}") from None
+    if zlib.crc32(data) != manifest_crc:
+        raise IndexCorrupt(f"{file} fails its CRC-32 check (damaged); {rebuild_hint(path)}")
+    try:
+        return json.loads(data)
+    except ValueError as e:
+        raise IndexCorrupt(f"{file} is not JSON ({e}); {rebuild_hint(path)}") from None
 
 
 def rebuild_hint(path: Path) -> str:
@@ -100,7 +125,7 @@ class ReaderLease:
     def __init__(self, path: Path) -> None:
         self.path = path
         for _ in range(100):
-            name = current_generation(path)
+            name, self.manifest_crc = current_generation(path)
             self._fd = _open_lock_file(path / name / READER_LOCK, os.O_RDONLY)
             if self._fd is not None:
                 fcntl.flock(self._fd, fcntl.LOCK_SH)
@@ -186,8 +211,9 @@ def publish(path: Path, generation: Path) -> None:
             _fsync(entry.path)
     _fsync(generation)
     tmp = path / f"{CURRENT}.tmp"
+    manifest_crc = _crc32(generation / MANIFEST)
     with open(tmp, "w", encoding="ascii") as f:
-        f.write(generation.name + "\n")
+        f.write(f"{generation.name} {manifest_crc}\n")
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path / CURRENT)
@@ -196,7 +222,7 @@ def publish(path: Path, generation: Path) -> None:
 
 def collect_garbage(path: Path) -> list[str]:
     """Remove every generation but the live one that no reader holds (call with the writer lock held)."""
-    live = (path / CURRENT).read_text(encoding="ascii").strip() if is_store(path) else None
+    live = current_generation(path)[0] if is_store(path) else None
     removed = []
     for name in sorted(os.listdir(path)):
         if name == live or not _GENERATION.fullmatch(name):
@@ -229,7 +255,7 @@ def file_checksums(directory: Path, known: dict[str, dict] | None = None) -> dic
     known = known or {}
     sums = {}
     for entry in sorted(os.scandir(directory), key=lambda e: e.name):
-        if not entry.is_file() or entry.name in (READER_LOCK, "manifest.json") or entry.name.endswith("LOCK"):
+        if not entry.is_file() or entry.name in (READER_LOCK, MANIFEST) or entry.name.endswith("LOCK"):
             continue
         size = entry.stat().st_size
         previous = known.get(entry.name)
@@ -241,7 +267,11 @@ def file_checksums(directory: Path, known: dict[str, dict] | None = None) -> dic
 
 
 def verify_files(directory: Path, expected: dict[str, dict], *, checksums: bool) -> list[str]:
-    """Problems with the files of a generation: missing, wrong size, or (with ``checksums``) wrong CRC-32."""
+    """Problems with the files of a generation: missing, wrong size, or wrong CRC-32.
+
+    The CRC-32 of the files read whole at open (Whoosh's TOC, the Punkt model) is always checked; that of
+    the segment data files only with ``checksums`` (it costs a read of the whole index).
+    """
     problems = []
     for name, want in sorted(expected.items()):
         file = directory / name
@@ -252,9 +282,30 @@ def verify_files(directory: Path, expected: dict[str, dict], *, checksums: bool)
             continue
         if size != want["size"]:
             problems.append(f"{name} is {size} bytes, the manifest says {want['size']} (truncated or overwritten)")
-        elif checksums and _crc32(file) != want["crc32"]:
+        elif (checksums or name.endswith(".toc") or name == "punkt.json") and _crc32(file) != want["crc32"]:
             problems.append(f"{name} fails its CRC-32 check (its content changed since it was written)")
     return problems
+
+
+DECODING_ERRORS = (
+    zlib.error, struct.error, EOFError, pickle.UnpicklingError, UnicodeDecodeError, ValueError, KeyError, IndexError,
+    OSError,
+)
+"""What Whoosh raises when it decodes damaged segment data."""
+
+
+@contextmanager
+def damage_is_corruption(path: Path) -> Iterator[None]:
+    """Report Whoosh's decoding errors inside the block as ``IndexCorrupt`` (searchkit's own errors pass)."""
+    try:
+        yield
+    except DECODING_ERRORS as e:
+        if isinstance(e, SearchkitError):
+            raise
+        raise IndexCorrupt(
+            f"index at {path} could not be read ({type(e).__name__}: {' '.join(str(e).split())}); "
+            f"see searchkit check --index {path}, then {rebuild_hint(path)}"
+        ) from None
 
 
 def _crc32(path: str | Path) -> int:

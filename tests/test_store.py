@@ -1,0 +1,161 @@
+"""Generations, the writer lock (second writer, --wait, a lock left by a killed writer) and damaged files."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from searchkit import Index
+from searchkit.errors import IndexCorrupt, SearchkitError
+
+HOLD_LOCK = """
+import sys, time
+from pathlib import Path
+from searchkit import store
+with store.write_lock(Path(sys.argv[1])):
+    print("locked", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+def hold_lock(index: Path, seconds: float) -> subprocess.Popen:
+    """A process that holds the index's writer lock for ``seconds`` (returns once it holds it)."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(index), str(seconds)], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout.readline().strip() == "locked"
+    return holder
+
+
+@pytest.fixture
+def built(tmp_path, seeds_dir) -> Path:
+    """A fresh index of the seeds, next to a copy of them, in a folder of its own."""
+    shutil.copytree(seeds_dir, tmp_path / "seeds")
+    Index.build([tmp_path / "seeds"], tmp_path / "index")
+    return tmp_path / "index"
+
+
+def live_generation(index: Path) -> str:
+    return (index / "CURRENT").read_text().split()[0]
+
+
+def test_update_commits_a_new_generation_and_removes_the_old(built):
+    first = live_generation(built)
+    (built.parent / "seeds" / "extra.txt").write_text("Grain exports\n\nKazakhstan shipped more wheat to Iran.\n")
+    with Index.open(built) as ix:
+        report = ix.update([built.parent / "seeds"])
+        assert report.files_added == 1
+        assert ix.search("wheat")[0].passage.path.endswith("extra.txt")
+    assert live_generation(built) != first
+    assert not (built / first).exists()
+
+
+def test_a_reader_keeps_its_commit_while_a_writer_replaces_it(built):
+    (built.parent / "seeds" / "extra.txt").write_text("Grain exports\n\nKazakhstan shipped more wheat to Iran.\n")
+    with Index.open(built) as reader:
+        before = {p.id for p in reader.passages()}
+        with Index.open(built) as writer:
+            writer.update([built.parent / "seeds"])
+        assert {p.id for p in reader.passages()} == before
+        assert reader.search("wheat") == []
+        assert (built / reader.directory.name).is_dir()  # its generation outlives the commit while it is read
+    with Index.open(built) as fresh:
+        assert len({p.id for p in fresh.passages()}) == len(before) + 1
+
+
+def test_second_writer_is_refused_with_the_holders_name(built, run_cli):
+    holder = hold_lock(built, 60)
+    try:
+        result = run_cli("index", built.parent / "seeds", "--index", built)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.code == 2
+    assert f"being written by process {holder.pid} on " in result.stderr
+    assert "--wait SECONDS" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_wait_lets_a_second_writer_run_after_the_first(built, run_cli):
+    holder = hold_lock(built, 2)
+    (built.parent / "seeds" / "extra.txt").write_text("Grain exports\n\nKazakhstan shipped more wheat to Iran.\n")
+    result = run_cli("index", built.parent / "seeds", "--index", built, "--wait", "120")
+    assert holder.poll() == 0, "the second writer finished while the first still held the lock"
+    assert result.code == 0, result.stderr
+    assert "1 added" in result.stderr
+
+
+def test_a_lock_left_by_a_killed_writer_is_taken_over(built, run_cli):
+    holder = hold_lock(built, 600)
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    assert f'"pid": {holder.pid}' in (built / "writer.lock").read_text()  # the dead holder's name is still there
+    (built.parent / "seeds" / "extra.txt").write_text("Grain exports\n\nKazakhstan shipped more wheat to Iran.\n")
+    result = run_cli("index", built.parent / "seeds", "--index", built)
+    assert result.code == 0, result.stderr
+    assert run_cli("check", "--index", built).code == 0
+
+
+# --- damaged files ------------------------------------------------------------------------------------------
+
+FILE_KINDS = {
+    "pointer": lambda names: ["CURRENT"],
+    "manifest": lambda names: ["manifest.json"],
+    "punkt model": lambda names: ["punkt.json"],
+    "whoosh TOC": lambda names: [n for n in names if n.endswith(".toc")],
+    "terms": lambda names: [n for n in names if n.endswith(".trm")],
+    "postings": lambda names: [n for n in names if n.endswith(".pst")],
+    "stored fields": lambda names: [n for n in names if n.endswith("_stored.col")],
+    "field lengths": lambda names: [n for n in names if n.endswith("_len.col")],
+    "sort columns": lambda names: [n for n in names if n.endswith((".date.col", ".position.col"))],
+}
+METADATA = {"pointer", "manifest", "punkt model", "whoosh TOC"}
+"""Kinds a default open checks byte for byte; the others by size (and byte for byte with verify=True)."""
+
+
+def damage(file: Path, how: str) -> None:
+    data = bytearray(file.read_bytes())
+    if how == "truncate":
+        del data[len(data) // 2:]
+    else:
+        data[len(data) // 2] ^= 0x10
+    file.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("how", ["truncate", "bit-flip"])
+@pytest.mark.parametrize("kind", FILE_KINDS)
+def test_damaged_files_are_reported_by_check_and_open(built, run_cli, kind, how):
+    generation = built / live_generation(built)
+    names = FILE_KINDS[kind](sorted(os.listdir(generation)))
+    assert names, f"the index has no {kind} file"
+    for name in names:
+        copy = built.parent / f"damaged-{name}"
+        shutil.copytree(built, copy)
+        target = copy / name if name == "CURRENT" else copy / generation.name / name
+        damage(target, how)
+
+        checked = run_cli("check", "--index", copy)
+        assert checked.code == 2, checked.stderr
+        assert name in checked.stderr or kind in ("pointer", "manifest") and "CURRENT" in checked.stderr
+        assert "Traceback" not in checked.stderr
+
+        with pytest.raises(IndexCorrupt, match="rebuild it with: searchkit index"):
+            Index.open(copy, verify=True)
+        if how == "truncate" or kind in METADATA:
+            with pytest.raises(IndexCorrupt, match="rebuild it with: searchkit index"):
+                Index.open(copy)
+            queried = run_cli("query", "Caspian", "--index", copy)
+            assert queried.code == 2 and queried.stderr.startswith("error: ") and "Traceback" not in queried.stderr
+        else:  # found by check; a default open reads on, and reading damaged data raises IndexCorrupt or works
+            with Index.open(copy) as ix:
+                try:
+                    list(ix.passages())
+                    ix.search("Caspian OR president OR gas*", limit=50)
+                except SearchkitError as e:
+                    assert isinstance(e, IndexCorrupt)
