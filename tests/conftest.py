@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +55,17 @@ def run_cli():
         return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
     return run
+
+
+def edit_manifest(index: Path, **fields) -> None:
+    """Change fields of an index's live manifest as an older searchkit would have written them.
+
+    The manifest's CRC-32 in ``CURRENT`` is updated too, so the index reads as intact, not damaged.
+    """
+    generation = (index / "CURRENT").read_text().split()[0]
+    manifest_file = index / generation / "manifest.json"
+    manifest_file.write_text(json.dumps({**json.loads(manifest_file.read_text()), **fields}))
+    (index / "CURRENT").write_text(f"{generation} {zlib.crc32(manifest_file.read_bytes())}\n")
 
 
 def shared_data(name: str) -> Path:

@@ -7,6 +7,7 @@ import shutil
 
 import pytest
 
+from conftest import edit_manifest
 from searchkit import __version__
 
 JSON_KEYS = {"rank", "score", "id", "article", "position", "date", "source", "place", "title", "speaker", "tags",
@@ -64,9 +65,7 @@ def test_missing_index_is_a_clear_error(run_cli, tmp_path):
 def test_incompatible_index_is_a_clear_error(run_cli, tmp_path, seed_index):
     copy = tmp_path / "index"
     shutil.copytree(seed_index, copy)
-    manifest = json.loads((copy / "manifest.json").read_text())
-    manifest["schema_version"] = -1
-    (copy / "manifest.json").write_text(json.dumps(manifest))
+    edit_manifest(copy, schema_version=-1)
     result = run_cli("stats", "--index", copy)
     assert result.code == 2 and "rebuild" in result.stderr and "Traceback" not in result.stderr
 

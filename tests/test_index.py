@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import pytest
 
+from conftest import edit_manifest
 from searchkit import Index, IndexIncompatible, IndexNotFound, PassageNotFound
 from searchkit.schema import SCHEMA_VERSION
 
@@ -25,7 +25,8 @@ def _all_ids(ix: Index) -> set[str]:
 def test_build_writes_manifest_with_counts_and_fingerprint(corpus):
     report = Index.build([corpus / "seeds"], corpus / "index")
     assert (report.articles, report.files_added, report.skipped) == (5, 5, ())
-    manifest = json.loads((corpus / "index" / "manifest.json").read_text())
+    with Index.open(corpus / "index") as ix:
+        manifest = ix.manifest
     assert manifest["schema_version"] == SCHEMA_VERSION
     assert manifest["counts"] == {"files": 5, "articles": 5, "passages": report.passages}
     assert sorted(manifest["files"]) == sorted(f"seeds/{p.name}" for p in (corpus / "seeds").iterdir())
@@ -97,10 +98,7 @@ def test_open_missing_and_incompatible_indexes(corpus):
     with pytest.raises(IndexNotFound, match="no searchkit index"):
         Index.open(corpus / "nowhere")
     Index.build([corpus / "seeds"], corpus / "index")
-    manifest_path = corpus / "index" / "manifest.json"
-    manifest = json.loads(manifest_path.read_text())
-    manifest["schema_version"] = SCHEMA_VERSION + 100
-    manifest_path.write_text(json.dumps(manifest))
+    edit_manifest(corpus / "index", schema_version=SCHEMA_VERSION + 100)
     with pytest.raises(IndexIncompatible, match="rebuild"):
         Index.open(corpus / "index")
 
