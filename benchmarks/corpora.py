@@ -1,8 +1,8 @@
 """Benchmark corpora: a seeded generator of news-like JSON Lines, the Reuters-21578 loader, and the query set.
 
-Every corpus is a folder of JSON Lines article files (what ``searchkit index`` reads) plus ``passages.jsonl``:
-the passages searchkit's own splitter makes of those articles, which the peer engines index, so that every
-engine holds the same passages. Corpora are cached outside the repository (``$SEARCHKIT_BENCH_CACHE`` or
+Every corpus is a folder: ``articles/`` holds JSON Lines article files (what ``searchkit index`` reads) and
+``passages.jsonl`` the passages searchkit's own splitter makes of them, which the peer engines index, so that
+every engine holds the same passages. Corpora are cached outside the repository (``$SEARCHKIT_BENCH_CACHE`` or
 ``~/.cache/searchkit-bench``) and never committed.
 """
 
@@ -51,14 +51,18 @@ SEED_QUERIES = (
 
 @dataclass(frozen=True)
 class Corpus:
-    """A cached corpus: article files for searchkit, ``passages.jsonl`` for the peers."""
+    """A cached corpus: ``articles/*.jsonl`` for searchkit, ``passages.jsonl`` for the peers."""
 
     name: str
     folder: Path
 
     @property
+    def articles_folder(self) -> Path:
+        return self.folder / "articles"
+
+    @property
     def article_files(self) -> list[Path]:
-        return sorted(self.folder.glob("articles-*.jsonl"))
+        return sorted(self.articles_folder.glob("*.jsonl"))
 
     @property
     def passages_file(self) -> Path:
@@ -214,12 +218,13 @@ def _unescape(text: str) -> str:
 
 
 def _write_articles(folder: Path, articles: Iterator[dict]) -> None:
+    (folder / "articles").mkdir(exist_ok=True)
     out = None
     for number, article in enumerate(articles):
         if number % ARTICLES_PER_FILE == 0:
             if out:
                 out.close()
-            out = open(folder / f"articles-{number // ARTICLES_PER_FILE:05d}.jsonl", "w", encoding="utf-8")
+            out = open(folder / "articles" / f"{number // ARTICLES_PER_FILE:05d}.jsonl", "w", encoding="utf-8")
         out.write(json.dumps(article, ensure_ascii=False) + "\n")
     if out:
         out.close()
@@ -231,7 +236,7 @@ def _write_passages(folder: Path) -> None:
     from searchkit.ingest import read_articles
     from searchkit.passages import PassageSplitter, train_punkt
 
-    files = sorted(folder.glob("articles-*.jsonl"))
+    files = sorted((folder / "articles").glob("*.jsonl"))
 
     def sample() -> Iterator[str]:
         total = 0

@@ -24,7 +24,7 @@ from whoosh import query as wq
 from whoosh import sorting
 from whoosh.index import LockError
 
-from . import schema, store
+from . import schema, store, topk
 from .errors import (
     ArticleError, IndexCorrupt, IndexIncompatible, IndexLocked, IndexNotFound, PassageNotFound, QueryError,
 )
@@ -80,6 +80,7 @@ class Index:
         self._ix = ix
         self._lease = lease
         self._searcher = None
+        self._topk = None
 
     # --- opening and building ------------------------------------------------------------------------------
 
@@ -269,14 +270,14 @@ class Index:
             # then order them newest first, best first within a day, undated last.
             scored = searcher.search(parsed.query, limit=limit, filter={hit.docnum for hit in newest})
             results = sorted(scored, key=lambda hit: (hit.get("date") or datetime.min, hit.score), reverse=True)
+            ranked = [(hit.docnum, hit.score) for hit in results]
         else:
-            results = searcher.search(parsed.query, limit=limit, filter=parsed.filter)
+            ranked = self._top(searcher, parsed, limit)
         terms = match_terms(parsed.query, searcher.reader())
         hits = []
-        for rank, hit in enumerate(results, start=1):
-            passage = self._passage(hit.fields())
-            score = hit.score if hit.score is not None else 0.0
-            hits.append(Hit(rank, float(score), passage, highlight(passage.text, terms)))
+        for rank, (docnum, score) in enumerate(ranked, start=1):
+            passage = self._passage(searcher.stored_fields(docnum))
+            hits.append(Hit(rank, float(score or 0.0), passage, highlight(passage.text, terms)))
         return hits
 
     @_reads_segments
@@ -342,6 +343,17 @@ class Index:
         else:
             self._searcher = self._searcher.refresh()
         return self._searcher
+
+    def _top(self, searcher, parsed, limit: int) -> list[tuple[int, float]]:
+        """The best ``limit`` (docnum, score): from the top-k arrays where they answer exactly, else Whoosh."""
+        from .topk import TopK  # NumPy: only once a query runs
+
+        if self._topk is None or self._topk.generation != searcher.reader().generation():
+            self._topk = TopK.load(self.directory)
+        ranked = self._topk.search(searcher, parsed.query, parsed.filter, limit) if self._topk else None
+        if ranked is None:
+            ranked = [(h.docnum, h.score) for h in searcher.search(parsed.query, limit=limit, filter=parsed.filter)]
+        return ranked
 
     def _passage(self, stored: dict) -> Passage:
         return schema.to_passage(stored, os.path.normpath(os.path.join(self.root, stored["path"])))
@@ -431,6 +443,7 @@ class Index:
         except BaseException:
             writer.cancel()
             raise
+        topk.write(self.directory, self._ix)
         seconds = _time.perf_counter() - began
         self._write_manifest(seconds)
         return BuildReport(

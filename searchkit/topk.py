@@ -1,0 +1,278 @@
+"""Exact top-k BM25F in NumPy: the index's postings as arrays beside it, scored exactly as Whoosh scores them.
+
+Whoosh walks postings one at a time in pure Python, so a query over common words costs milliseconds per
+thousand passages. This module keeps a columnar copy of the postings of the searched fields (doc numbers,
+weights, field lengths; plus doc numbers of the filter fields and each passage's date) in ``topk/`` inside the
+index, written after every commit. A query is answered by asking Whoosh for its matcher tree (so the query
+language, term expansion and statistics stay Whoosh's), evaluating that tree over the arrays with the same
+floating-point operations in the same order (``scoring.bm25``, union/intersection sums, boosts), and taking
+the top k ordered as Whoosh's collector orders them (score descending, doc number ascending). Anything the
+arrays cannot evaluate exactly (phrases, wildcards, negation, other weightings) returns ``None``: the caller
+then asks Whoosh. Whoosh still stores the documents and makes the highlights.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+from whoosh import query as wq
+from whoosh.codec.whoosh3 import W3LeafMatcher
+from whoosh.fields import NUMERIC
+from whoosh.matching import wrappers
+from whoosh.matching.binary import IntersectionMatcher, UnionMatcher
+from whoosh.matching.combo import ArrayUnionMatcher
+from whoosh.matching.mcore import NullMatcherClass
+from whoosh.scoring import BM25FScorer
+
+from . import schema
+
+__all__ = ["TopK", "write", "FOLDER"]
+
+FOLDER = "topk"
+FORMAT = 1
+SCORED_FIELDS = schema.SEARCH_FIELDS
+FILTER_FIELDS = ("source", "place", "speaker")
+DATE_FIELD = "date"
+_UNDATED = np.iinfo(np.int64).min
+
+
+class _Unsupported(Exception):
+    """The query (or filter) has a part the arrays cannot evaluate exactly."""
+
+
+class _Postings:
+    """One field's postings: sorted terms, and per term a slice of doc numbers (and weights)."""
+
+    def __init__(self, folder: Path, field: str, weighted: bool) -> None:
+        def load(name: str) -> np.ndarray:
+            return np.load(folder / f"{field}.{name}.npy", mmap_mode="r")
+
+        self.terms = load("terms")
+        self.offsets = load("offsets")
+        self.docs = load("docs")
+        self.weights = load("weights") if weighted else None
+        self.lengths = load("lengths") if weighted else None
+
+    def slice(self, term: bytes) -> slice | None:
+        at = int(np.searchsorted(self.terms, term))
+        if at == len(self.terms) or self.terms[at] != term:
+            return None
+        return slice(int(self.offsets[at]), int(self.offsets[at + 1]))
+
+
+class TopK:
+    """The arrays of one index generation; ``search`` answers a query from them or returns None."""
+
+    def __init__(self, folder: Path, meta: dict) -> None:
+        self.generation = meta["generation"]
+        self.doc_count = meta["doc_count"]
+        self.fields = {f: _Postings(folder, f, weighted=True) for f in SCORED_FIELDS}
+        self.filters = {f: _Postings(folder, f, weighted=False) for f in FILTER_FIELDS}
+        self.dates = np.load(folder / f"{DATE_FIELD}.values.npy", mmap_mode="r")
+
+    @classmethod
+    def load(cls, index_path: str | os.PathLike) -> TopK | None:
+        """The arrays stored in the index, or None when there are none (or of another format)."""
+        folder = Path(index_path) / FOLDER
+        try:
+            meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if meta.get("format") != FORMAT or meta.get("fields") != list(SCORED_FIELDS):
+            return None
+        return cls(folder, meta)
+
+    def search(self, searcher, q: wq.Query, filter_q: wq.Query | None, limit: int) -> list[tuple[int, float]] | None:
+        """The top ``limit`` (doc number, score) pairs, exactly as ``searcher.search(q, limit, filter=...)``
+        ranks them; None when the arrays are stale for this searcher or cannot evaluate the query exactly."""
+        reader = searcher.reader()
+        if reader.generation() != self.generation or reader.doc_count_all() != self.doc_count:
+            return None
+        try:
+            allowed = self._filter_mask(filter_q) if filter_q is not None else None
+            context = searcher.context()
+            scores = np.zeros(self.doc_count)
+            for subsearcher, offset in searcher.leaf_searchers():
+                end = offset + subsearcher.reader().doc_count_all()
+                scores[offset:end] = self._evaluate(q.matcher(subsearcher, context), offset, end)
+        except _Unsupported:
+            return None
+        if allowed is not None:
+            scores[~allowed] = 0.0
+        matched = np.flatnonzero(scores)
+        if len(matched) > limit:
+            kth = np.partition(scores[matched], len(matched) - limit)[len(matched) - limit]
+            matched = matched[scores[matched] >= kth]
+        order = np.lexsort((matched, -scores[matched]))[:limit]
+        return [(int(matched[i]), float(scores[matched[i]])) for i in order]
+
+    # --- scoring: Whoosh's matcher tree over the arrays ---------------------------------------------------------
+
+    def _evaluate(self, m, start: int, end: int) -> np.ndarray:
+        """Scores of documents ``start``..``end`` under matcher ``m``, 0 where it does not match."""
+        kind = type(m)
+        if kind is UnionMatcher:
+            return self._evaluate(m.a, start, end) + self._evaluate(m.b, start, end)
+        if kind is IntersectionMatcher:
+            a, b = self._evaluate(m.a, start, end), self._evaluate(m.b, start, end)
+            return np.where((a != 0) & (b != 0), a + b, 0.0)
+        if kind is ArrayUnionMatcher:
+            total = np.zeros(end - start)
+            for sub in m._submatchers:
+                total += self._evaluate(sub, start, end) * m._boost
+            return total
+        if kind is wrappers.FilterMatcher and m._exclude:  # a segment's deletions: the arrays hold none
+            return self._evaluate(m.child, start, end) * m.boost
+        if kind is wrappers.WrappingMatcher:
+            return self._evaluate(m.child, start, end) * m.boost
+        if kind is NullMatcherClass:
+            return np.zeros(end - start)
+        if m.is_leaf() and type(_scorer(m)) is BM25FScorer:
+            return self._term_scores(m, start, end)
+        raise _Unsupported(kind.__name__)
+
+    def _term_scores(self, m, start: int, end: int) -> np.ndarray:
+        fieldname, text = m.term()
+        postings = self.fields.get(fieldname)
+        if postings is None:
+            raise _Unsupported(fieldname)
+        out = np.zeros(end - start)
+        where = postings.slice(text)
+        if where is None:
+            return out
+        term_docs = postings.docs[where]
+        lo, hi = np.searchsorted(term_docs, [start, end])
+        docs = np.asarray(term_docs[lo:hi])
+        tf = np.asarray(postings.weights[where][lo:hi], dtype=np.float64)
+        fl = postings.lengths[docs]
+        s = _scorer(m)
+        # scoring.bm25(idf, tf, fl, avgfl, B, K1), operation for operation
+        out[docs - start] = s.idf * ((tf * (s.K1 + 1)) / (tf + s.K1 * ((1 - s.B) + s.B * fl / s.avgfl)))
+        return out
+
+    # --- filters ------------------------------------------------------------------------------------------------
+
+    def _filter_mask(self, f: wq.Query) -> np.ndarray:
+        if isinstance(f, wq.And):
+            mask = np.ones(self.doc_count, dtype=bool)
+            for child in f.subqueries:
+                mask &= self._filter_mask(child)
+            return mask
+        if type(f) is wq.Term and f.fieldname in self.filters and f.boost == 1.0:
+            postings = self.filters[f.fieldname]
+            mask = np.zeros(self.doc_count, dtype=bool)
+            where = postings.slice(schema.SCHEMA[f.fieldname].to_bytes(f.text))
+            if where is not None:
+                mask[postings.docs[where]] = True
+            return mask
+        if isinstance(f, wq.NumericRange) and f.fieldname == DATE_FIELD:
+            dated = self.dates != _UNDATED
+            low = (self.dates > f.start if f.startexcl else self.dates >= f.start) if f.start is not None else dated
+            high = (self.dates < f.end if f.endexcl else self.dates <= f.end) if f.end is not None else dated
+            return dated & low & high
+        raise _Unsupported(type(f).__name__)
+
+
+def _scorer(m):
+    """A leaf matcher's scorer (``ListMatcher``, which holds inlined postings, keeps it private)."""
+    return getattr(m, "scorer", None) or getattr(m, "_scorer", None)
+
+
+def write(index_path: str | os.PathLike, ix) -> None:
+    """Write the arrays of the index's current generation into ``index_path/topk`` (replacing older ones)."""
+    folder = Path(index_path) / FOLDER
+    staging = Path(index_path) / f".{FOLDER}.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    with ix.reader() as reader:
+        leaves = reader.leaf_readers()
+        live = np.ones(reader.doc_count_all(), dtype=bool)
+        for leaf, offset in leaves:
+            if leaf.has_deletions():
+                for docnum in leaf.deleted_docs():
+                    live[offset + docnum] = False
+        for field in SCORED_FIELDS:
+            _write_postings(staging, field, leaves, live, weighted=True)
+        for field in FILTER_FIELDS:
+            _write_postings(staging, field, leaves, live, weighted=False)
+        np.save(staging / f"{DATE_FIELD}.values.npy", _dates(leaves, live))
+        meta = {"format": FORMAT, "generation": reader.generation(), "doc_count": reader.doc_count_all(),
+                "fields": list(SCORED_FIELDS)}
+    (staging / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(staging, folder)
+
+
+def _write_postings(folder: Path, field: str, leaves, live: np.ndarray, weighted: bool) -> None:
+    by_term: dict[bytes, list[tuple[np.ndarray, np.ndarray]]] = {}
+    for leaf, offset in leaves:
+        if field not in leaf.schema:
+            continue
+        for term in leaf.lexicon(field):
+            by_term.setdefault(term, []).append(_leaf_postings(leaf, field, term, offset))
+    terms = sorted(by_term)
+    docs_parts, weight_parts, offsets = [], [], [0]
+    for term in terms:
+        docs = np.concatenate([d for d, _ in by_term[term]])
+        weights = np.concatenate([w for _, w in by_term[term]])
+        keep = live[docs]
+        docs_parts.append(docs[keep])
+        weight_parts.append(weights[keep])
+        offsets.append(offsets[-1] + int(keep.sum()))
+    width = max((len(t) for t in terms), default=1)
+    np.save(folder / f"{field}.terms.npy", np.array(terms, dtype=f"S{width}"))
+    np.save(folder / f"{field}.offsets.npy", np.array(offsets, dtype=np.int64))
+    np.save(folder / f"{field}.docs.npy", np.concatenate(docs_parts) if docs_parts else np.zeros(0, np.int32))
+    if weighted:
+        np.save(folder / f"{field}.weights.npy",
+                np.concatenate(weight_parts) if weight_parts else np.zeros(0, np.float32))
+        lengths = np.ones(len(live))
+        for leaf, offset in leaves:
+            for docnum in range(leaf.doc_count_all()):
+                lengths[offset + docnum] = leaf.doc_field_length(docnum, field, 1)
+        np.save(folder / f"{field}.lengths.npy", lengths)
+
+
+def _leaf_postings(leaf, field: str, term: bytes, offset: int) -> tuple[np.ndarray, np.ndarray]:
+    """Doc numbers (global) and weights of one term in one segment, deleted documents included.
+
+    Reads whole posting blocks of Whoosh 2.7.4's codec (pinned) rather than walking postings one by one.
+    """
+    m = leaf.postings(field, term)
+    if isinstance(m, wrappers.FilterMatcher):
+        m = m.child
+    if not isinstance(m, W3LeafMatcher):  # postings inlined in the term info: one or two
+        found = []
+        while m.is_active():
+            found.append((m.id(), m.weight()))
+            m.next()
+        return (np.array([d for d, _ in found], dtype=np.int32) + offset,
+                np.array([w for _, w in found], dtype=np.float32))
+    ids: list[np.ndarray] = []
+    weights: list[np.ndarray] = []
+    while True:
+        m._read_ids()
+        m._read_weights()
+        ids.append(np.asarray(m._ids, dtype=np.int32))
+        weights.append(np.asarray(m._weights, dtype=np.float32))
+        if m._lastblock:
+            break
+        m._goto(m._nextoffset)
+    return np.concatenate(ids) + offset, np.concatenate(weights)
+
+
+def _dates(leaves, live: np.ndarray) -> np.ndarray:
+    """Each document's date as Whoosh's range queries compare it (the NUMERIC long); undated: int64 min."""
+    field = schema.SCHEMA[DATE_FIELD]
+    values = np.full(len(live), _UNDATED, dtype=np.int64)
+    for leaf, offset in leaves:
+        for term in field.sortable_terms(leaf, DATE_FIELD):
+            value = NUMERIC.from_bytes(field, term)
+            docs, _ = _leaf_postings(leaf, DATE_FIELD, term, offset)
+            values[docs] = value
+    values[~live] = _UNDATED
+    return values
