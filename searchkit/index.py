@@ -332,7 +332,7 @@ class Index:
 
     # --- internals -----------------------------------------------------------------------------------------
 
-    @property
+    @functools.cached_property
     def root(self) -> Path:
         """Where relative stored paths start: the index directory's parent (staging builds share it)."""
         return self.path.resolve().parent

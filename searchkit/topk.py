@@ -193,8 +193,8 @@ def write(index_path: str | os.PathLike, ix) -> None:
         live = np.ones(reader.doc_count_all(), dtype=bool)
         for leaf, offset in leaves:
             if leaf.has_deletions():
-                for docnum in leaf.deleted_docs():
-                    live[offset + docnum] = False
+                for docnum in range(leaf.doc_count_all()):
+                    live[offset + docnum] = not leaf.is_deleted(docnum)
         for field in SCORED_FIELDS:
             _write_postings(staging, field, leaves, live, weighted=True)
         for field in FILTER_FIELDS:

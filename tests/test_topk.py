@@ -1,0 +1,105 @@
+"""The NumPy top-k arrays rank exactly as plain Whoosh BM25F does: same passages, same order, same scores.
+
+The corpus has several segments (an update adds one) and deleted documents (a changed file is replaced),
+the cases where a columnar copy of the postings could drift from Whoosh's own.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+
+import pytest
+import whoosh.index
+
+from searchkit import Index
+from searchkit.query import build_query
+from searchkit.schema import weighting
+from searchkit.topk import TopK
+
+SOURCES = ("Kazinform", "Reuters", "TASS", "Xinhua")
+PLACES = ("Astana", "Moscow", "Baku")
+
+
+def _articles(rng: random.Random, vocabulary: list[str], count: int, prefix: str) -> list[str]:
+    lines = []
+    for n in range(count):
+        paragraphs = [" ".join(rng.choices(vocabulary, k=rng.randint(20, 90))) + "." for _ in range(rng.randint(1, 4))]
+        lines.append(json.dumps({
+            "id": f"{prefix}{n}",
+            "title": " ".join(rng.choices(vocabulary, k=rng.randint(2, 7))),
+            "date": f"20{rng.randint(10, 20)}-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}" if rng.random() < 0.9 else None,
+            "source": rng.choice(SOURCES),
+            "place": rng.choice(PLACES),
+            "text": "\n\n".join(paragraphs),
+        }))
+    return lines
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory, seeds_dir):
+    """An index over three JSON Lines files built, updated (new file) and updated again (one file changed)."""
+    rng = random.Random(7)
+    words = sorted({w.lower() for f in seeds_dir.iterdir() for w in re.findall(r"[A-Za-z]{3,}", f.read_text())})
+    vocabulary = words[:60] * 8 + words  # some words very common, most rare
+    root = tmp_path_factory.mktemp("topk")
+    (root / "a.jsonl").write_text("\n".join(_articles(rng, vocabulary, 300, "a")))
+    (root / "b.jsonl").write_text("\n".join(_articles(rng, vocabulary, 200, "b")))
+    Index.build([root / "a.jsonl", root / "b.jsonl"], root / "index")
+    (root / "c.jsonl").write_text("\n".join(_articles(rng, vocabulary, 150, "c")))
+    with Index.open(root / "index") as ix:
+        ix.update([root / "a.jsonl", root / "b.jsonl", root / "c.jsonl"])
+    (root / "b.jsonl").write_text("\n".join(_articles(rng, vocabulary, 120, "b2")))
+    with Index.open(root / "index") as ix:
+        ix.update([root / "a.jsonl", root / "b.jsonl", root / "c.jsonl"])
+    queries = [" ".join(rng.sample(words, k)) for k in (1, 2, 3) for _ in range(25)]
+    queries += [" ".join(words[i:i + 2]) for i in range(0, 40, 2)]  # common words: many ties to break
+    return root / "index", queries
+
+
+def test_the_index_has_segments_and_deletions(corpus):
+    path, _ = corpus
+    with whoosh.index.open_dir(str(path)).reader() as reader:
+        assert len(reader.leaf_readers()) > 1
+        assert reader.has_deletions()
+
+
+@pytest.mark.parametrize("filters", [
+    {},
+    {"source": "Reuters"},
+    {"since": "2014-01-01", "until": "2017-12-31"},
+    {"place": "baku", "since": "2012-01-01"},
+])
+def test_ranking_is_identical_to_whoosh_bm25f(corpus, filters):
+    path, queries = corpus
+    arrays = TopK.load(path)
+    assert arrays is not None
+    with whoosh.index.open_dir(str(path)).searcher(weighting=weighting()) as searcher, Index.open(path) as ix:
+        for text in queries:
+            parsed = build_query(text, **filters)
+            plain = searcher.search(parsed.query, limit=10, filter=parsed.filter)
+            expected = [(hit.docnum, hit.score) for hit in plain]
+            assert arrays.search(searcher, parsed.query, parsed.filter, 10) == expected, text
+            hits = ix.search(text, limit=10, **filters)
+            assert [(h.passage.id, h.score) for h in hits] == [(hit["id"], hit.score) for hit in plain], text
+
+
+def test_queries_the_arrays_cannot_answer_fall_back_to_whoosh(corpus):
+    path, _ = corpus
+    with Index.open(path) as ix:
+        phrase = ix.search('"seabed caspian" OR caspian', limit=5)
+        with whoosh.index.open_dir(str(path)).searcher(weighting=weighting()) as searcher:
+            parsed = build_query('"seabed caspian" OR caspian')
+            assert TopK.load(path).search(searcher, parsed.query, parsed.filter, 5) is None
+            plain = searcher.search(parsed.query, limit=5, filter=parsed.filter)
+            assert [(h.passage.id, h.score) for h in phrase] == [(hit["id"], hit.score) for hit in plain]
+
+
+def test_stale_arrays_are_not_used(corpus, tmp_path):
+    path, _ = corpus
+    with whoosh.index.open_dir(str(path)).searcher(weighting=weighting()) as searcher:
+        arrays = TopK.load(path)
+        arrays.generation -= 1
+        parsed = build_query("caspian")
+        assert arrays.search(searcher, parsed.query, parsed.filter, 10) is None
