@@ -348,7 +348,7 @@ class Index:
         """The best ``limit`` (docnum, score): from the top-k arrays where they answer exactly, else Whoosh."""
         from .topk import TopK  # NumPy: only once a query runs
 
-        if self._topk is None or self._topk.generation != searcher.reader().generation():
+        if self._topk is None or self._topk.index_dir != self.directory:
             self._topk = TopK.load(self.directory)
         ranked = self._topk.search(searcher, parsed.query, parsed.filter, limit) if self._topk else None
         if ranked is None:

@@ -68,6 +68,7 @@ class TopK:
     """The arrays of one index generation; ``search`` answers a query from them or returns None."""
 
     def __init__(self, folder: Path, meta: dict) -> None:
+        self.index_dir = folder.parent
         self.generation = meta["generation"]
         self.doc_count = meta["doc_count"]
         self.fields = {f: _Postings(folder, f, weighted=True) for f in SCORED_FIELDS}

@@ -55,12 +55,13 @@ def corpus(tmp_path_factory, seeds_dir):
         ix.update([root / "a.jsonl", root / "b.jsonl", root / "c.jsonl"])
     queries = [" ".join(rng.sample(words, k)) for k in (1, 2, 3) for _ in range(25)]
     queries += [" ".join(words[i:i + 2]) for i in range(0, 40, 2)]  # common words: many ties to break
-    return root / "index", queries
+    with Index.open(root / "index") as ix:
+        return root / "index", ix.directory, queries
 
 
 def test_the_index_has_segments_and_deletions(corpus):
-    path, _ = corpus
-    with whoosh.index.open_dir(str(path)).reader() as reader:
+    _, generation, _ = corpus
+    with whoosh.index.open_dir(str(generation)).reader() as reader:
         assert len(reader.leaf_readers()) > 1
         assert reader.has_deletions()
 
@@ -72,10 +73,10 @@ def test_the_index_has_segments_and_deletions(corpus):
     {"place": "baku", "since": "2012-01-01"},
 ])
 def test_ranking_is_identical_to_whoosh_bm25f(corpus, filters):
-    path, queries = corpus
-    arrays = TopK.load(path)
+    path, generation, queries = corpus
+    arrays = TopK.load(generation)
     assert arrays is not None
-    with whoosh.index.open_dir(str(path)).searcher(weighting=weighting()) as searcher, Index.open(path) as ix:
+    with whoosh.index.open_dir(str(generation)).searcher(weighting=weighting()) as searcher, Index.open(path) as ix:
         for text in queries:
             parsed = build_query(text, **filters)
             plain = searcher.search(parsed.query, limit=10, filter=parsed.filter)
@@ -86,20 +87,20 @@ def test_ranking_is_identical_to_whoosh_bm25f(corpus, filters):
 
 
 def test_queries_the_arrays_cannot_answer_fall_back_to_whoosh(corpus):
-    path, _ = corpus
+    path, generation, _ = corpus
     with Index.open(path) as ix:
         phrase = ix.search('"seabed caspian" OR caspian', limit=5)
-        with whoosh.index.open_dir(str(path)).searcher(weighting=weighting()) as searcher:
+        with whoosh.index.open_dir(str(generation)).searcher(weighting=weighting()) as searcher:
             parsed = build_query('"seabed caspian" OR caspian')
-            assert TopK.load(path).search(searcher, parsed.query, parsed.filter, 5) is None
+            assert TopK.load(generation).search(searcher, parsed.query, parsed.filter, 5) is None
             plain = searcher.search(parsed.query, limit=5, filter=parsed.filter)
             assert [(h.passage.id, h.score) for h in phrase] == [(hit["id"], hit.score) for hit in plain]
 
 
-def test_stale_arrays_are_not_used(corpus, tmp_path):
-    path, _ = corpus
-    with whoosh.index.open_dir(str(path)).searcher(weighting=weighting()) as searcher:
-        arrays = TopK.load(path)
+def test_stale_arrays_are_not_used(corpus):
+    _, generation, _ = corpus
+    with whoosh.index.open_dir(str(generation)).searcher(weighting=weighting()) as searcher:
+        arrays = TopK.load(generation)
         arrays.generation -= 1
         parsed = build_query("caspian")
         assert arrays.search(searcher, parsed.query, parsed.filter, 10) is None
