@@ -12,7 +12,6 @@ from typing import Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from . import render
 from .check import check_index
@@ -93,6 +92,8 @@ def index_command(
     if not any(p.exists() for p in paths):
         stderr.print(f"error: no such file or directory: {', '.join(map(str, paths))}", markup=False)
         raise typer.Exit(EXIT_ERROR)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # index only
+
     try:
         with Progress(
             TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

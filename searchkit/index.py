@@ -24,7 +24,7 @@ from whoosh import query as wq
 from whoosh import sorting
 from whoosh.index import LockError
 
-from . import schema, store, topk
+from . import schema, store
 from .errors import (
     ArticleError, IndexCorrupt, IndexIncompatible, IndexLocked, IndexNotFound, PassageNotFound, QueryError,
 )
@@ -38,6 +38,9 @@ __all__ = ["Index", "Progress", "MANIFEST", "SORTS"]
 MANIFEST = store.MANIFEST
 PUNKT = "punkt.json"
 SORTS = ("score", "date")
+ARRAYS_FIRST_QUERY_POSTINGS = 50_000
+"""A first query walking more postings than this loads the top-k arrays (Whoosh: ~1 µs a posting; NumPy's
+import: ~50 ms)."""
 PUNKT_SAMPLE_CHARS = 5_000_000
 """Punkt learns from (at most) this much text of the first build's articles."""
 
@@ -81,6 +84,7 @@ class Index:
         self._lease = lease
         self._searcher = None
         self._topk = None
+        self._queries = 0
 
     # --- opening and building ------------------------------------------------------------------------------
 
@@ -345,10 +349,20 @@ class Index:
         return self._searcher
 
     def _top(self, searcher, parsed, limit: int) -> list[tuple[int, float]]:
-        """The best ``limit`` (docnum, score): from the top-k arrays where they answer exactly, else Whoosh."""
-        from .topk import TopK  # NumPy: only once a query runs
+        """The best ``limit`` (docnum, score): from the top-k arrays where they answer exactly, else Whoosh.
 
-        if self._topk is None or self._topk.index_dir != self.directory:
+        Both give the same ranking. The arrays (and NumPy, whose import costs more than a light query) are
+        loaded at this Index's second query, or at its first when that one walks many postings: a one-shot
+        ``searchkit query`` of a few rare words stays on Whoosh.
+        """
+        self._queries += 1
+        if self._topk is not None and self._topk.index_dir != self.directory:
+            self._topk = None
+        if self._topk is None and (
+            self._queries > 1 or parsed.query.estimate_size(searcher.reader()) > ARRAYS_FIRST_QUERY_POSTINGS
+        ):
+            from .topk import TopK  # NumPy: only once a query needs it
+
             self._topk = TopK.load(self.directory)
         ranked = self._topk.search(searcher, parsed.query, parsed.filter, limit) if self._topk else None
         if ranked is None:
@@ -443,6 +457,8 @@ class Index:
         except BaseException:
             writer.cancel()
             raise
+        from . import topk  # NumPy: only for writing or answering queries
+
         topk.write(self.directory, self._ix)
         seconds = _time.perf_counter() - began
         self._write_manifest(seconds)

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rich.console import Group
-from rich.table import Table
 from rich.text import Text
 
 from .models import BuildReport, Hit, IndexStats, Passage, display_path
+
+if TYPE_CHECKING:
+    from rich.console import Group
+    from rich.table import Table
 
 __all__ = ["hit_text", "hit_json", "passage_text", "passage_json", "stats_table", "stats_json", "report_text"]
 
@@ -60,6 +63,9 @@ def hit_json(hit: Hit) -> str:
 
 def passage_text(passage: Passage, neighbours: list[Passage]) -> Group:
     """A whole passage with all its metadata, and its neighbours in the article, abbreviated."""
+    from rich.console import Group  # tables and groups: not needed to print hits
+    from rich.table import Table
+
     fields = Table.grid(padding=(0, 2))
     fields.add_column(style="bold")
     fields.add_column()
@@ -91,6 +97,8 @@ def passage_text(passage: Passage, neighbours: list[Passage]) -> Group:
 
 def stats_table(stats: IndexStats) -> Table:
     """Counts, date range, facets, size and manifest of an index."""
+    from rich.table import Table
+
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold")
     table.add_column()
