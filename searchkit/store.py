@@ -250,19 +250,23 @@ def collect_garbage(path: Path) -> list[str]:
 
 
 def file_checksums(directory: Path, known: dict[str, dict] | None = None) -> dict[str, dict]:
-    """``{name: {"size", "crc32"}}`` of the Whoosh files in ``directory``; ``known`` entries of equal size are
-    reused (hard-linked files are immutable)."""
+    """``{relative path: {"size", "crc32"}}`` of the index files in ``directory`` and its folders.
+
+    A file hard-linked from the previous generation keeps its ``known`` entry: linked files are never rewritten.
+    """
     known = known or {}
     sums = {}
-    for entry in sorted(os.scandir(directory), key=lambda e: e.name):
-        if not entry.is_file() or entry.name in (READER_LOCK, MANIFEST) or entry.name.endswith("LOCK"):
-            continue
-        size = entry.stat().st_size
-        previous = known.get(entry.name)
-        if previous and previous["size"] == size:
-            sums[entry.name] = previous
-            continue
-        sums[entry.name] = {"size": size, "crc32": _crc32(entry.path)}
+    for folder, dirs, files in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            file = Path(folder, name)
+            relative = file.relative_to(directory).as_posix()
+            if name.startswith(".") or relative in (READER_LOCK, MANIFEST) or name.endswith("LOCK"):
+                continue
+            stat = file.stat()
+            previous = known.get(relative)
+            linked = previous and previous["size"] == stat.st_size and stat.st_nlink > 1
+            sums[relative] = previous if linked else {"size": stat.st_size, "crc32": _crc32(file)}
     return sums
 
 
