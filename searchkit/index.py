@@ -273,7 +273,7 @@ class Index:
             # Sorted results carry sort keys, not scores: score just those passages to report BM25F,
             # then order them newest first, best first within a day, undated last.
             scored = searcher.search(parsed.query, limit=limit, filter={hit.docnum for hit in newest})
-            results = sorted(scored, key=lambda hit: (hit.get("date") or datetime.min, hit.score), reverse=True)
+            results = sorted(scored, key=lambda hit: (hit.get("date") is not None, hit.get("date") or datetime.min, hit.score), reverse=True)
             ranked = [(hit.docnum, hit.score) for hit in results]
         else:
             ranked = self._top(searcher, parsed, limit)
@@ -396,7 +396,9 @@ class Index:
         began = _time.perf_counter()
         sources = [os.fspath(s) for s in sources]
         skipped: list[SkippedFile] = [SkippedFile(s, "no such file or directory") for s in sources if not os.path.exists(s)]
-        files = list(iter_input_files([s for s in sources if os.path.exists(s)]))
+        files = list(iter_input_files(
+            [s for s in sources if os.path.exists(s)], on_error=lambda f, reason: skipped.append(SkippedFile(f, reason))
+        ))
         known: dict = self.manifest.setdefault("files", {})
         changed: list[tuple[str, str, dict]] = []
         unchanged = 0
@@ -494,29 +496,28 @@ class Index:
 
 
 class _ArticleReader:
-    """Reads articles, recording unreadable files and lines in ``skipped``; buffers Punkt's sample."""
+    """Reads articles, recording unreadable files and bad lines in ``skipped``."""
 
     def __init__(self, skipped: list[SkippedFile]) -> None:
         self.skipped = skipped
-        self._buffered: dict[str, list] = {}
 
     def sample(self, changed: list[tuple[str, str, dict]], limit: int) -> Iterator[str]:
-        """Texts of the first articles, up to ``limit`` characters; the articles are kept for indexing."""
+        """Texts of the first articles, up to ``limit`` characters, streamed (read again to index them;
+        their errors are reported then)."""
+        from .ingest import read_articles
+
         total = 0
         for f, _, _ in changed:
-            if total >= limit:
-                return
-            articles = list(self._read(f))
-            self._buffered[f] = articles
-            for article in articles:
-                total += len(article.text)
-                yield article.text
+            try:
+                for article in read_articles(f, on_error=lambda error: None):
+                    if total >= limit:
+                        return
+                    total += len(article.text)
+                    yield article.text
+            except ArticleError:
+                continue
 
-    def articles(self, f: str) -> Iterable:
-        buffered = self._buffered.pop(f, None)
-        return buffered if buffered is not None else self._read(f)
-
-    def _read(self, f: str) -> Iterator:
+    def articles(self, f: str) -> Iterator:
         from .ingest import read_articles
 
         def on_error(error: ArticleError) -> None:

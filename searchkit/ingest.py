@@ -11,6 +11,7 @@ import difflib
 import json
 import os
 import re
+import stat
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -21,6 +22,10 @@ from .models import Article, Paragraph
 __all__ = ["read_articles", "normalise_source", "parse_date", "iter_input_files", "JSONL_SUFFIXES"]
 
 JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson", ".json"})
+MAX_ARTICLE_BYTES = 2 * 1024 * 1024
+"""A text file or JSON line larger than this is skipped: no news article is, and splitting one costs minutes."""
+MAX_LINE_ERRORS = 100
+"""Bad lines reported one by one per file; the rest are counted in one last report."""
 _SNIFF_BYTES = 8192
 
 # Canonical agency name → spellings seen in bylines, datelines and JSON feeds (compared case-insensitively).
@@ -89,20 +94,42 @@ def read_articles(path: str | os.PathLike, on_error: Callable[[ArticleError], No
         yield _read_text_article(path_str)
 
 
-def iter_input_files(paths: list[str | os.PathLike]) -> Iterator[str]:
-    """Every file under ``paths`` (folders recursively, hidden entries skipped), sorted, each once."""
+def iter_input_files(
+    paths: list[str | os.PathLike], on_error: Callable[[str, str], None] | None = None
+) -> Iterator[str]:
+    """Every regular file under ``paths`` (folders recursively, hidden entries and folder links skipped),
+    sorted, each once.
+
+    Unreadable folders, broken or looping links and pipes, sockets or devices are passed to
+    ``on_error(path, reason)`` (ignored when None): reading a pipe would block the run.
+    """
+    def report(path: str, reason: str) -> None:
+        if on_error is not None:
+            on_error(path, reason)
+
+    def walk_error(error: OSError) -> None:
+        report(error.filename, f"cannot read: {error.strerror or error}")
+
     seen: set[str] = set()
     for given in paths:
         p = os.fspath(given)
         if os.path.isdir(p):
             found: list[str] = []
-            for root, dirs, files in os.walk(p, followlinks=False):
+            for root, dirs, files in os.walk(p, onerror=walk_error, followlinks=False):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 found.extend(os.path.join(root, name) for name in files if not name.startswith("."))
             candidates = sorted(found)
         else:
             candidates = [p]
         for c in candidates:
+            try:
+                mode = os.stat(c).st_mode
+            except OSError as e:
+                report(c, f"cannot read: {e.strerror or e}")
+                continue
+            if not stat.S_ISREG(mode):
+                report(c, "not a regular file (a pipe, socket or device)")
+                continue
             key = os.path.realpath(c)
             if key not in seen:
                 seen.add(key)
@@ -204,12 +231,24 @@ def _is_furniture(line: str) -> bool:
     return bool(_FURNITURE.fullmatch(line.strip()))
 
 
+def _too_large(size: int) -> str:
+    return f"too large ({size:,} bytes; an article may have at most {MAX_ARTICLE_BYTES:,})"
+
+
 def _read_text_article(path: str) -> Article:
     try:
         with open(path, "rb") as f:
-            data = f.read()
+            size = os.fstat(f.fileno()).st_size
+            if size > MAX_ARTICLE_BYTES:
+                raise ArticleError(path, _too_large(size))
+            data = f.read(MAX_ARTICLE_BYTES + 1)
     except OSError as e:
         raise ArticleError(path, f"cannot read: {e.strerror or e}") from None
+    if len(data) > MAX_ARTICLE_BYTES:
+        raise ArticleError(path, _too_large(len(data)))
+    nul = data.find(b"\0")
+    if nul >= 0:
+        raise ArticleError(path, f"binary file (a NUL byte at offset {nul})")
     text = _decode(path, data)
     if not text.strip():
         raise ArticleError(path, "empty file")
@@ -381,10 +420,16 @@ def _with_speaker(text: str, paragraph: Paragraph) -> Paragraph:
 
 
 def _read_jsonl(path: str, on_error: Callable[[ArticleError], None] | None) -> Iterator[Article]:
+    """One article per line, streamed: memory holds one line (at most ``MAX_ARTICLE_BYTES``) at a time."""
+    errors = 0
+
     def report(error: ArticleError) -> None:
+        nonlocal errors
+        errors += 1
         if on_error is None:
             raise error
-        on_error(error)
+        if errors <= MAX_LINE_ERRORS:
+            on_error(error)
 
     stem = Path(path).stem
     any_line = False
@@ -393,7 +438,11 @@ def _read_jsonl(path: str, on_error: Callable[[ArticleError], None] | None) -> I
     except OSError as e:
         raise ArticleError(path, f"cannot read: {e.strerror or e}") from None
     with f:
-        for number, raw in enumerate(f, start=1):
+        for number, raw in enumerate(_bounded_lines(f), start=1):
+            if raw is None:
+                any_line = True
+                report(ArticleError(path, f"line too long (an article may have at most {MAX_ARTICLE_BYTES:,} bytes)", number))
+                continue
             if not raw.strip():
                 continue
             any_line = True
@@ -401,8 +450,21 @@ def _read_jsonl(path: str, on_error: Callable[[ArticleError], None] | None) -> I
                 yield _article_of_json(path, stem, number, raw)
             except ArticleError as e:
                 report(e)
+    if errors > MAX_LINE_ERRORS:
+        on_error(ArticleError(path, f"{errors - MAX_LINE_ERRORS:,} more bad lines (only the first {MAX_LINE_ERRORS} are listed)"))
     if not any_line:
         raise ArticleError(path, "empty file")
+
+
+def _bounded_lines(f) -> Iterator[bytes | None]:
+    """The lines of a binary file; None for a line longer than ``MAX_ARTICLE_BYTES``, which is skipped unread."""
+    while line := f.readline(MAX_ARTICLE_BYTES + 1):
+        if len(line) <= MAX_ARTICLE_BYTES or line.endswith(b"\n"):
+            yield line
+            continue
+        while line and not line.endswith(b"\n"):
+            line = f.readline(1 << 20)
+        yield None
 
 
 def _article_of_json(path: str, stem: str, number: int, raw: bytes) -> Article:

@@ -25,6 +25,10 @@ QUERY_FIELDS = ("title", "body", "date", "source", "place", "speaker", "tags", "
 
 MAX_QUERY_CHARS = 10_000
 MAX_TERMS = 1_000
+MAX_NESTING = 32
+"""Parentheses deeper than this are refused: Whoosh's parser recurses once per level."""
+MAX_PHRASE_WORDS = 32
+"""Words in all "phrases" of one query: matching positions costs each phrase word a pass over its documents."""
 
 _BINARY = frozenset({"AND", "OR", "ANDNOT", "ANDMAYBE"})
 _TOKEN = re.compile(r'"[^"]*"?|\[[^\]]*\]?|\{[^}]*\}?|[()]|[^\s()"\[\]{}]+')
@@ -167,7 +171,7 @@ def _check_syntax(text: str) -> None:
         raise QueryError(f"query is longer than {MAX_QUERY_CHARS} characters")
     if text.count('"') % 2:
         raise QueryError('unbalanced quote: a "phrase" is not closed')
-    depth = 0
+    depth = phrase_words = 0
     previous: str | None = None
     awaiting_value: str | None = None
     for token in _TOKEN.findall(text):
@@ -176,8 +180,12 @@ def _check_syntax(text: str) -> None:
         awaiting_value = None
         if token[0] == "[" and not token.endswith("]") or token[0] == "{" and not token.endswith("}"):
             raise QueryError(f"unclosed range {token!r}: write field:[FROM TO UNTIL]")
+        if token[0] == '"':
+            phrase_words += len(token.strip('"').split())
         if token == "(":
             depth += 1
+            if depth > MAX_NESTING:
+                raise QueryError(f"parentheses are nested deeper than {MAX_NESTING} levels")
         elif token == ")":
             depth -= 1
             if depth < 0:
@@ -196,6 +204,8 @@ def _check_syntax(text: str) -> None:
         previous = token
     if awaiting_value:
         raise QueryError(f"field {awaiting_value!r} has no value")
+    if phrase_words > MAX_PHRASE_WORDS:
+        raise QueryError(f"the phrases hold {phrase_words} words; a query may have at most {MAX_PHRASE_WORDS}")
     if depth:
         raise QueryError("unbalanced parenthesis: '(' is not closed")
     if previous in _BINARY or previous == "NOT":
