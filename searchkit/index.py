@@ -41,8 +41,13 @@ SORTS = ("score", "date")
 ARRAYS_FIRST_QUERY_POSTINGS = 50_000
 """A first query walking more postings than this loads the top-k arrays (Whoosh: ~1 µs a posting; NumPy's
 import: ~50 ms)."""
-PUNKT_SAMPLE_CHARS = 5_000_000
-"""Punkt learns from (at most) this much text of the first build's articles."""
+PUNKT_SAMPLE_CHARS = 1_000_000
+"""Punkt learns from (at most) this much text of the first build's articles (1 MB: ~2 s of training)."""
+WRITER_LIMIT_MB = 256
+"""Whoosh's indexing buffer per writer process, in MB: bounds the memory of a build."""
+PARALLEL_INPUT_BYTES = 20_000_000
+"""Inputs this large are indexed by one writer process per core (below it, starting them costs more)."""
+MAX_WRITER_PROCS = 4
 
 # An undated passage holds the column's default, its largest value: sort it as the oldest instead.
 _UNDATED = schema.SCHEMA["date"].default
@@ -427,7 +432,7 @@ class Index:
 
         articles = passages = added = replaced = 0
         try:
-            writer = self._ix.writer(limitmb=256, compound=False)
+            writer = self._ix.writer(**_writer_options(sum(fp["size"] for _, _, fp in changed)))
         except LockError:
             raise IndexLocked(f"another process is writing to the index at {self.path}") from None
         try:
@@ -545,6 +550,15 @@ def _fingerprint(path: str) -> dict:
             digest.update(chunk)
             size += len(chunk)
     return {"sha256": digest.hexdigest(), "size": size}
+
+
+def _writer_options(input_bytes: int) -> dict:
+    """Whoosh writer settings: one process per core (each writing its own segment) for large inputs."""
+    options = {"limitmb": WRITER_LIMIT_MB, "compound": False}
+    procs = min(os.cpu_count() or 1, MAX_WRITER_PROCS)
+    if input_bytes >= PARALLEL_INPUT_BYTES and procs > 1:
+        options.update(procs=procs, multisegment=True)
+    return options
 
 
 def _new_manifest() -> dict:
