@@ -2,6 +2,7 @@
 
 from .errors import (
     ArticleError,
+    IndexCorrupt,
     IndexIncompatible,
     IndexLocked,
     IndexNotFound,
@@ -9,6 +10,7 @@ from .errors import (
     QueryError,
     SearchkitError,
 )
+from .check import CheckReport, check_index
 from .index import Index
 from .models import Article, BuildReport, Highlight, Hit, IndexStats, Passage, SkippedFile
 from .version import __version__
@@ -22,11 +24,14 @@ __all__ = [
     "BuildReport",
     "IndexStats",
     "SkippedFile",
+    "check_index",
+    "CheckReport",
     "SearchkitError",
     "ArticleError",
     "QueryError",
     "IndexNotFound",
     "IndexIncompatible",
+    "IndexCorrupt",
     "IndexLocked",
     "PassageNotFound",
     "__version__",

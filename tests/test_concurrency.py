@@ -101,7 +101,9 @@ def test_readers_see_whole_commits_while_a_writer_updates(tmp_path):
         out, err = reader.communicate(timeout=120)
         assert reader.returncode == 0, err
         results.append(json.loads(out))
-    print(f"readers: {results}")
+    print(f"concurrency: {READERS} reader processes, {sum(r['iterations'] for r in results)} open-search-check rounds "
+          f"over commits {sorted({k for r in results for k in r['commits']})}, "
+          f"{sum(len(r['errors']) for r in results)} errors")
     assert all(r["errors"] == [] for r in results), results
     assert all(r["iterations"] > 0 for r in results)
     assert len({k for r in results for k in r["commits"]}) >= 2, "the readers never overlapped a commit"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from searchkit import Index
+from searchkit import Index, IndexNotFound
 from searchkit.check import check_index
 from synthetic import write_corpus, write_file
 
@@ -180,3 +180,17 @@ def test_a_kill_at_each_step_of_a_commit(two_states, point, mode):
     assert killed.wait() == -signal.SIGKILL, killed.stderr.read()
     assert snapshot(index) == states["A"] if KILL_POINTS[point] == "old" else states["B"]
     check_passes(index)
+
+
+def test_a_killed_first_build_leaves_no_index_and_the_next_run_builds_it(two_states):
+    root, inputs, states = two_states
+    index = root / "index-first-build"
+    inputs.use("A")
+    killed = searchkit("publish", "index", inputs.path, "--index", index, runner=[sys.executable, "-c", KILL_AT])
+    assert killed.wait() == -signal.SIGKILL, killed.stderr.read()
+    assert not Index.exists(index)
+    with pytest.raises(IndexNotFound):
+        Index.open(index)
+    assert searchkit("index", inputs.path, "--index", index).wait() == 0
+    assert snapshot(index) == states["A"]
+    assert sorted(os.listdir(index)) == ["CURRENT", "gen-000002", "writer.lock"]
