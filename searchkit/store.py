@@ -4,7 +4,7 @@ Whoosh commits by renaming a new TOC into place and then deletes the files the o
 a separate file, and nothing is fsynced. So a searchkit index keeps each commit in its own directory::
 
     index/CURRENT        names the live generation and its manifest's CRC-32; replaced atomically, last step of a commit
-    index/writer.lock    flock'd by the one writer; holds its pid, host and start time
+    index/writer.lock    locked by the one writer (a POSIX lock); holds its pid, host and start time
     index/gen-000007/    Whoosh segments + manifest.json + punkt.json + reader.lock (shared-locked by readers)
 
 A writer hard-links the live generation's files into a new directory, lets Whoosh commit there, writes the
@@ -152,26 +152,24 @@ class ReaderLease:
 def write_lock(path: Path, *, wait: float = 0.0) -> Iterator[None]:
     """Hold the index's writer lock; waits up to ``wait`` seconds for another writer to finish.
 
-    The lock is an ``flock`` on ``writer.lock``: the kernel releases it when its holder exits or is killed, so a
-    lock left by a dead process is taken over at once. The file names the holder, for the error message.
+    The lock is a POSIX record lock on ``writer.lock``: the kernel releases it when its holder exits or is
+    killed, so a lock left by a dead process is taken over at once, and unlike ``flock`` it is not inherited by
+    forked children (Whoosh's writer processes), which could outlive a killed holder. POSIX locks do not
+    exclude two writers of one process, so this process's own writers are tracked in ``_HELD``. The file names
+    the holder, for the error message.
 
     Raises:
-        IndexLocked: another process holds the lock (after waiting ``wait`` seconds).
+        IndexLocked: another writer holds the lock (after waiting ``wait`` seconds).
     """
     path.mkdir(parents=True, exist_ok=True)
+    key = os.path.realpath(path)
     fd = os.open(path / WRITER_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         deadline = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as e:
-                if e.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-                if time.monotonic() >= deadline:
-                    raise IndexLocked(_locked_message(path, fd, wait)) from None
-                time.sleep(_LOCK_POLL_SECONDS)
+        while not _try_lock(fd, key):
+            if time.monotonic() >= deadline:
+                raise IndexLocked(_locked_message(path, fd, wait))
+            time.sleep(_LOCK_POLL_SECONDS)
         holder = {
             "pid": os.getpid(),
             "host": socket.gethostname(),
@@ -183,9 +181,27 @@ def write_lock(path: Path, *, wait: float = 0.0) -> Iterator[None]:
             yield
         finally:
             os.ftruncate(fd, 0)
-            fcntl.flock(fd, fcntl.LOCK_UN)
+            _HELD.discard(key)
+            fcntl.lockf(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+_HELD: set[str] = set()
+"""Index paths whose writer lock this process holds."""
+
+
+def _try_lock(fd: int, key: str) -> bool:
+    if key in _HELD:
+        return False
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as e:
+        if e.errno in (errno.EAGAIN, errno.EACCES):
+            return False
+        raise
+    _HELD.add(key)
+    return True
 
 
 def new_generation(path: Path, base: str | None) -> Path:

@@ -102,6 +102,33 @@ def test_a_lock_left_by_a_killed_writer_is_taken_over(built, run_cli):
     assert run_cli("check", "--index", built).code == 0
 
 
+HOLD_LOCK_AND_FORK = """
+import os, sys, time
+from pathlib import Path
+from searchkit import store
+with store.write_lock(Path(sys.argv[1])):
+    child = os.fork()  # as Whoosh's writer processes are forked
+    if child == 0:
+        time.sleep(120)
+        os._exit(0)
+    print(child, flush=True)
+    time.sleep(600)
+"""
+
+
+def test_a_killed_writers_forked_children_do_not_keep_the_lock(built, run_cli):
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK_AND_FORK, str(built)], stdout=subprocess.PIPE, text=True)
+    child = int(holder.stdout.readline())
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    try:
+        (built.parent / "seeds" / "extra.txt").write_text("Grain exports\n\nKazakhstan shipped more wheat to Iran.\n")
+        result = run_cli("index", built.parent / "seeds", "--index", built)
+        assert result.code == 0, result.stderr
+    finally:
+        os.kill(child, signal.SIGKILL)
+
+
 # --- damaged files ------------------------------------------------------------------------------------------
 
 FILE_KINDS = {
