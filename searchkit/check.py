@@ -49,7 +49,9 @@ def check_index(path: str | os.PathLike) -> CheckReport:
         return CheckReport(str(path), generation, passages, files, compared, tuple(problems), tuple(notes))
 
     if not store.is_store(path):
-        problems.append(f"no searchkit index at {path} (no {store.CURRENT} file)")
+        older = (path / store.MANIFEST).is_file()
+        problems.append(f"index at {path} has an older layout; {store.rebuild_hint(path)}" if older
+                        else f"no searchkit index at {path} (no {store.CURRENT} file)")
         return report()
     try:
         lease = store.ReaderLease(path)

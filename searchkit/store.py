@@ -222,10 +222,10 @@ def new_generation(path: Path, base: str | None) -> Path:
 
 def publish(path: Path, generation: Path) -> None:
     """Make ``generation`` live: fsync its files, then atomically replace ``CURRENT`` (the commit point)."""
-    for entry in os.scandir(generation):
-        if entry.is_file():
-            _fsync(entry.path)
-    _fsync(generation)
+    for folder, _, files in os.walk(generation):
+        for name in files:
+            _fsync(os.path.join(folder, name))
+        _fsync(folder)
     tmp = path / f"{CURRENT}.tmp"
     manifest_crc = _crc32(generation / MANIFEST)
     with open(tmp, "w", encoding="ascii") as f:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import edit_manifest
 from searchkit import Index
 from searchkit.errors import IndexCorrupt, SearchkitError
 
@@ -127,6 +128,33 @@ def test_a_killed_writers_forked_children_do_not_keep_the_lock(built, run_cli):
         assert result.code == 0, result.stderr
     finally:
         os.kill(child, signal.SIGKILL)
+
+
+def test_check_reports_a_sound_index_and_a_changed_source(built, run_cli):
+    ok = run_cli("check", "--index", built)
+    assert ok.code == 0 and ok.stderr.startswith(f"ok: {built} (gen-000001): ") and "5 source files" in ok.stderr
+    source = sorted((built.parent / "seeds").iterdir())[0]
+    source.write_text(source.read_text() + "\nA new closing paragraph.\n")
+    changed = run_cli("check", "--index", built)
+    assert changed.code == 0
+    assert f"note: seeds/{source.name}: source changed since it was indexed" in changed.stderr
+    missing = run_cli("check", "--index", built.parent / "nowhere")
+    assert missing.code == 2 and missing.stderr.startswith("error: no searchkit index at ")
+
+
+def test_check_and_open_report_counts_that_disagree_with_the_manifest(built, run_cli):
+    with Index.open(built) as ix:
+        files, counts = ix.manifest["files"], ix.manifest["counts"]
+    first = sorted(files)[0]
+    edit_manifest(built, files={**files, first: {**files[first], "articles": 7}},
+                  counts={**counts, "passages": counts["passages"] + 1})
+    checked = run_cli("check", "--index", built)
+    assert checked.code == 2
+    assert f"the index holds {counts['passages']} passages, the manifest says {counts['passages'] + 1}" in checked.stderr
+    assert f"{first}: the index holds {files[first]['passages']} passages of 1 articles, the manifest says " \
+           f"{files[first]['passages']} of 7" in checked.stderr
+    with pytest.raises(IndexCorrupt, match="passages, its manifest says"):
+        Index.open(built)
 
 
 # --- damaged files ------------------------------------------------------------------------------------------
