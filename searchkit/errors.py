@@ -40,3 +40,7 @@ class PassageNotFound(SearchkitError):
 
 class IndexCorrupt(SearchkitError):
     """Index files are missing, truncated or damaged; the message names them and says how to rebuild."""
+
+
+class CollectionError(SearchkitError):
+    """A test collection cannot be found or read (see ``searchkit.collections``)."""

@@ -259,10 +259,14 @@ class Index:
         until: str | None = None,
         speaker: str | None = None,
         sort: str = "score",
+        syntax: bool = True,
+        highlights: bool = True,
     ) -> list[Hit]:
         """Ranked passages matching ``text`` (Whoosh query syntax), best first, with highlights.
 
         ``since``/``until`` are ISO dates (inclusive); ``sort="date"`` orders matches newest first.
+        ``syntax=False`` reads ``text`` as plain words, any of which may match (see ``build_query``);
+        ``highlights=False`` leaves ``Hit.highlights`` empty, for callers that only rank.
 
         Raises:
             QueryError: the query, a filter, ``limit`` or ``sort`` is malformed.
@@ -271,7 +275,9 @@ class Index:
             raise QueryError(f"limit must be at least 1, got {limit}")
         if sort not in SORTS:
             raise QueryError(f"sort must be one of {', '.join(SORTS)}, got {sort!r}")
-        parsed = build_query(text, source=source, place=place, since=since, until=until, speaker=speaker)
+        parsed = build_query(
+            text, source=source, place=place, since=since, until=until, speaker=speaker, syntax=syntax
+        )
         searcher = self._searcher_now()
         if sort == "date":
             newest = searcher.search(parsed.query, limit=limit, filter=parsed.filter, sortedby=_BY_DATE, reverse=True)
@@ -286,7 +292,8 @@ class Index:
         hits = []
         for rank, (docnum, score) in enumerate(ranked, start=1):
             passage = self._passage(searcher.stored_fields(docnum))
-            hits.append(Hit(rank, float(score or 0.0), passage, highlight(passage.text, terms)))
+            marks = highlight(passage.text, terms) if highlights else ()
+            hits.append(Hit(rank, float(score or 0.0), passage, marks))
         return hits
 
     @_reads_segments

@@ -7,6 +7,7 @@ Whoosh's parser never fails: it silently drops a dangling ``AND``, an unclosed q
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
@@ -51,12 +52,18 @@ def build_query(
     since: date | str | None = None,
     until: date | str | None = None,
     speaker: str | None = None,
+    syntax: bool = True,
 ) -> ParsedQuery:
     """Parse query text (words, ``"phrases"``, AND/OR/NOT, ``field:value``, ``date:[A TO B]``) and filters.
+
+    With ``syntax=False`` the text is plain words: quotes, brackets, colons and operators are ordinary
+    characters, and any of the words may match (as for a question pasted into a search box).
 
     Raises:
         QueryError: the text or a filter is malformed; the message says what is wrong.
     """
+    if not syntax:
+        return ParsedQuery(_plain_words(text), _filters(source, place, since, until, speaker))
     _check_syntax(text)
     parser = MultifieldParser(list(SEARCH_FIELDS), SCHEMA, group=OrGroup)
     try:
@@ -71,6 +78,20 @@ def build_query(
         raise QueryError(f"query has more than {MAX_TERMS} terms")
     scored, restrictions = _split_restrictions(_exclude_negations(parsed))
     return ParsedQuery(scored, _filters(restrictions, source, place, since, until, speaker))
+
+
+def _plain_words(text: str) -> wq.Query:
+    """Any of the analysed words in any search field; a repeated word counts once per repetition."""
+    if not text or not text.strip():
+        raise QueryError("empty query")
+    if len(text) > MAX_QUERY_CHARS:
+        raise QueryError(f"query is longer than {MAX_QUERY_CHARS} characters")
+    counts = Counter(token.text for token in SCHEMA["body"].analyzer(text, mode="query"))
+    if not counts:
+        raise QueryError("query has no searchable words (only stop words or punctuation)")
+    if len(counts) > MAX_TERMS:
+        raise QueryError(f"query has more than {MAX_TERMS} terms")
+    return wq.Or([wq.Or([wq.Term(field, word, boost=n) for field in SEARCH_FIELDS]) for word, n in counts.items()])
 
 
 def parse_filter_date(value: date | str | None, name: str) -> date | None:

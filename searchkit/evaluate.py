@@ -1,0 +1,130 @@
+"""Ranking quality on a test collection: index it through ``Index.build``, run its queries, score with ir-measures.
+
+A collection document may be split into several passages; a document's score is its best passage's score
+(max aggregation), and documents are ranked by it. Metrics come from ``ir-measures`` (pytrec_eval), averaged
+over the judged queries: a judged query that retrieves nothing scores 0, it is not dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import ir_measures
+
+from .collections import Collection
+from .errors import CollectionError
+from .index import Index
+
+__all__ = ["Evaluation", "Run", "MEASURES", "RUN_DEPTH", "evaluate", "rank", "score_run", "write_trec_run", "write_jsonl"]
+
+MEASURES = ("nDCG@10", "AP", "P@10", "R@100", "RR")
+"""The default measures, by their ir-measures names."""
+RUN_DEPTH = 1000
+"""Documents ranked per query (the TREC convention); AP and R@100 are computed over them."""
+_PASSAGES_PER_DOCUMENT = 4
+"""Passages fetched per ranked document, so that ``RUN_DEPTH`` distinct documents survive aggregation."""
+
+Run = dict[str, list[tuple[str, float]]]
+"""A ranking: query id → ``(document id, score)`` best first."""
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """Mean metrics over ``queries`` judged queries, and each query's value (``per_query[measure][qid]``)."""
+
+    collection: str
+    queries: int
+    metrics: dict[str, float]
+    per_query: dict[str, dict[str, float]]
+
+    def to_dict(self) -> dict:
+        """The JSON contract of ``searchkit eval --json``."""
+        return {"collection": self.collection, "queries": self.queries, "metrics": self.metrics}
+
+
+def write_jsonl(collection: Collection, path: str | os.PathLike) -> None:
+    """The collection's documents as searchkit JSON Lines articles (``id``, ``title``, ``text``)."""
+    with open(path, "w", encoding="utf-8") as f:
+        for doc in collection.documents:
+            f.write(json.dumps({"id": doc.id, "title": doc.title, "text": doc.text}, ensure_ascii=False) + "\n")
+
+
+def rank(index: Index, queries: Mapping[str, str], *, depth: int = RUN_DEPTH) -> Run:
+    """Run each query as plain words; documents (articles) ranked by their best passage's score."""
+    run: Run = {}
+    for query_id, text in queries.items():
+        best: dict[str, float] = {}
+        for hit in index.search(text, limit=depth * _PASSAGES_PER_DOCUMENT, syntax=False, highlights=False):
+            best.setdefault(hit.passage.article, hit.score)  # hits come best first
+        run[query_id] = sorted(best.items(), key=lambda item: -item[1])[:depth]
+    return run
+
+
+def score_run(collection: Collection, run: Run, measures: Sequence[str] = MEASURES) -> Evaluation:
+    """Score ``run`` against the collection's judgments with ir-measures.
+
+    Raises:
+        CollectionError: a measure name is not one ir-measures knows.
+    """
+    parsed = _parse_measures(measures)
+    judged = [q for q in collection.queries if collection.qrels.get(q)]
+    qrels = [ir_measures.Qrel(q, d, g) for q in judged for d, g in collection.qrels[q].items()]
+    scored = [ir_measures.ScoredDoc(q, d, s) for q in judged for d, s in run.get(q, [])]
+    per_query: dict[str, dict[str, float]] = {str(m): dict.fromkeys(judged, 0.0) for m in parsed}
+    for metric in ir_measures.iter_calc(parsed, qrels, scored):
+        per_query[str(metric.measure)][metric.query_id] = float(metric.value)
+    metrics = {name: sum(values.values()) / len(judged) for name, values in per_query.items()}
+    return Evaluation(collection.name, len(judged), metrics, per_query)
+
+
+def evaluate(
+    collection: Collection,
+    *,
+    measures: Sequence[str] = MEASURES,
+    depth: int = RUN_DEPTH,
+    run_file: str | os.PathLike | None = None,
+) -> Evaluation:
+    """Index ``collection`` into a temporary index, run every query, and score the ranking.
+
+    With ``run_file``, the ranking is also written there in TREC run format.
+
+    >>> from searchkit.collections import read_collection
+    >>> evaluate(read_collection("../shared/data/cranfield")).metrics["nDCG@10"]  # doctest: +SKIP
+    """
+    _parse_measures(measures)  # fail before indexing
+    with tempfile.TemporaryDirectory(prefix="searchkit-eval-") as tmp:
+        documents = Path(tmp) / f"{collection.name}.jsonl"
+        write_jsonl(collection, documents)
+        Index.build([documents], Path(tmp) / "index")
+        with Index.open(Path(tmp) / "index") as index:
+            run = rank(index, collection.queries, depth=depth)
+    if run_file is not None:
+        write_trec_run(run, run_file, tag="searchkit")
+    return score_run(collection, run, measures)
+
+
+def write_trec_run(run: Run, path: str | os.PathLike, *, tag: str) -> None:
+    """Write ``run`` in TREC run format: ``qid Q0 docid rank score tag`` per line."""
+    with open(path, "w", encoding="utf-8") as f:
+        f.writelines(_trec_lines(run, tag))
+
+
+def _trec_lines(run: Run, tag: str) -> Iterable[str]:
+    for query_id, ranked in run.items():
+        for position, (doc_id, score) in enumerate(ranked, start=1):
+            yield f"{query_id} Q0 {doc_id} {position} {score:.6f} {tag}\n"
+
+
+def _parse_measures(names: Sequence[str]) -> list:
+    parsed = []
+    for name in names:
+        try:
+            parsed.append(ir_measures.parse_measure(name))
+        except (ValueError, NameError, SyntaxError, TypeError, KeyError):
+            raise CollectionError(f"unknown measure {name!r}; for example: {', '.join(MEASURES)}") from None
+    return parsed
