@@ -197,3 +197,31 @@ def check(index: Optional[Path] = IndexOption) -> None:
         f"manifest; spans checked against {result.sources_compared} source files",
         markup=False, soft_wrap=True,
     )
+
+
+@app.command("eval")
+def eval_command(
+    collection: str = typer.Argument(
+        ..., help="A test collection: its name under ../shared/data (cranfield, cisi, cacm, medline, time, npl, "
+        "lisa, adi) or its folder."
+    ),
+    metrics: Optional[list[str]] = typer.Option(
+        None, "--metrics", "-m", show_default=False,
+        help="ir-measures names; repeat the option or separate with commas [default: nDCG@10,AP,P@10,R@100,RR].",
+    ),
+    run: Optional[Path] = typer.Option(None, "--run", help="Also write the ranking here as a TREC run file."),
+    json: bool = typer.Option(False, "--json", help="One JSON object: collection, queries, metrics."),
+) -> None:
+    """Index a test collection into a temporary index, run its queries, and report ranking quality."""
+    from .collections import find_collection, read_collection  # ir-measures: only this command pays for it
+    from .evaluate import MEASURES, evaluate
+
+    measures = [m.strip() for option in metrics or () for m in option.split(",") if m.strip()] or MEASURES
+    try:
+        result = evaluate(read_collection(find_collection(collection)), measures=measures, run_file=run)
+    except SearchkitError as e:
+        raise _fail(e) from None
+    if json:
+        stdout.out(render.evaluation_json(result), highlight=False)
+    else:
+        stdout.print(render.evaluation_table(result))

@@ -63,7 +63,7 @@ def build_query(
         QueryError: the text or a filter is malformed; the message says what is wrong.
     """
     if not syntax:
-        return ParsedQuery(_plain_words(text), _filters(source, place, since, until, speaker))
+        return ParsedQuery(_plain_words(text), _filters([], source, place, since, until, speaker))
     _check_syntax(text)
     parser = MultifieldParser(list(SEARCH_FIELDS), SCHEMA, group=OrGroup)
     try:

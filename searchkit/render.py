@@ -17,7 +17,12 @@ if TYPE_CHECKING:
     from rich.console import Group
     from rich.table import Table
 
-__all__ = ["hit_text", "hit_json", "passage_text", "passage_json", "stats_table", "stats_json", "report_text"]
+    from .evaluate import Evaluation  # imports ir-measures: only `searchkit eval` pays for it
+
+__all__ = [
+    "hit_text", "hit_json", "passage_text", "passage_json", "stats_table", "stats_json", "report_text",
+    "evaluation_table", "evaluation_json",
+]
 
 MATCH_STYLE = "bold black on yellow"
 
@@ -148,3 +153,19 @@ def report_text(report: BuildReport, index_path: Path) -> Text:
     for skipped in report.skipped:
         out.append(f"\nskipped {skipped}", style="yellow")
     return out
+
+
+def evaluation_table(evaluation: Evaluation) -> Table:
+    """``searchkit eval``'s table: one row per measure, the mean over the judged queries."""
+    from rich.table import Table
+    table = Table(title=f"{evaluation.collection}: {evaluation.queries} judged queries")
+    table.add_column("measure")
+    table.add_column("mean", justify="right")
+    for name, value in evaluation.metrics.items():
+        table.add_row(name, f"{value:.4f}")
+    return table
+
+
+def evaluation_json(evaluation: Evaluation) -> str:
+    """``{"collection": NAME, "queries": N, "metrics": {ir-measures name: mean}}`` on one line."""
+    return json.dumps(evaluation.to_dict())

@@ -1,0 +1,78 @@
+"""searchkit.evaluate on a tiny collection written in the SMART format: readers, ranking, ir-measures, TREC runs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from searchkit.collections import find_collection, read_collection
+from searchkit.errors import CollectionError
+from searchkit.evaluate import evaluate
+
+DOCS = """.I 1
+.T
+glaciers of the caspian region
+.W
+the retreat of mountain glaciers near the caspian sea was measured over a decade .
+.I 2
+.T
+wheat harvest
+.W
+farmers reported a record wheat harvest after a wet spring ; grain prices fell .
+.I 3
+.T
+pipeline routes
+.W
+a new oil pipeline route across the caspian seabed was proposed by the ministry (see "routes") .
+"""
+QUERIES = """.I 1
+.W
+Retreating glaciers: what was measured?
+.I 2
+.W
+"oil pipeline" AND (seabed OR route
+"""
+RELEVANCE = "1 1 0 0.000000\n2 3 0 0.000000\n2 2 0 0.000000\n"
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    """A three-document collection in ADI's layout (the reader is chosen by the folder's name)."""
+    folder = tmp_path / "adi"
+    folder.mkdir()
+    (folder / "ADI.ALL").write_text(DOCS)
+    (folder / "ADI.QRY").write_text(QUERIES)
+    (folder / "ADI.REL").write_text(RELEVANCE)
+    return folder
+
+
+def test_relevant_documents_rank_first_and_metrics_follow(tiny, tmp_path):
+    run = tmp_path / "tiny.run"
+    result = evaluate(read_collection(tiny), run_file=run)
+    assert result.collection == "adi" and result.queries == 2
+    assert result.metrics["RR"] == 1.0  # each query's first document is relevant
+    assert result.per_query["P@10"]["1"] == pytest.approx(1 / 10)
+    # query 2 finds document 3 (relevant) but document 2 shares none of its words: half the relevant found
+    assert result.per_query["R@100"] == {"1": 1.0, "2": 0.5}
+    lines = [line.split() for line in run.read_text().splitlines()]
+    assert lines[0][:4] == ["1", "Q0", "1", "1"] and lines[0][5] == "searchkit"
+    assert [line[2] for line in lines if line[0] == "2"] == ["3"]
+    assert json.dumps(result.to_dict())  # the --json contract is plain JSON
+
+
+def test_query_syntax_characters_are_plain_words(tiny):
+    # query 2 has an unbalanced parenthesis and operators: as plain words it still runs and finds document 3
+    result = evaluate(read_collection(tiny), measures=["RR"])
+    assert result.per_query["RR"]["2"] == 1.0
+
+
+def test_unknown_measure_and_collection_raise(tiny, tmp_path):
+    with pytest.raises(CollectionError, match="unknown measure"):
+        evaluate(read_collection(tiny), measures=["nDCG@ten"])
+    with pytest.raises(CollectionError, match="no test collection"):
+        find_collection("nowhere", tmp_path)
+    odd = tmp_path / "mystery"
+    odd.mkdir()
+    with pytest.raises(CollectionError, match="not a known test collection"):
+        read_collection(odd)
