@@ -43,6 +43,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = _parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.render_only:
+        records = json.loads((out / "results.json").read_text())
+        _report(records, out)
+        return records
     if not args.no_compile:
         _compile_bytecode()
     engines = [ENGINES[name] for name in args.engines.split(",")]
@@ -87,9 +91,15 @@ def main(argv: list[str] | None = None) -> list[dict]:
     _add_exponents(records)
     (out / "results.json").write_text(json.dumps(records, indent=1) + "\n")
     (out / "meta.json").write_text(json.dumps(_meta(args), indent=1) + "\n")
-    _plot(records, out)
-    _print_tables(records)
+    _report(records, out)
     return records
+
+
+def _report(records: list[dict], out: Path) -> None:
+    """The plots and ``results.md`` beside ``results.json``, and the tables on the terminal."""
+    _plot(records, out)
+    (out / "results.md").write_text(_markdown(records))
+    _print_tables(records)
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -104,6 +114,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--work", default=str(corpora.CACHE / "runs"), help="where indexes are built")
     parser.add_argument("--keep-indexes", action="store_true", help="keep the built indexes under --work")
     parser.add_argument("--no-compile", action="store_true", help="skip compiling bytecode before cold starts")
+    parser.add_argument("--render-only", action="store_true",
+                        help="only redraw the plots, results.md and tables from DIR/results.json")
     return parser.parse_args(argv)
 
 
@@ -234,6 +246,29 @@ def _plot(records: list[dict], out: Path) -> None:
         fig.tight_layout()
         fig.savefig(out / f"{name}.png", dpi=110)
         plt.close(fig)
+
+
+def _markdown(records: list[dict]) -> str:
+    """The figures as Markdown tables (the README's Performance section quotes them)."""
+    lines = [
+        "| engine | passages | build s | passages/s | index MB | peak RSS MB | p50 ms | p95 ms | p99 ms | highlights "
+        "| cold s |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|---|--:|",
+    ]
+    for r in records:
+        lines.append(
+            f"| {r['engine']} | {r['size']:,} | {r['build_s']:.1f} | {r['passages_per_s']:,.0f} | "
+            f"{r['index_bytes'] / 2**20:.1f} | {r['peak_rss_mb']:.0f} | {r['p50_ms']:.2f} | {r['p95_ms']:.2f} | "
+            f"{r['p99_ms']:.2f} | {'yes' if r['highlights'] else 'no'} | {r['cold_s']:.3f} |"
+        )
+    lines += ["", "searchkit ÷ peer, same run (latency, cold: < 1 is faster; passages/s: > 1 is faster):", "",
+              "| passages | peer | p50 | p95 | p99 | cold | passages/s |", "|--:|---|--:|--:|--:|--:|--:|"]
+    for r in records:
+        if r["engine"] == "searchkit":
+            for peer, ratio in r["ratios"].items():
+                cells = " | ".join(f"{ratio[f]:.2f}" if ratio[f] is not None else "-" for f in RATIO_FIELDS)
+                lines.append(f"| {r['size']:,} | {peer} | {cells} |")
+    return "\n".join(lines) + "\n"
 
 
 def _print_tables(records: list[dict]) -> None:
