@@ -222,7 +222,8 @@ class Index:
                 ix = whoosh.index.open_dir(str(directory))
                 manifest = json.loads((directory.parent / base / MANIFEST).read_text(encoding="utf-8"))
             generation = cls(path, ix, manifest, directory)
-            report = generation._index(sources, progress=progress, prune=prune)
+            with store.forked_children_die_with_this_process():
+                report = generation._index(sources, progress=progress, prune=prune)
             generation.close()
             store.publish(path, directory)
         except BaseException:

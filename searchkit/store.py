@@ -15,6 +15,7 @@ generations are removed once no reader holds their ``reader.lock``.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import fcntl
 import json
@@ -22,6 +23,7 @@ import os
 import pickle
 import re
 import shutil
+import signal
 import socket
 import struct
 import time
@@ -202,6 +204,33 @@ def _try_lock(fd: int, key: str) -> bool:
         raise
     _HELD.add(key)
     return True
+
+
+@contextmanager
+def forked_children_die_with_this_process() -> Iterator[None]:
+    """Inside the block, a process forked by this one (Whoosh's writer processes) is killed when this one dies.
+
+    Without it a SIGKILLed writer leaves its writer processes blocked on their job queue for ever. Linux only
+    (``prctl(PR_SET_PDEATHSIG)``); elsewhere, and for processes forked outside the block, nothing changes.
+    """
+    global _FORK_HOOKED, _CHILDREN_DIE
+    if not _FORK_HOOKED:
+        try:
+            prctl = ctypes.CDLL(None, use_errno=True).prctl
+        except (OSError, AttributeError):
+            prctl = None
+        if prctl is not None:
+            os.register_at_fork(after_in_child=lambda: _CHILDREN_DIE and prctl(_PR_SET_PDEATHSIG, signal.SIGKILL))
+        _FORK_HOOKED = True
+    _CHILDREN_DIE = True
+    try:
+        yield
+    finally:
+        _CHILDREN_DIE = False
+
+
+_PR_SET_PDEATHSIG = 1
+_FORK_HOOKED = _CHILDREN_DIE = False
 
 
 def new_generation(path: Path, base: str | None) -> Path:
