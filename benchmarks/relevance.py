@@ -1,7 +1,7 @@
 """Ranking quality of searchkit and its peers on the IR test collections, measured in the same run.
 
     python benchmarks/relevance.py                       # every collection in ../shared/data
-    python benchmarks/relevance.py cranfield adi --out benchmarks/results/relevance.json
+    python benchmarks/relevance.py cranfield adi --out benchmarks/results/relevance.json   # and relevance.md
 
 Every engine indexes the same documents (title and text) and runs the same queries as plain words (lower-cased,
 punctuation removed, so no engine sees query syntax), ranks ``RUN_DEPTH`` documents, and is scored by the same
@@ -206,6 +206,31 @@ def print_summary(results: dict) -> None:
     console.print(table)
 
 
+def markdown(results: dict) -> str:
+    """The README table: nDCG@10 / AP per collection and engine (best in bold), and searchkit minus the best peer."""
+    engines = list(next(iter(results.values()))["metrics"])
+    lines = [
+        "| collection | set | " + " | ".join(engines) + " | searchkit − best peer: nDCG@10 (p), AP (p) |",
+        "|---|---|" + "---:|" * len(engines) + "---|",
+    ]
+    for name, result in sorted(results.items(), key=lambda kv: (kv[1]["group"] != "tuning", kv[0])):
+        metrics = result["metrics"]
+        cells = []
+        for engine in engines:
+            parts = []
+            for measure in TESTED:
+                value = f"{metrics[engine][measure]:.3f}"
+                parts.append(f"**{value}**" if metrics[engine][measure] == max(m[measure] for m in metrics.values()) else value)
+            cells.append(" / ".join(parts))
+        deltas = []
+        for measure in TESTED:
+            peer = max(PEERS, key=lambda e: metrics[e][measure])
+            test = result["tests"][peer][measure]
+            deltas.append(f"{test['difference']:+.3f} ({test['p']:.2f}, {peer})")
+        lines.append(f"| {name} | {result['group']} | " + " | ".join(cells) + " | " + ", ".join(deltas) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("collections", nargs="*", default=[*TUNING, *HELD_OUT], help="names under ../shared/data, or paths")
@@ -229,6 +254,7 @@ def main(argv: list[str] | None = None) -> None:
             "depth": args.depth,
             "collections": results,
         }, indent=1) + "\n")
+        args.out.with_suffix(".md").write_text(markdown(results))
 
 
 if __name__ == "__main__":
