@@ -451,15 +451,15 @@ class Index:
                 if progress:
                     progress(done, len(changed), f)
                 file_articles = file_passages = 0
-                if key in known:
-                    writer.delete_by_term("path", key)
                 for article in read.articles(f):
+                    if file_articles == 0 and key in known:
+                        # Only now: a changed file that can no longer be read keeps its indexed passages.
+                        writer.delete_by_term("path", key)
                     file_articles += 1
                     for passage in splitter.split(article):
                         writer.add_document(**schema.to_document(passage, key))
                         file_passages += 1
                 if file_articles == 0:
-                    known.pop(key, None)
                     continue
                 replaced += key in known
                 added += key not in known

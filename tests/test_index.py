@@ -121,3 +121,13 @@ def test_get_and_neighbours(seed_index):
         assert all(p.article == hit.passage.article for p in around)
         with pytest.raises(PassageNotFound):
             ix.get("0000000000000000")
+
+
+def test_a_changed_file_that_became_unreadable_keeps_its_passages(corpus):
+    Index.build([corpus / "seeds"], corpus / "index")
+    seed = corpus / "seeds" / "004_1c9a91d3e2df1cb5.txt"
+    seed.write_bytes(b"\x00\x01 now binary")
+    with Index.open(corpus / "index") as ix:
+        report = ix.update([corpus / "seeds"])
+        assert [s.reason.split(" ")[0] for s in report.skipped] == ["binary"]
+        assert ix.search("Atameken") and ix.stats().files == 5
