@@ -2,6 +2,7 @@
 
 from .errors import (
     ArticleError,
+    CollectionError,
     IndexCorrupt,
     IndexIncompatible,
     IndexLocked,
@@ -34,5 +35,6 @@ __all__ = [
     "IndexCorrupt",
     "IndexLocked",
     "PassageNotFound",
+    "CollectionError",
     "__version__",
 ]
