@@ -60,12 +60,23 @@ class RobertsonBM25F(scoring.BM25F):
     (as in BM25F proper, one idf per word; the largest is the union's lower bound, without merging postings).
     """
 
+    def scorer(self, searcher, fieldname: str, text: bytes, qf: int = 1):
+        # Whoosh's block-quality skipping (UnionMatcher.skip_to_quality) can loop for ever on a float tie, which
+        # these idf values hit on wide wildcard unions (``*a*``): switch it off, keep the BM25FScorer (top-k arrays).
+        scorer = super().scorer(searcher, fieldname, text, qf=qf)
+        scorer.supports_block_quality = _never
+        return scorer
+
     def idf(self, searcher, fieldname: str, text: bytes) -> float:
         parent = searcher.get_parent()
         fieldnames = SEARCH_FIELDS if fieldname in SEARCH_FIELDS else (fieldname,)
         n = max(parent.doc_frequency(name, text) for name in fieldnames)
         total = parent.doc_count_all()
         return log(1 + (total - n + 0.5) / (n + 0.5))
+
+
+def _never() -> bool:
+    return False
 
 
 def weighting() -> scoring.WeightingModel:
