@@ -198,7 +198,7 @@ def _reuters_articles(source: Path) -> Iterator[dict]:
                 continue
             title = _FIELD["TITLE"].search(story)
             places = re.findall(r"<D>(.*?)</D>", (_FIELD["PLACES"].search(story) or ["", ""])[1])
-            when = datetime.strptime(_FIELD["DATE"].search(story)[1].strip()[:11], "%d-%b-%Y").date()
+            when = datetime.strptime(_FIELD["DATE"].search(story)[1].split()[0], "%d-%b-%Y").date()
             text = _unescape(body[1]).replace("\n    ", "\n\n").strip()
             yield {
                 "id": f"reuters-{m[1]}",
