@@ -284,9 +284,7 @@ class Index:
             newest = searcher.search(parsed.query, limit=limit, filter=parsed.filter, sortedby=_BY_DATE, reverse=True)
             # Sorted results carry sort keys, not scores: score just those passages to report BM25F,
             # then order them newest first, best first within a day, undated last.
-            scored = searcher.search(
-                parsed.query, limit=limit, filter={hit.docnum for hit in newest}, optimize=_can_skip_blocks(parsed.query)
-            )
+            scored = searcher.search(parsed.query, limit=limit, filter={hit.docnum for hit in newest})
             results = sorted(scored, key=lambda hit: (hit.get("date") is not None, hit.get("date") or datetime.min, hit.score), reverse=True)
             ranked = [(hit.docnum, hit.score) for hit in results]
         else:
@@ -381,9 +379,7 @@ class Index:
             self._topk = TopK.load(self.directory)
         ranked = self._topk.search(searcher, parsed.query, parsed.filter, limit) if self._topk else None
         if ranked is None:
-            results = searcher.search(
-                parsed.query, limit=limit, filter=parsed.filter, optimize=_can_skip_blocks(parsed.query)
-            )
+            results = searcher.search(parsed.query, limit=limit, filter=parsed.filter)
             ranked = [(h.docnum, h.score) for h in results]
         return ranked
 
@@ -511,15 +507,6 @@ class Index:
         )
         self.manifest.setdefault("created", self.manifest["updated"])
         (self.directory / MANIFEST).write_text(json.dumps(self.manifest, indent=1, sort_keys=True), encoding="utf-8")
-
-
-def _can_skip_blocks(q: wq.Query) -> bool:
-    """Whether Whoosh's block-quality skipping is safe for ``q``.
-
-    With expanded terms (wildcards, prefixes, fuzzy terms) Whoosh 2.7.4's AndMaybeMatcher.skip_to_quality can
-    loop for ever (``*a*`` with a limit of 3 on the seeds did); such queries are ranked without skipping.
-    """
-    return not any(isinstance(leaf, wq.MultiTerm) for leaf in q.leaves())
 
 
 class _ArticleReader:
