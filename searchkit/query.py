@@ -82,10 +82,7 @@ def build_query(
 
 def _plain_words(text: str) -> wq.Query:
     """Any of the analysed words in any search field; a repeated word counts once per repetition."""
-    if not text or not text.strip():
-        raise QueryError("empty query")
-    if len(text) > MAX_QUERY_CHARS:
-        raise QueryError(f"query is longer than {MAX_QUERY_CHARS} characters")
+    _check_length(text)
     counts = Counter(token.text for token in SCHEMA["body"].analyzer(text, mode="query"))
     if not counts:
         raise QueryError("query has no searchable words (only stop words or punctuation)")
@@ -185,11 +182,15 @@ def _only_metadata(q: wq.Query) -> bool:
     return all(getattr(leaf, "fieldname", None) not in SEARCH_FIELDS for leaf in q.leaves())
 
 
-def _check_syntax(text: str) -> None:
+def _check_length(text: str) -> None:
     if not text or not text.strip():
         raise QueryError("empty query")
     if len(text) > MAX_QUERY_CHARS:
         raise QueryError(f"query is longer than {MAX_QUERY_CHARS} characters")
+
+
+def _check_syntax(text: str) -> None:
+    _check_length(text)
     if text.count('"') % 2:
         raise QueryError('unbalanced quote: a "phrase" is not closed')
     depth = phrase_words = 0
