@@ -31,6 +31,7 @@ from .errors import (
 from .highlight import highlight, match_terms
 from .models import BuildReport, Hit, IndexStats, Passage, SkippedFile
 from .query import build_query
+from .segments import write_segments
 from .version import __version__
 
 __all__ = ["Index", "Progress", "MANIFEST", "SORTS"]
@@ -431,44 +432,51 @@ class Index:
         removed = [k for k in known if k not in current_keys] if prune else []
 
         punkt_file = self.directory / PUNKT
-        read = _ArticleReader(skipped)
         if punkt_file.is_file():
             params = punkt_from_json(json.loads(punkt_file.read_text(encoding="utf-8")))
         else:
-            params = train_punkt(read.sample(changed, PUNKT_SAMPLE_CHARS))
+            params = train_punkt(_ArticleReader(skipped).sample(changed, PUNKT_SAMPLE_CHARS))
             punkt_file.write_text(json.dumps(punkt_to_json(params), indent=0), encoding="utf-8")
         splitter = PassageSplitter(params)
 
+        def index_file(job: tuple[str, str, dict], add: Callable[[dict], None]) -> tuple[int, int, list[SkippedFile]]:
+            f, key, _ = job
+            file_skipped: list[SkippedFile] = []
+            file_articles = file_passages = 0
+            for article in _ArticleReader(file_skipped).articles(f):
+                file_articles += 1
+                for passage in splitter.split(article):
+                    add(schema.to_document(passage, key))
+                    file_passages += 1
+            return file_articles, file_passages, file_skipped
+
+        if progress:
+            progress(0, len(changed), changed[0][0] if changed else "")
+        new_segments, outcomes = write_segments(
+            self._ix, changed, index_file, procs=_writer_procs(sum(fp["size"] for _, _, fp in changed)),
+            progress=progress and (lambda done, job: progress(done, len(changed), job[0])),
+        )
         articles = passages = added = replaced = 0
         try:
-            writer = self._ix.writer(**_writer_options(sum(fp["size"] for _, _, fp in changed)))
+            writer = self._ix.writer(limitmb=WRITER_LIMIT_MB, compound=False)
         except LockError:
             raise IndexLocked(f"another process is writing to the index at {self.path}") from None
         try:
             for key in removed:
                 writer.delete_by_term("path", key)
                 del known[key]
-            for done, (f, key, fingerprint) in enumerate(changed):
-                if progress:
-                    progress(done, len(changed), f)
-                file_articles = file_passages = 0
-                for article in read.articles(f):
-                    if file_articles == 0 and key in known:
-                        # Only now: a changed file that can no longer be read keeps its indexed passages.
-                        writer.delete_by_term("path", key)
-                    file_articles += 1
-                    for passage in splitter.split(article):
-                        writer.add_document(**schema.to_document(passage, key))
-                        file_passages += 1
+            for (f, key, fingerprint), (file_articles, file_passages, file_skipped) in zip(changed, outcomes):
+                skipped.extend(file_skipped)
                 if file_articles == 0:
-                    continue
+                    continue  # a changed file that can no longer be read keeps its indexed passages
+                if key in known:
+                    writer.delete_by_term("path", key)
                 replaced += key in known
                 added += key not in known
                 known[key] = {**fingerprint, "articles": file_articles, "passages": file_passages}
                 articles += file_articles
                 passages += file_passages
-            if progress:
-                progress(len(changed), len(changed), "")
+            writer.segments.extend(new_segments)  # committed with the deletions, in one TOC
             writer.commit(optimize=False)
         except BaseException:
             writer.cancel()
@@ -561,13 +569,9 @@ def _fingerprint(path: str) -> dict:
     return {"sha256": digest.hexdigest(), "size": size}
 
 
-def _writer_options(input_bytes: int) -> dict:
-    """Whoosh writer settings: one process per core (each writing its own segment) for large inputs."""
-    options = {"limitmb": WRITER_LIMIT_MB, "compound": False}
-    procs = min(os.cpu_count() or 1, MAX_WRITER_PROCS)
-    if input_bytes >= PARALLEL_INPUT_BYTES and procs > 1:
-        options.update(procs=procs, multisegment=True)
-    return options
+def _writer_procs(input_bytes: int) -> int:
+    """Indexing processes: one per core (each writing its own segments) for large inputs."""
+    return min(os.cpu_count() or 1, MAX_WRITER_PROCS) if input_bytes >= PARALLEL_INPUT_BYTES else 1
 
 
 def _new_manifest() -> dict:

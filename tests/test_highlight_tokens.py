@@ -1,11 +1,11 @@
-"""The highlighter's one-loop tokenizer yields exactly the tokens (terms and character spans) of the analyzer."""
+"""The one-loop tokenizer (index and highlighter) yields exactly the tokens (terms and character spans) of the analyzer."""
 
 from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from searchkit.highlight import _analyze
+from searchkit.schema import analyze as _analyze
 from searchkit.schema import ANALYZER
 
 

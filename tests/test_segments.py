@@ -1,0 +1,95 @@
+"""The fast segment writer writes, byte for byte, the segment files Whoosh's own writer writes; a parallel build
+holds the same passages, ranked the same, as a one-process build."""
+
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+
+import whoosh.index
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import searchkit.index
+from searchkit import Index, schema
+from searchkit.ingest import read_articles
+from searchkit.passages import PassageSplitter, train_punkt
+from searchkit.segments import SegmentBuilder
+
+from synthetic import write_corpus
+
+
+def _segment_files(folder: Path) -> dict[str, bytes]:
+    """Each segment file's bytes, by its name without the (random) segment id; the commit's TOC left out."""
+    return {
+        re.sub(r"^MAIN_[0-9a-z]+", "", p.name): p.read_bytes()
+        for p in folder.iterdir() if p.name.startswith("MAIN_") and p.name != "MAIN_WRITELOCK"
+    }
+
+
+def _both_ways(documents: list[dict], tmp_path: Path) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    by_whoosh, by_builder = tmp_path / "whoosh", tmp_path / "builder"
+    for folder in (by_whoosh, by_builder):
+        folder.mkdir()
+    writer = whoosh.index.create_in(str(by_whoosh), schema.SCHEMA).writer(compound=False)
+    for document in documents:
+        writer.add_document(**document)
+    writer.commit()
+    builder = SegmentBuilder(whoosh.index.create_in(str(by_builder), schema.SCHEMA))
+    for document in documents:
+        builder.add_document(**document)
+    builder.finish()
+    return _segment_files(by_whoosh), _segment_files(by_builder)
+
+
+def test_seed_passages_make_the_same_segment_files_as_whoosh(tmp_path, seeds_dir):
+    articles = [a for path in sorted(seeds_dir.iterdir()) for a in read_articles(path, on_error=print)]
+    splitter = PassageSplitter(train_punkt(a.text for a in articles))
+    documents = [schema.to_document(p, "seeds") for a in articles for p in splitter.split(a)]
+    whoosh_files, builder_files = _both_ways(documents, tmp_path)
+    assert {".pst", ".trm", "._stored.col", "._body_len.col", ".date.col"} <= set(whoosh_files)
+    assert builder_files == whoosh_files
+
+
+def test_long_posting_lists_make_the_same_segment_files_as_whoosh(tmp_path):
+    """Hundreds of passages over a small vocabulary: posting lists run over several 128-posting blocks."""
+    rng = random.Random(7)
+    words = "the gas pipeline of a treaty and Caspian talks at Astana's border on 12 May".split()
+    documents = [
+        {"id": f"p{n}", "article": f"a{n // 3}", "path": "f", "position": n % 3, "span": (0, 1),
+         "title": " ".join(rng.choices(words, k=4)), "body": " ".join(rng.choices(words, k=rng.randint(0, 60))),
+         "source": rng.choice(["reuters", "tass"]), "tags": "energy,trade"}
+        for n in range(400)
+    ]
+    whoosh_files, builder_files = _both_ways(documents, tmp_path)
+    assert builder_files == whoosh_files
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from(list("aAeIsyzİß.'’-_ 01\n")) | st.characters(), max_size=80),
+                min_size=1, max_size=5))
+def test_any_text_makes_the_same_segment_files_as_whoosh(tmp_path_factory, bodies):
+    documents = [{"id": f"p{n}", "article": "a", "path": "f", "position": n, "span": (0, 1), "body": body}
+                 for n, body in enumerate(bodies)]
+    whoosh_files, builder_files = _both_ways(documents, tmp_path_factory.mktemp("any"))
+    assert builder_files == whoosh_files
+
+
+def test_a_parallel_build_holds_and_ranks_what_a_one_process_build_does(tmp_path, monkeypatch):
+    files = write_corpus(tmp_path / "feeds", seed=11, files=6, articles=40)
+    one = Index.build(files, tmp_path / "one")
+    monkeypatch.setattr(searchkit.index, "PARALLEL_INPUT_BYTES", 0)
+    done: list[tuple[int, int, str]] = []
+    two = Index.build(files, tmp_path / "two", progress=lambda *args: done.append(args))
+    assert (two.articles, two.passages, two.files_added) == (one.articles, one.passages, one.files_added)
+    assert [d for d, _, _ in done] == list(range(len(files) + 1))
+    assert len(list((tmp_path / "two").glob("gen-*/*.pst"))) >= 2  # a segment per process
+    with Index.open(tmp_path / "one") as a, Index.open(tmp_path / "two") as b:
+        assert sorted(p.id for p in a.passages()) == sorted(p.id for p in b.passages())
+        for query in ("pipeline", "caspian gas", '"trade wheat"', "tariff NOT oil", "source:tass border"):
+            ranked_a = [(h.score, h.passage.id) for h in a.search(query, limit=10_000)]
+            ranked_b = [(h.score, h.passage.id) for h in b.search(query, limit=10_000)]
+            assert ranked_a, query
+            assert sorted(ranked_b, reverse=True) == sorted(ranked_a, reverse=True), query
+            assert [s for s, _ in ranked_b] == [s for s, _ in ranked_a], query
