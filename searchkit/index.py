@@ -8,6 +8,7 @@ directory's parent are stored relative to it, so a prebuilt index moves with its
 
 from __future__ import annotations
 
+import collections
 import functools
 import hashlib
 import json
@@ -45,10 +46,12 @@ import: ~50 ms)."""
 PUNKT_SAMPLE_CHARS = 1_000_000
 """Punkt learns from (at most) this much text of the first build's articles (1 MB: ~2 s of training)."""
 WRITER_LIMIT_MB = 256
-"""Whoosh's indexing buffer per writer process, in MB: bounds the memory of a build."""
-PARALLEL_INPUT_BYTES = 20_000_000
-"""Inputs this large are indexed by one writer process per core (below it, starting them costs more)."""
+"""Whoosh's indexing buffer, in MB, when a commit merges small segments (new ones: ``segments.SEGMENT_POSTINGS``)."""
+PARALLEL_INPUT_BYTES = 2_000_000
+"""Inputs this large are indexed by one process per core (below it, a second process costs more than it saves)."""
 MAX_WRITER_PROCS = 4
+SHARD_BYTES = 2_000_000
+"""A file this large is indexed by all the indexing processes together (see ``_index_files``)."""
 
 # An undated passage holds the column's default, its largest value: sort it as the oldest instead.
 _UNDATED = schema.SCHEMA["date"].default
@@ -439,23 +442,7 @@ class Index:
             punkt_file.write_text(json.dumps(punkt_to_json(params), indent=0), encoding="utf-8")
         splitter = PassageSplitter(params)
 
-        def index_file(job: tuple[str, str, dict], add: Callable[[dict], None]) -> tuple[int, int, list[SkippedFile]]:
-            f, key, _ = job
-            file_skipped: list[SkippedFile] = []
-            file_articles = file_passages = 0
-            for article in _ArticleReader(file_skipped).articles(f):
-                file_articles += 1
-                for passage in splitter.split(article):
-                    add(schema.to_document(passage, key))
-                    file_passages += 1
-            return file_articles, file_passages, file_skipped
-
-        if progress:
-            progress(0, len(changed), changed[0][0] if changed else "")
-        new_segments, outcomes = write_segments(
-            self._ix, changed, index_file, procs=_writer_procs(sum(fp["size"] for _, _, fp in changed)),
-            progress=progress and (lambda done, job: progress(done, len(changed), job[0])),
-        )
+        new_segments, outcomes = _index_files(self._ix, changed, splitter, progress)
         articles = passages = added = replaced = 0
         try:
             writer = self._ix.writer(limitmb=WRITER_LIMIT_MB, compound=False)
@@ -549,6 +536,49 @@ class _ArticleReader:
             yield from read_articles(f, on_error=on_error)
         except ArticleError as e:
             on_error(e)
+
+
+def _index_files(
+    ix, changed: list[tuple[str, str, dict]], splitter, progress: Progress | None,
+) -> tuple[list, list[tuple[int, int, list[SkippedFile]]]]:
+    """Index the ``changed`` files' passages into new segments of ``ix`` (uncommitted); per file, the counts
+    of articles and passages indexed and what was skipped.
+
+    Large inputs are indexed by one process per core; a file of ``SHARD_BYTES`` or more is shared among them
+    (each reads all of it and indexes every n-th article), so that one big JSON Lines file uses every core.
+    """
+    procs = _writer_procs(sum(fp["size"] for _, _, fp in changed))
+    jobs = [(file_no, shard, shards) for file_no, (_, _, fp) in enumerate(changed)
+            for shards in [procs if fp["size"] >= SHARD_BYTES else 1] for shard in range(shards)]
+
+    def index_job(job: tuple[int, int, int], add: Callable[[dict], None]) -> tuple[int, int, list[SkippedFile]]:
+        file_no, shard, shards = job
+        f, key, _ = changed[file_no]
+        file_skipped: list[SkippedFile] = []
+        file_articles = file_passages = 0
+        for n, article in enumerate(_ArticleReader(file_skipped).articles(f)):
+            if n % shards == shard:
+                file_articles += 1
+                for passage in splitter.split(article):
+                    add(schema.to_document(passage, key))
+                    file_passages += 1
+        return file_articles, file_passages, file_skipped if shard == 0 else []
+
+    shards_left = collections.Counter(file_no for file_no, _, _ in jobs)
+
+    def job_done(_: int, job: tuple[int, int, int]) -> None:
+        shards_left[job[0]] -= 1
+        if progress and shards_left[job[0]] == 0:
+            progress(sum(1 for n in shards_left.values() if n == 0), len(changed), changed[job[0]][0])
+
+    if progress:
+        progress(0, len(changed), changed[0][0] if changed else "")
+    segments, outcomes = write_segments(ix, jobs, index_job, procs=procs, progress=job_done)
+    per_file: list[tuple[int, int, list[SkippedFile]]] = [(0, 0, []) for _ in changed]
+    for (file_no, _, _), (file_articles, file_passages, file_skipped) in zip(jobs, outcomes):
+        a, p, k = per_file[file_no]
+        per_file[file_no] = (a + file_articles, p + file_passages, k + file_skipped)
+    return segments, per_file
 
 
 def inputs_fingerprint(files: dict) -> str:

@@ -40,17 +40,32 @@ def _one_loop(analyzer) -> Callable[[str], list[tuple[str, tuple[int, int]]]]:
         return lambda text: [(t.text, (t.startchar, t.endchar)) for t in analyzer(text, chars=True, mode="index")]
     words, stop, stemming = parts[0].expression, parts[2], parts[3]
     stops, shortest, longest, unstemmed, stem = stop.stops, stop.min, stop.max, stemming.ignore, stemming._stem
+    terms: dict[str, str | None] = {}  # a word as written → its term, or None for a stop word
+
+    def term(written: str) -> str | None:
+        word = written.lower()
+        if len(word) < shortest or longest is not None and len(word) > longest or word in stops:
+            return None
+        return word if word in unstemmed else stem(word)
 
     def tokens(text: str) -> list[tuple[str, tuple[int, int]]]:
+        if len(terms) > _MAX_CACHED_WORDS:
+            terms.clear()
         out = []
         for m in words.finditer(text):
-            word = m.group().lower()
-            if len(word) < shortest or longest is not None and len(word) > longest or word in stops:
-                continue
-            out.append((word if word in unstemmed else stem(word), m.span()))
+            written = m.group()
+            found = terms.get(written, _UNSEEN)
+            if found is _UNSEEN:
+                found = terms[written] = term(written)
+            if found is not None:
+                out.append((found, m.span()))
         return out
 
     return tokens
+
+
+_UNSEEN = object()
+_MAX_CACHED_WORDS = 1_000_000
 
 
 analyze = _one_loop(ANALYZER)
