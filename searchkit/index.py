@@ -106,7 +106,8 @@ class Index:
     def open(cls, path: str | os.PathLike, *, verify: bool = False) -> Index:
         """Open an existing index for searching (and updating): the last commit, until ``close``.
 
-        Every segment file is checked against the size in the manifest; with ``verify``, also its CRC-32.
+        Every index file is checked against the manifest: its size, and its CRC-32 where it was written to since
+        its commit (or is read whole at open); with ``verify``, the CRC-32 of every file.
 
         Raises:
             IndexNotFound: there is no index at ``path``.

@@ -295,9 +295,10 @@ def collect_garbage(path: Path) -> list[str]:
 
 
 def file_checksums(directory: Path, known: dict[str, dict] | None = None) -> dict[str, dict]:
-    """``{relative path: {"size", "crc32"}}`` of the index files in ``directory`` and its folders.
+    """``{relative path: {"size", "mtime_ns", "crc32"}}`` of the index files in ``directory`` and its folders.
 
-    A file hard-linked from the previous generation keeps its ``known`` entry: linked files are never rewritten.
+    A file hard-linked from the previous generation, unchanged since, keeps its ``known`` entry: linked files
+    are never rewritten.
     """
     known = known or {}
     sums = {}
@@ -310,28 +311,33 @@ def file_checksums(directory: Path, known: dict[str, dict] | None = None) -> dic
                 continue
             stat = file.stat()
             previous = known.get(relative)
-            linked = previous and previous["size"] == stat.st_size and stat.st_nlink > 1
-            sums[relative] = previous if linked else {"size": stat.st_size, "crc32": _crc32(file)}
+            linked = previous and previous.get("mtime_ns") == stat.st_mtime_ns and stat.st_nlink > 1
+            sums[relative] = previous if linked else {
+                "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "crc32": _crc32(file)
+            }
     return sums
 
 
 def verify_files(directory: Path, expected: dict[str, dict], *, checksums: bool) -> list[str]:
     """Problems with the files of a generation: missing, wrong size, or wrong CRC-32.
 
-    The CRC-32 of the files read whole at open (Whoosh's TOC, the Punkt model) is always checked; that of
-    the segment data files only with ``checksums`` (it costs a read of the whole index).
+    Without ``checksums`` (a read of the whole index), the CRC-32 is checked only where it is cheap or needed:
+    for the files read whole at open (Whoosh's TOC, the Punkt model), and for every file whose size or
+    modification time differs from the manifest's, i.e. written to since its commit (one ``stat`` a file).
     """
     problems = []
     for name, want in sorted(expected.items()):
         file = directory / name
         try:
-            size = file.stat().st_size
+            stat = file.stat()
         except OSError:
             problems.append(f"{name} is missing")
             continue
-        if size != want["size"]:
-            problems.append(f"{name} is {size} bytes, the manifest says {want['size']} (truncated or overwritten)")
-        elif (checksums or name.endswith(".toc") or name == "punkt.json") and _crc32(file) != want["crc32"]:
+        if stat.st_size != want["size"]:
+            problems.append(f"{name} is {stat.st_size} bytes, the manifest says {want['size']} (truncated or overwritten)")
+            continue
+        touched = stat.st_mtime_ns != want.get("mtime_ns")
+        if (checksums or touched or name.endswith(".toc") or name == "punkt.json") and _crc32(file) != want["crc32"]:
             problems.append(f"{name} fails its CRC-32 check (its content changed since it was written)")
     return problems
 
