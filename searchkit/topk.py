@@ -13,6 +13,8 @@ then asks Whoosh. Whoosh still stores the documents and makes the highlights.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import json
 import os
 import shutil
@@ -209,33 +211,58 @@ def write(index_path: str | os.PathLike, ix) -> None:
 
 
 def _write_postings(folder: Path, field: str, leaves, live: np.ndarray, weighted: bool) -> None:
-    by_term: dict[bytes, list[tuple[np.ndarray, np.ndarray]]] = {}
-    for leaf, offset in leaves:
-        if field not in leaf.schema:
-            continue
-        for term in leaf.lexicon(field):
-            by_term.setdefault(term, []).append(_leaf_postings(leaf, field, term, offset))
-    terms = sorted(by_term)
-    docs_parts, weight_parts, offsets = [], [], [0]
-    for term in terms:
-        docs = np.concatenate([d for d, _ in by_term[term]])
-        weights = np.concatenate([w for _, w in by_term[term]])
+    """Write one field's arrays a term at a time: memory holds one posting list, not the index's postings."""
+    lexicons = [
+        zip(leaf.lexicon(field), itertools.repeat(i)) for i, (leaf, _) in enumerate(leaves) if field in leaf.schema
+    ]
+    terms: list[bytes] = []
+    offsets = [0]
+    docs_out = _ArrayWriter(folder / f"{field}.docs.npy", np.int32)
+    weights_out = _ArrayWriter(folder / f"{field}.weights.npy", np.float32) if weighted else None
+    for term, group in itertools.groupby(heapq.merge(*lexicons), key=lambda term_leaf: term_leaf[0]):
+        parts = [_leaf_postings(leaves[i][0], field, term, leaves[i][1]) for _, i in group]
+        docs = np.concatenate([d for d, _ in parts])
         keep = live[docs]
-        docs_parts.append(docs[keep])
-        weight_parts.append(weights[keep])
+        docs_out.append(docs[keep])
+        if weights_out is not None:
+            weights_out.append(np.concatenate([w for _, w in parts])[keep])
+        terms.append(term)
         offsets.append(offsets[-1] + int(keep.sum()))
+    docs_out.close()
     width = max((len(t) for t in terms), default=1)
     np.save(folder / f"{field}.terms.npy", np.array(terms, dtype=f"S{width}"))
     np.save(folder / f"{field}.offsets.npy", np.array(offsets, dtype=np.int64))
-    np.save(folder / f"{field}.docs.npy", np.concatenate(docs_parts) if docs_parts else np.zeros(0, np.int32))
-    if weighted:
-        np.save(folder / f"{field}.weights.npy",
-                np.concatenate(weight_parts) if weight_parts else np.zeros(0, np.float32))
+    if weights_out is not None:
+        weights_out.close()
         lengths = np.ones(len(live))
         for leaf, offset in leaves:
             for docnum in range(leaf.doc_count_all()):
                 lengths[offset + docnum] = leaf.doc_field_length(docnum, field, 1)
         np.save(folder / f"{field}.lengths.npy", lengths)
+
+
+class _ArrayWriter:
+    """A one-dimensional ``.npy`` file written a slice at a time: the data goes to a side file until ``close``
+    knows the length for the header."""
+
+    def __init__(self, path: Path, dtype: type) -> None:
+        self.path = path
+        self.dtype = np.dtype(dtype)
+        self.count = 0
+        self._data = open(path.with_suffix(".part"), "w+b")
+
+    def append(self, values: np.ndarray) -> None:
+        self._data.write(values.astype(self.dtype, copy=False).tobytes())
+        self.count += len(values)
+
+    def close(self) -> None:
+        header = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False, "shape": (self.count,)}
+        with open(self.path, "wb") as f:
+            np.lib.format.write_array_header_1_0(f, header)
+            self._data.seek(0)
+            shutil.copyfileobj(self._data, f, 1 << 20)
+        self._data.close()
+        os.unlink(self._data.name)
 
 
 def _leaf_postings(leaf, field: str, term: bytes, offset: int) -> tuple[np.ndarray, np.ndarray]:
