@@ -42,5 +42,9 @@ class IndexCorrupt(SearchkitError):
     """Index files are missing, truncated or damaged; the message names them and says how to rebuild."""
 
 
+class IndexWriteError(SearchkitError):
+    """A build or update could not be written whole (an indexing process died); nothing was committed."""
+
+
 class CollectionError(SearchkitError):
     """A test collection cannot be found or read (see ``searchkit.collections``)."""

@@ -14,7 +14,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 import time as _time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
@@ -163,26 +162,22 @@ class Index:
         """Build a new index of ``sources`` (files and folders) at ``path``, replacing any index there.
 
         The new index is a new generation, made live only when complete: a failed or killed build leaves
-        the previous index as it was. A directory that is not a searchkit index is replaced as a whole,
-        once the new index is complete beside it.
+        the previous index as it was. An index of the older layout is replaced in place the same way (its
+        files are removed once the new generation is live); any other non-empty directory is refused.
 
         Raises:
             IndexLocked: another process is writing to the index (after waiting ``wait`` seconds).
+            IndexNotFound: ``path`` is a file, or a non-empty directory that is not a searchkit index.
         """
         path = Path(path)
-        if store.can_hold_store(path):
-            with store.write_lock(path, wait=wait):
-                report = cls._commit(path, None, sources, progress=progress, prune=False)
-                store.collect_garbage(path)
-            return report
-        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.building-", dir=path.parent))
-        try:
-            with store.write_lock(staging):
-                report = cls._commit(staging, None, sources, progress=progress, prune=False)
-            _swap_in(staging, path)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
+        if not store.can_hold_store(path):
+            raise IndexNotFound(
+                f"{path} exists and is not a searchkit index: nothing was written; choose another --index, "
+                f"or empty or remove {path} first"
+            )
+        with store.write_lock(path, wait=wait):
+            report = cls._commit(path, None, sources, progress=progress, prune=False)
+            store.collect_garbage(path)
         return report
 
     def update(
@@ -356,7 +351,7 @@ class Index:
 
     @functools.cached_property
     def root(self) -> Path:
-        """Where relative stored paths start: the index directory's parent (staging builds share it)."""
+        """Where relative stored paths start: the index directory's parent."""
         return self.path.resolve().parent
 
     def _searcher_now(self):
@@ -607,14 +602,3 @@ def _writer_procs(input_bytes: int) -> int:
 
 def _new_manifest() -> dict:
     return {"format": "searchkit-index", "files": {}}
-
-
-def _swap_in(staging: Path, path: Path) -> None:
-    """Move the finished ``staging`` index to ``path``; the old index is removed only after the move."""
-    if not path.exists():
-        os.replace(staging, path)
-        return
-    retired = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
-    os.replace(path, retired / "index")
-    os.replace(staging, path)
-    shutil.rmtree(retired, ignore_errors=True)

@@ -23,6 +23,7 @@ from whoosh.index import FileIndex
 from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
 
+from .errors import IndexWriteError
 from .schema import ANALYZER, analyze
 
 __all__ = ["SegmentBuilder", "write_segments", "SEGMENT_POSTINGS"]
@@ -192,7 +193,10 @@ def write_segments(
                 kind, payload = messages.get(timeout=1.0)
             except queue.Empty:
                 if any(w.exitcode not in (None, 0) for w in workers):
-                    raise RuntimeError("an indexing process died") from None
+                    raise IndexWriteError(
+                        "an indexing process died (killed, or out of memory?): nothing was committed, the index "
+                        "is as it was; run searchkit index again"
+                    ) from None
                 continue
             if kind == "error":
                 raise payload

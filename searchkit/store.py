@@ -40,6 +40,7 @@ __all__ = [
     "WRITER_LOCK",
     "READER_LOCK",
     "is_store",
+    "is_older_layout",
     "can_hold_store",
     "current_generation",
     "read_manifest",
@@ -58,6 +59,8 @@ WRITER_LOCK = "writer.lock"
 READER_LOCK = "reader.lock"
 _GENERATION = re.compile(r"gen-(\d{6,})")
 MANIFEST = "manifest.json"
+_OLDER_LAYOUT = re.compile(r"punkt\.json|\.manifest\.json\.tmp|topk|\.topk\.tmp|_?MAIN_.+")
+"""Entries of an older-layout index besides its manifest: removed once a generation replaced it."""
 _NOT_LINKED = frozenset({READER_LOCK, MANIFEST})
 """Files of the live generation that a new generation does not share (its own lock; a manifest it rewrites)."""
 _LOCK_POLL_SECONDS = 0.1
@@ -68,12 +71,23 @@ def is_store(path: Path) -> bool:
     return (path / CURRENT).is_file()
 
 
+def is_older_layout(path: Path) -> bool:
+    """Whether ``path`` holds an index of the layout before generations (its manifest beside Whoosh's files)."""
+    try:
+        return json.loads((path / MANIFEST).read_text(encoding="utf-8")).get("format") == "searchkit-index"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def can_hold_store(path: Path) -> bool:
-    """Whether a new generation may be written inside ``path``: absent, empty, or only our own entries."""
+    """Whether a new generation may be written inside ``path``: absent, empty, only our own entries, or an
+    index (of this layout or the older one)."""
     if not path.exists():
         return True
     if not path.is_dir():
         return False
+    if is_store(path) or is_older_layout(path):
+        return True
     ours = {CURRENT, WRITER_LOCK, f"{CURRENT}.tmp"}
     return all(name in ours or _GENERATION.fullmatch(name) for name in os.listdir(path))
 
@@ -266,7 +280,8 @@ def publish(path: Path, generation: Path) -> None:
 
 
 def collect_garbage(path: Path) -> list[str]:
-    """Remove every generation but the live one that no reader holds (call with the writer lock held)."""
+    """Remove every generation but the live one that no reader holds, and the files of an older-layout index
+    this one replaced (call with the writer lock held)."""
     live = current_generation(path)[0] if is_store(path) else None
     removed = []
     for name in sorted(os.listdir(path)):
@@ -291,6 +306,13 @@ def collect_garbage(path: Path) -> list[str]:
     for name in os.listdir(path):
         if name.startswith(".trash-"):
             shutil.rmtree(path / name, ignore_errors=True)
+    if live is not None and is_older_layout(path):
+        for name in os.listdir(path):
+            if _OLDER_LAYOUT.fullmatch(name) and (path / name).is_dir():
+                shutil.rmtree(path / name)
+            elif _OLDER_LAYOUT.fullmatch(name):
+                (path / name).unlink()
+        (path / MANIFEST).unlink()  # last: until then, the next writer knows there is more to remove
     return removed
 
 
@@ -334,7 +356,9 @@ def verify_files(directory: Path, expected: dict[str, dict], *, checksums: bool)
             problems.append(f"{name} is missing")
             continue
         if stat.st_size != want["size"]:
-            problems.append(f"{name} is {stat.st_size} bytes, the manifest says {want['size']} (truncated or overwritten)")
+            problems.append(
+                f"{name} is {stat.st_size} bytes, the manifest says {want['size']} (truncated or overwritten)"
+            )
             continue
         touched = stat.st_mtime_ns != want.get("mtime_ns")
         if (checksums or touched or name.endswith(".toc") or name == "punkt.json") and _crc32(file) != want["crc32"]:

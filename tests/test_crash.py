@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from searchkit import Index, IndexNotFound
+from searchkit import Index, IndexIncompatible, IndexNotFound
 from searchkit.check import check_index
 from synthetic import write_corpus, write_file
 
@@ -87,21 +87,52 @@ def two_states(tmp_path_factory):
 
 
 def test_random_sigkills_leave_the_last_committed_state(two_states):
+    kill_at_random_moments(two_states, "index", TRIALS)
+
+
+PARALLEL = """
+from searchkit import index
+
+procs = index._writer_procs
+def parallel(input_bytes):  # the path of inputs over PARALLEL_INPUT_BYTES, taken here by a small corpus
+    chosen = procs(index.PARALLEL_INPUT_BYTES)
+    assert chosen > 1, chosen
+    return chosen
+index._writer_procs = parallel
+"""
+RUN_CLI = """
+from searchkit.cli import app
+app(prog_name="searchkit")
+"""
+PARALLEL_TRIALS = int(os.environ.get("SEARCHKIT_CRASH_PARALLEL_TRIALS", "4"))
+needs_two_cores = pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="Whoosh's writer processes need 2 cores")
+
+
+@needs_two_cores
+def test_random_sigkills_of_a_build_with_writer_processes(two_states):
+    """The same guarantees on the path of large inputs: one Whoosh writer process per core, one segment each."""
+    parallel = [sys.executable, "-c", PARALLEL + RUN_CLI]
+    kill_at_random_moments(two_states, "index-parallel", PARALLEL_TRIALS, runner=parallel)
+
+
+def kill_at_random_moments(two_states, name: str, trials: int, runner: list[str] | None = None) -> None:
+    """Alternate the inputs between A and B with ``searchkit index`` runs SIGKILLed at seeded random moments;
+    after each, the index holds exactly one commit and passes check; a last run equals a clean build."""
     root, inputs, states = two_states
-    index = root / "index"
+    index = root / name
     shutil.copytree(root / "clean-A", index)
     inputs.use("A")
-    print(f"crash trials: SEARCHKIT_CRASH_SEED={SEED} SEARCHKIT_CRASH_TRIALS={TRIALS}")
+    print(f"crash trials ({name}): SEARCHKIT_CRASH_SEED={SEED} trials={trials}")
     rng = random.Random(SEED)
     state = "A"
     durations: dict[str, float] = {}
     outcomes = {"killed, previous commit kept": 0, "killed after its commit": 0, "completed": 0}
-    for trial in range(TRIALS):
+    for trial in range(trials):
         target = "B" if state == "A" else "A"
         mode = "--rebuild" if rng.random() < 0.2 else "--prune"
         inputs.use(target)
         started = time.monotonic()
-        run = searchkit("index", inputs.path, "--index", index, mode)
+        run = searchkit("index", inputs.path, "--index", index, mode, runner=runner)
         if mode in durations:
             delay = rng.uniform(0, durations[mode] * 1.1)
             try:
@@ -125,14 +156,15 @@ def test_random_sigkills_leave_the_last_committed_state(two_states):
         check_passes(index)
 
     inputs.use("B")
-    assert searchkit("index", inputs.path, "--index", index, "--prune").wait() == 0
+    assert searchkit("index", inputs.path, "--index", index, "--prune", runner=runner).wait() == 0
     assert snapshot(index) == states["B"]
     checked = subprocess.run([sys.executable, "-m", "searchkit", "check", "--index", str(index)], capture_output=True)
     assert checked.returncode == 0, checked.stderr
     assert sorted(os.listdir(index)) == ["CURRENT", "gen-%06d" % int((index / "CURRENT").read_text()[4:10]),
                                          "writer.lock"], "a killed run's generation was left behind"
-    print(f"crash trials: {TRIALS} runs over {len(states['A'])}/{len(states['B'])} passages, durations {durations}: "
-          f"{outcomes}; every state was one commit, passed check; the final run equals a clean build")
+    print(f"crash trials ({name}): {trials} runs over {len(states['A'])}/{len(states['B'])} passages, "
+          f"durations {durations}: {outcomes}; every state was one commit, passed check; the final run equals a "
+          f"clean build")
 
 
 KILL_AT = """
@@ -156,8 +188,11 @@ elif point == "pointer":
     os.replace = lambda src, dst, **kw: die() if str(dst).endswith("CURRENT") else replace(src, dst, **kw)
 elif point == "cleanup":
     store.collect_garbage = die
-from searchkit.cli import app
-app(prog_name="searchkit")
+elif point == "segments":
+    whoosh.writing.SegmentWriter._commit_toc = die
+elif point == "writer-process":  # with PARALLEL: a forked writer process dies as its last segment is written
+    from searchkit import segments
+    segments.SegmentBuilder.finish = die
 """
 KILL_POINTS = {
     "whoosh-commit": "old",  # segments written, Whoosh's TOC not yet
@@ -166,6 +201,9 @@ KILL_POINTS = {
     "pointer": "old",  # CURRENT.tmp written and fsynced, not yet renamed
     "cleanup": "new",  # CURRENT renamed: committed; old generation not yet removed
 }
+KILLER = [sys.executable, "-c", KILL_AT + RUN_CLI]
+PARALLEL_KILLER = [sys.executable, "-c", PARALLEL + KILL_AT + RUN_CLI]
+"""``KILL_AT`` on the path of large inputs; ``segments``: every writer process wrote its segments, no TOC yet."""
 
 
 @pytest.mark.parametrize(
@@ -176,7 +214,7 @@ def test_a_kill_at_each_step_of_a_commit(two_states, point, mode):
     index = root / f"index-{point}{mode}"
     shutil.copytree(root / "clean-A", index)
     inputs.use("B")
-    killed = searchkit(point, "index", inputs.path, "--index", index, mode, runner=[sys.executable, "-c", KILL_AT])
+    killed = searchkit(point, "index", inputs.path, "--index", index, mode, runner=KILLER)
     assert killed.wait() == -signal.SIGKILL, killed.stderr.read()
     assert snapshot(index) == states["A"] if KILL_POINTS[point] == "old" else states["B"]
     check_passes(index)
@@ -186,7 +224,7 @@ def test_a_killed_first_build_leaves_no_index_and_the_next_run_builds_it(two_sta
     root, inputs, states = two_states
     index = root / "index-first-build"
     inputs.use("A")
-    killed = searchkit("publish", "index", inputs.path, "--index", index, runner=[sys.executable, "-c", KILL_AT])
+    killed = searchkit("publish", "index", inputs.path, "--index", index, runner=KILLER)
     assert killed.wait() == -signal.SIGKILL, killed.stderr.read()
     assert not Index.exists(index)
     with pytest.raises(IndexNotFound):
@@ -194,3 +232,61 @@ def test_a_killed_first_build_leaves_no_index_and_the_next_run_builds_it(two_sta
     assert searchkit("index", inputs.path, "--index", index).wait() == 0
     assert snapshot(index) == states["A"]
     assert sorted(os.listdir(index)) == ["CURRENT", "gen-000002", "writer.lock"]
+
+
+def older_layout(clean: Path, folder: Path) -> dict[str, bytes]:
+    """An index of the layout before generations (a clean build's files, manifest at the top); its contents."""
+    generation = clean / (clean / "CURRENT").read_text().split()[0]
+    shutil.copytree(generation, folder, ignore=shutil.ignore_patterns("reader.lock"))
+    return {f.relative_to(folder).as_posix(): f.read_bytes() for f in folder.rglob("*") if f.is_file()}
+
+
+@pytest.mark.parametrize("point", ["publish", "cleanup"])
+def test_an_older_layout_index_is_replaced_in_place_and_a_kill_loses_nothing(two_states, point):
+    root, inputs, states = two_states
+    index = root / f"index-older-{point}"
+    older = older_layout(root / "clean-A", index)
+    inputs.use("B")
+    killed = searchkit(point, "index", inputs.path, "--index", index, "--rebuild", runner=KILLER)
+    assert killed.wait() == -signal.SIGKILL, killed.stderr.read()
+    if KILL_POINTS[point] == "old":  # killed before the commit point: the older index is as it was
+        assert {name: (index / name).read_bytes() for name in older} == older
+        with pytest.raises(IndexIncompatible, match="older layout"):
+            Index.open(index)
+    else:  # after it: the new index is live beside the older files
+        assert snapshot(index) == states["B"]
+        check_passes(index)
+    assert searchkit("index", inputs.path, "--index", index, "--rebuild").wait() == 0
+    assert snapshot(index) == states["B"]
+    check_passes(index)
+    assert sorted(os.listdir(index)) == ["CURRENT", (index / "CURRENT").read_text().split()[0], "writer.lock"]
+    assert not [p.name for p in root.iterdir() if p.name.startswith(f".{index.name}")], "a killed build left files"
+
+
+@needs_two_cores
+@pytest.mark.parametrize("point", ["segments", "manifest", "pointer"])
+def test_a_kill_at_each_step_of_a_commit_with_writer_processes(two_states, point):
+    root, inputs, states = two_states
+    index = root / f"index-parallel-{point}"
+    shutil.copytree(root / "clean-A", index)
+    inputs.use("B")
+    killed = searchkit(point, "index", inputs.path, "--index", index, "--prune", runner=PARALLEL_KILLER)
+    assert killed.wait() == -signal.SIGKILL, killed.stderr.read()
+    assert snapshot(index) == states["A"]
+    check_passes(index)
+
+
+@needs_two_cores
+def test_a_killed_writer_process_fails_the_run_and_commits_nothing(two_states):
+    root, inputs, states = two_states
+    index = root / "index-writer-process"
+    shutil.copytree(root / "clean-A", index)
+    inputs.use("B")
+    failed = searchkit("writer-process", "index", inputs.path, "--index", index, "--prune", runner=PARALLEL_KILLER)
+    assert failed.wait() == 2
+    stderr = failed.stderr.read()
+    assert "nothing was committed, the index is as it was" in stderr and "Traceback" not in stderr
+    assert snapshot(index) == states["A"]
+    check_passes(index)
+    assert searchkit("index", inputs.path, "--index", index, "--prune").wait() == 0
+    assert snapshot(index) == states["B"]

@@ -94,6 +94,21 @@ def test_failed_build_leaves_the_previous_index_intact(corpus):
     assert [p.name for p in corpus.iterdir() if p.name.startswith(".")] == []
 
 
+def test_build_refuses_a_directory_that_is_not_an_index_and_changes_nothing(corpus, run_cli):
+    notes = corpus / "seeds"
+    before = {f.name: f.read_bytes() for f in notes.iterdir()}
+    for rebuild in ([], ["--rebuild"]):
+        result = run_cli("index", notes, "--index", notes, *rebuild)
+        assert result.code == 2, result.stderr
+        assert f"error: {notes} exists and is not a searchkit index: nothing was written" in result.stderr
+        assert "Traceback" not in result.stderr
+    assert {f.name: f.read_bytes() for f in notes.iterdir()} == before
+    (corpus / "a-file").write_text("not a folder")
+    with pytest.raises(IndexNotFound, match="is not a searchkit index"):
+        Index.build([notes], corpus / "a-file")
+    assert (corpus / "a-file").read_text() == "not a folder"
+
+
 def test_open_missing_and_incompatible_indexes(corpus):
     with pytest.raises(IndexNotFound, match="no searchkit index"):
         Index.open(corpus / "nowhere")
