@@ -1,6 +1,6 @@
 """Reliability costs against input size: peak memory of ``searchkit index``, and what ``Index.open``'s checks cost.
 
-    python benchmarks/reliability.py --sizes 25M,50M,100M --out benchmarks/results-reliability
+    python benchmarks/reliability.py --sizes 32M,128M,512M --out benchmarks/results-reliability
 
 For each size, writes one generated news-like JSON Lines file (corpora.py's vocabulary, seeded) into a temporary
 folder outside the repository (``--work``), indexes it with ``searchkit index`` in a subprocess while sampling
