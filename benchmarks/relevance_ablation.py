@@ -2,34 +2,38 @@
 
     python benchmarks/relevance_ablation.py --out benchmarks/results/relevance_ablation.json
 
-Each variant swaps one setting of ``searchkit.schema`` (analyzer, title boost, idf) or of the plain-words query
-(repeated words counted or not) or the passage size, builds every tuning collection through ``Index.build`` and
-ranks its queries exactly as ``searchkit eval`` does (best passage per document, 1,000 deep), scored by
-``searchkit.evaluate.score_run``. The held-out collections are never run here.
+Each variant swaps settings of ``searchkit.schema`` (analyzer, title boost, idf, K1/B, the article score's
+weight) or of the plain-words query (repeated words counted or not) or the passage size, builds every tuning
+collection through ``Index.build`` and ranks its queries exactly as ``searchkit eval`` does (``evaluate.rank``:
+one hit per article, 1,000 deep), scored by ``searchkit.evaluate.score_run``. The held-out collections are
+never run here.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 import sys
 import tempfile
 from collections import Counter
-from math import log
+from math import inf, log
 from multiprocessing import Pool
 from pathlib import Path
+from typing import NamedTuple
 
+from bm25s.stopwords import STOPWORDS_EN_PLUS
 from whoosh import fields, scoring
 from whoosh import query as wq
-from whoosh.analysis import StemmingAnalyzer
+from whoosh.analysis import Analyzer, LowercaseFilter, RegexTokenizer, StemFilter, StemmingAnalyzer, StopFilter
 
 import searchkit.passages as passages
 import searchkit.query as query
 import searchkit.schema as schema
 from searchkit import Index
 from searchkit.collections import TUNING, find_collection, read_collection
-from searchkit.evaluate import RUN_DEPTH, score_run, write_jsonl
+from searchkit.evaluate import rank, score_run, write_jsonl
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
@@ -47,54 +51,78 @@ class PerFieldRobertsonBM25F(scoring.BM25F):
         return log(1 + (parent.doc_count_all() - n + 0.5) / (n + 0.5))
 
 
-# name: (analyzer, title boost, max passage chars, weighting class, count repeated query words)
-DEFAULT = (schema.ANALYZER, schema.TITLE_BOOST, passages.MAX_PASSAGE_CHARS, schema.RobertsonBM25F, True)
+class Variant(NamedTuple):
+    """One ranking configuration; the fields left out are searchkit's defaults."""
+
+    analyzer: Analyzer = schema.ANALYZER
+    title_boost: float = schema.TITLE_BOOST
+    max_chars: int = passages.MAX_PASSAGE_CHARS
+    weighting: type[scoring.BM25F] = schema.RobertsonBM25F
+    k1: float = schema.K1
+    b: float = schema.B
+    k3: float = inf
+    """A word repeated n times in the query weighs (k3 + 1)·n / (k3 + n): inf counts each repetition, 0 none."""
+    article_weight: float = schema.ARTICLE_WEIGHT
+    """0: documents ranked by their best passage alone."""
+
+
 PORTER = StemmingAnalyzer(cachesize=-1)
+NLTK_STOP = RegexTokenizer() | LowercaseFilter() | StopFilter(stoplist=STOPWORDS_EN_PLUS) | StemFilter(lang="en", cachesize=-1)
+BEST_PASSAGE = Variant(title_boost=2.0, k1=1.2, b=0.75, article_weight=0.0)
 VARIANTS = {
-    "1.0 core: Porter, Whoosh idf per field": (PORTER, 2.0, 800, WhooshIdfBM25F, True),
-    "+ Snowball English": (schema.ANALYZER, 2.0, 800, WhooshIdfBM25F, True),
-    "+ Robertson-Sparck Jones idf, per field": (schema.ANALYZER, 2.0, 800, PerFieldRobertsonBM25F, True),
-    "+ one idf per word (the default)": DEFAULT,
-    "default, title x1": (schema.ANALYZER, 1.0, 800, schema.RobertsonBM25F, True),
-    "default, repeated query words counted once": (*DEFAULT[:4], False),
-    "default, whole documents (no passage split)": (schema.ANALYZER, 2.0, 10**6, schema.RobertsonBM25F, True),
+    "1.0 core: Porter, Whoosh idf per field, best passage": BEST_PASSAGE._replace(analyzer=PORTER, weighting=WhooshIdfBM25F),
+    "+ Snowball English": BEST_PASSAGE._replace(weighting=WhooshIdfBM25F),
+    "+ Robertson-Sparck Jones idf, per field": BEST_PASSAGE._replace(weighting=PerFieldRobertsonBM25F),
+    "+ one idf per word": BEST_PASSAGE,
+    "+ article score, weight 0.3": BEST_PASSAGE._replace(article_weight=0.3),
+    "+ article score, weight 0.5": BEST_PASSAGE._replace(article_weight=0.5),
+    "+ article score, weight 1 (whole-document BM25F only)": BEST_PASSAGE._replace(article_weight=1.0),
+    "default": Variant(),
+    "default, title x1": Variant(title_boost=1.0),
+    "default, title x2": Variant(title_boost=2.0),
+    "default, K1=1.5": Variant(k1=1.5),
+    "default, K1=2.0": Variant(k1=2.0),
+    "default, B=0.9": Variant(b=0.9),
+    "default, NLTK's 179 stop words (bm25s's en_plus)": Variant(analyzer=NLTK_STOP),
+    "default, repeated query words counted once (k3=0)": Variant(k3=0.0),
+    "default, repeated query words saturated, k3=1": Variant(k3=1.0),
+    "default, repeated query words saturated, k3=3": Variant(k3=3.0),
+    "default, repeated query words saturated, k3=8": Variant(k3=8.0),
+    "default, whole documents (no passage split)": Variant(max_chars=10**6),
 }
 
 
-def _use(analyzer, title_boost: float, max_chars: int) -> None:
-    """Point searchkit's schema, query parser and passage splitter at one variant (this process only)."""
+def _use(variant: Variant) -> None:
+    """Point searchkit's schema, query parser, passage splitter and ranking at one variant (this process only)."""
     columns = {name: schema.SCHEMA[name] for name in schema.SCHEMA.names()}
-    columns["title"] = fields.TEXT(analyzer=analyzer, stored=True, field_boost=title_boost)
-    columns["body"] = fields.TEXT(analyzer=analyzer, stored=True)
+    columns["title"] = fields.TEXT(analyzer=variant.analyzer, stored=True, field_boost=variant.title_boost)
+    columns["body"] = fields.TEXT(analyzer=variant.analyzer, stored=True)
     schema.SCHEMA = query.SCHEMA = fields.Schema(**columns)
-    passages.PassageSplitter.__init__.__defaults__ = (max_chars,)
+    passages.PassageSplitter.__init__.__defaults__ = (variant.max_chars,)
+    schema.weighting = lambda: variant.weighting(B=variant.b, K1=variant.k1)
+    schema.ARTICLE_WEIGHT = variant.article_weight
+    query._plain_words = _PLAIN_WORDS if variant.k3 == inf else functools.partial(_saturated, k3=variant.k3)
 
 
-def _plain(text: str, counted: bool) -> wq.Query:
+_PLAIN_WORDS = query._plain_words
+
+
+def _saturated(text: str, k3: float) -> wq.Query:
     counts = Counter(t.text for t in schema.SCHEMA["body"].analyzer(text, mode="query"))
     return wq.Or([
-        wq.Or([wq.Term(f, word, boost=n if counted else 1) for f in schema.SEARCH_FIELDS]) for word, n in counts.items()
+        wq.Or([wq.Term(f, word, boost=(k3 + 1) * n / (k3 + n)) for f in schema.SEARCH_FIELDS]) for word, n in counts.items()
     ])
 
 
 def _measure(job: tuple[str, str]) -> tuple[str, str, dict]:
     variant, name = job
-    analyzer, title_boost, max_chars, weighting, counted = VARIANTS[variant]
-    _use(analyzer, title_boost, max_chars)
+    _use(VARIANTS[variant])
     collection = read_collection(find_collection(name, DATA))
     with tempfile.TemporaryDirectory() as tmp:
         write_jsonl(collection, Path(tmp) / "docs.jsonl")
         Index.build([Path(tmp) / "docs.jsonl"], Path(tmp) / "index")
         with Index.open(Path(tmp) / "index") as ix:
-            reader = ix._ix.reader()  # a benchmark may look inside: article ids by document number
-            articles = [reader.stored_fields(n)["article"] for n in range(reader.doc_count_all())]
-            with ix._ix.searcher(weighting=weighting(B=0.75, K1=1.2)) as searcher:
-                run = {}
-                for qid, text in collection.queries.items():
-                    best: dict[str, float] = {}
-                    for hit in searcher.search(_plain(text, counted), limit=RUN_DEPTH * 4):
-                        best.setdefault(articles[hit.docnum], hit.score)
-                    run[qid] = sorted(best.items(), key=lambda item: -item[1])[:RUN_DEPTH]
+            run = rank(ix, collection.queries)
     metrics = score_run(collection, run).metrics
     return variant, name, {m: metrics[m] for m in ("nDCG@10", "AP")}
 

@@ -126,13 +126,17 @@ def query(
     until: Optional[str] = typer.Option(None, help="Only passages dated on or before YYYY-MM-DD."),
     speaker: Optional[str] = typer.Option(None, help="Only passages spoken by this speaker (transcripts)."),
     sort: str = typer.Option("score", help="Order: score (best first) or date (newest first)."),
+    per_article: bool = typer.Option(
+        False, "--per-article", help="One hit per article (its best passage), articles ranked as whole stories."
+    ),
     json: bool = typer.Option(False, "--json", help="One JSON object per hit per line."),
 ) -> None:
     """Search the index: ranked passages with highlighted matches."""
     try:
         with _open(index) as ix:
             hits = ix.search(
-                text, limit=limit, source=source, place=place, since=since, until=until, speaker=speaker, sort=sort
+                text, limit=limit, source=source, place=place, since=since, until=until, speaker=speaker, sort=sort,
+                per_article=per_article,
             )
     except (SearchkitError, OSError) as e:
         raise _fail(e) from None

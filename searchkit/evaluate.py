@@ -1,7 +1,7 @@
 """Ranking quality on a test collection: index it through ``Index.build``, run its queries, score with ir-measures.
 
-A collection document may be split into several passages; a document's score is its best passage's score
-(max aggregation), and documents are ranked by it. Metrics come from ``ir-measures`` (pytrec_eval), averaged
+A collection document is an article, which may be split into several passages; documents are ranked as
+``Index.search(per_article=True)`` ranks articles (whole-document BM25F and best passage, ``schema.ARTICLE_WEIGHT``). Metrics come from ``ir-measures`` (pytrec_eval), averaged
 over the judged queries: a judged query that retrieves nothing scores 0, it is not dropped.
 """
 
@@ -26,8 +26,6 @@ MEASURES = ("nDCG@10", "AP", "P@10", "R@100", "RR")
 """The default measures, by their ir-measures names."""
 RUN_DEPTH = 1000
 """Documents ranked per query (the TREC convention); AP and R@100 are computed over them."""
-_PASSAGES_PER_DOCUMENT = 4
-"""Passages fetched per ranked document, so that ``RUN_DEPTH`` distinct documents survive aggregation."""
 
 Run = dict[str, list[tuple[str, float]]]
 """A ranking: query id → ``(document id, score)`` best first."""
@@ -55,13 +53,11 @@ def write_jsonl(collection: Collection, path: str | os.PathLike) -> None:
 
 
 def rank(index: Index, queries: Mapping[str, str], *, depth: int = RUN_DEPTH) -> Run:
-    """Run each query as plain words; documents (articles) ranked by their best passage's score."""
+    """Run each query as plain words; documents (articles) ranked one hit per article."""
     run: Run = {}
     for query_id, text in queries.items():
-        best: dict[str, float] = {}
-        for hit in index.search(text, limit=depth * _PASSAGES_PER_DOCUMENT, syntax=False, highlights=False):
-            best.setdefault(hit.passage.article, hit.score)  # hits come best first
-        run[query_id] = sorted(best.items(), key=lambda item: -item[1])[:depth]
+        hits = index.search(text, limit=depth, syntax=False, highlights=False, per_article=True)
+        run[query_id] = [(hit.passage.article, hit.score) for hit in hits]
     return run
 
 

@@ -262,20 +262,26 @@ class Index:
         sort: str = "score",
         syntax: bool = True,
         highlights: bool = True,
+        per_article: bool = False,
     ) -> list[Hit]:
         """Ranked passages matching ``text`` (Whoosh query syntax), best first, with highlights.
 
         ``since``/``until`` are ISO dates (inclusive); ``sort="date"`` orders matches newest first.
         ``syntax=False`` reads ``text`` as plain words, any of which may match (see ``build_query``);
         ``highlights=False`` leaves ``Hit.highlights`` empty, for callers that only rank.
+        ``per_article=True`` returns one hit per article: its best passage, with the article's score, ranked
+        by it (see ``schema.ARTICLE_WEIGHT``).
 
         Raises:
-            QueryError: the query, a filter, ``limit`` or ``sort`` is malformed.
+            QueryError: the query, a filter, ``limit`` or ``sort`` is malformed, or ``per_article`` is
+                combined with ``sort="date"``.
         """
         if limit < 1:
             raise QueryError(f"limit must be at least 1, got {limit}")
         if sort not in SORTS:
             raise QueryError(f"sort must be one of {', '.join(SORTS)}, got {sort!r}")
+        if per_article and sort != "score":
+            raise QueryError("per-article results are ranked by score; they cannot be sorted by date")
         parsed = build_query(
             text, source=source, place=place, since=since, until=until, speaker=speaker, syntax=syntax
         )
@@ -287,6 +293,8 @@ class Index:
             scored = searcher.search(parsed.query, limit=limit, filter={hit.docnum for hit in newest})
             results = sorted(scored, key=lambda hit: (hit.get("date") is not None, hit.get("date") or datetime.min, hit.score), reverse=True)
             ranked = [(hit.docnum, hit.score) for hit in results]
+        elif per_article:
+            ranked = self._top_articles(searcher, parsed, limit)
         else:
             ranked = self._top(searcher, parsed, limit)
         terms = match_terms(parsed.query, searcher.reader())
@@ -382,6 +390,24 @@ class Index:
             results = searcher.search(parsed.query, limit=limit, filter=parsed.filter)
             ranked = [(h.docnum, h.score) for h in results]
         return ranked
+
+    def _top_articles(self, searcher, parsed, limit: int) -> list[tuple[int, float]]:
+        """The best ``limit`` articles as (docnum of the best passage, article score); the top-k arrays hold
+        the articles' statistics. Where they cannot answer, articles rank by their best passage."""
+        self._queries += 1
+        if self._topk is None or self._topk.index_dir != self.directory:
+            from .topk import TopK
+
+            self._topk = TopK.load(self.directory)
+        if self._topk is not None:
+            ranked = self._topk.search_articles(searcher, parsed.query, parsed.filter, limit, schema.ARTICLE_WEIGHT)
+            if ranked is not None:
+                return ranked
+        best: dict[tuple[str, str], tuple[int, float]] = {}
+        for docnum, score in self._top(searcher, parsed, max(1, searcher.doc_count_all())):
+            stored = searcher.stored_fields(docnum)
+            best.setdefault((stored["path"], stored["article"]), (docnum, score))
+        return list(best.values())[:limit]
 
     def _passage(self, stored: dict) -> Passage:
         return schema.to_passage(stored, os.path.normpath(os.path.join(self.root, stored["path"])))

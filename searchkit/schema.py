@@ -12,7 +12,8 @@ from whoosh.analysis import IDAnalyzer, LowercaseFilter, RegexTokenizer, SimpleA
 from .models import Passage
 
 __all__ = [
-    "SCHEMA", "SCHEMA_VERSION", "ANALYZER", "analyze", "SEARCH_FIELDS", "TITLE_BOOST", "RobertsonBM25F", "weighting",
+    "SCHEMA", "SCHEMA_VERSION", "ANALYZER", "analyze", "SEARCH_FIELDS", "TITLE_BOOST", "ARTICLE_WEIGHT", "K1", "B",
+    "RobertsonBM25F", "weighting",
     "to_document", "to_passage",
 ]
 
@@ -74,6 +75,12 @@ analyze = _one_loop(ANALYZER)
 TITLE_BOOST = 2.0
 """A title word weighs twice a body word: headlines name what a news story is about. (The tuning collections,
 abstracts with descriptive titles, rank slightly better at 0.5–1: about +0.01 nDCG@10; see README.)"""
+ARTICLE_WEIGHT = 0.3
+"""Per-article ranking (``Index.search(per_article=True)``, ``searchkit eval``): an article's score is this
+share of its BM25F score as one whole document plus the rest of its best passage's score (Callan, 1994)."""
+K1 = 1.2
+B = 0.75
+"""BM25's term-frequency saturation and length normalisation: Whoosh's (and Lucene's) defaults."""
 SEARCH_FIELDS = ("title", "body")
 """The fields that plain query words search."""
 
@@ -128,8 +135,8 @@ def _never() -> bool:
 
 
 def weighting() -> scoring.WeightingModel:
-    """BM25F (B=0.75, K1=1.2, Whoosh's defaults) with one Robertson–Spärck Jones idf per word."""
-    return RobertsonBM25F(B=0.75, K1=1.2)
+    """BM25F (``K1``, ``B``) with one Robertson–Spärck Jones idf per word."""
+    return RobertsonBM25F(B=B, K1=K1)
 
 
 def to_document(passage: Passage, path: str) -> dict:

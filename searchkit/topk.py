@@ -9,6 +9,9 @@ floating-point operations in the same order (``scoring.bm25``, union/intersectio
 the top k ordered as Whoosh's collector orders them (score descending, doc number ascending). Anything the
 arrays cannot evaluate exactly (phrases, wildcards, negation, other weightings) returns ``None``: the caller
 then asks Whoosh. Whoosh still stores the documents and makes the highlights.
+
+Each passage's article (an ordinal per (path, article id)) is kept too, so that ``search_articles`` can rank
+articles by BM25F over their passages' summed term frequencies and lengths (see ``schema.ARTICLE_WEIGHT``).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import itertools
 import json
 import os
 import shutil
+from math import log
 from pathlib import Path
 
 import numpy as np
@@ -35,10 +39,14 @@ from . import schema
 __all__ = ["TopK", "write", "FOLDER"]
 
 FOLDER = "topk"
-FORMAT = 1
+FORMAT = 2
 SCORED_FIELDS = schema.SEARCH_FIELDS
 FILTER_FIELDS = ("source", "place", "speaker")
 DATE_FIELD = "date"
+ARTICLE_FIELDS = ("path", "article")
+"""Together they name an article: an article id is unique within its file."""
+HEADLINE_FIELDS = ("title",)
+"""Fields every passage repeats from its article: an article's frequency and length there are one passage's."""
 _UNDATED = np.iinfo(np.int64).min
 
 
@@ -76,6 +84,9 @@ class TopK:
         self.fields = {f: _Postings(folder, f, weighted=True) for f in SCORED_FIELDS}
         self.filters = {f: _Postings(folder, f, weighted=False) for f in FILTER_FIELDS}
         self.dates = np.load(folder / f"{DATE_FIELD}.values.npy", mmap_mode="r")
+        self.article_of = np.load(folder / "article.values.npy")
+        self.article_count = int(self.article_of.max(initial=-1)) + 1
+        self._article_lengths: dict[str, np.ndarray] = {}
 
     @classmethod
     def load(cls, index_path: str | os.PathLike) -> TopK | None:
@@ -92,6 +103,43 @@ class TopK:
     def search(self, searcher, q: wq.Query, filter_q: wq.Query | None, limit: int) -> list[tuple[int, float]] | None:
         """The top ``limit`` (doc number, score) pairs, exactly as ``searcher.search(q, limit, filter=...)``
         ranks them; None when the arrays are stale for this searcher or cannot evaluate the query exactly."""
+        scores = self._passage_scores(searcher, q, filter_q)
+        return None if scores is None else _top(scores, limit)
+
+    def search_articles(
+        self, searcher, q: wq.Query, filter_q: wq.Query | None, limit: int, article_weight: float
+    ) -> list[tuple[int, float]] | None:
+        """The top ``limit`` articles as (doc number of the article's best passage, article score).
+
+        An article's score is ``article_weight`` × its BM25F score as one document (term frequencies and
+        lengths summed over its passages, document frequencies and average lengths counted in articles) plus
+        ``1 - article_weight`` × its best passage's score. Only articles with a passage matching ``q`` and
+        the filter are ranked. Queries the article level cannot score (anything but words combined by AND/OR)
+        rank articles by their best passage. None when ``search`` would return None.
+        """
+        scores = self._passage_scores(searcher, q, filter_q)
+        if scores is None:
+            return None
+        matched = np.flatnonzero(scores)
+        articles = self.article_of[matched]
+        # each article's best passage: the highest score, the lowest doc number among equals
+        order = np.lexsort((matched, -scores[matched], articles))
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = articles[order][1:] != articles[order][:-1]
+        best = matched[order[first]]
+        combined = scores[best]
+        if article_weight:
+            try:
+                whole = self._article_scores(q, searcher.weighting)[self.article_of[best]]
+                combined = article_weight * whole + (1 - article_weight) * combined
+            except _Unsupported:
+                pass  # best passage alone
+        ranked = np.zeros(self.doc_count)
+        ranked[best] = combined
+        return _top(ranked, limit)
+
+    def _passage_scores(self, searcher, q: wq.Query, filter_q: wq.Query | None) -> np.ndarray | None:
+        """Every document's score under ``q`` (0: no match, or filtered out), or None (stale, unsupported)."""
         reader = searcher.reader()
         if reader.generation() != self.generation or reader.doc_count_all() != self.doc_count:
             return None
@@ -106,12 +154,58 @@ class TopK:
             return None
         if allowed is not None:
             scores[~allowed] = 0.0
-        matched = np.flatnonzero(scores)
-        if len(matched) > limit:
-            kth = np.partition(scores[matched], len(matched) - limit)[len(matched) - limit]
-            matched = matched[scores[matched] >= kth]
-        order = np.lexsort((matched, -scores[matched]))[:limit]
-        return [(int(matched[i]), float(scores[matched[i]])) for i in order]
+        return scores
+
+    # --- article level: the query's words over articles as whole documents ----------------------------------
+
+    def _article_scores(self, q: wq.Query, weighting) -> np.ndarray:
+        """Each article's BM25F score under ``q`` (words, AND, OR, boosts), as if it were one document."""
+        kind = type(q)
+        if kind is wq.Or:
+            total = np.zeros(self.article_count)
+            for sub in q.subqueries:
+                total += self._article_scores(sub, weighting)
+            return total * q.boost
+        if kind is wq.And:
+            parts = [self._article_scores(sub, weighting) for sub in q.subqueries]
+            every = np.logical_and.reduce([p != 0 for p in parts])
+            return np.where(every, sum(parts), 0.0) * q.boost
+        if kind is wq.Term and q.fieldname in self.fields:
+            text = schema.SCHEMA[q.fieldname].to_bytes(q.text)
+            tf = self._article_frequencies(q.fieldname, text)
+            n = np.count_nonzero(np.logical_or.reduce([self._article_frequencies(f, text) for f in self.fields]))
+            idf = log(1 + (self.article_count - n + 0.5) / (n + 0.5))
+            lengths = self._lengths(q.fieldname)
+            norm = (1 - weighting.B) + weighting.B * lengths / (lengths.sum() / self.article_count or 1.0)
+            return idf * (tf * (weighting.K1 + 1)) / (tf + weighting.K1 * norm) * q.boost
+        raise _Unsupported(kind.__name__)
+
+    def _article_frequencies(self, field: str, text: bytes) -> np.ndarray:
+        """The word's frequency (weight) per article in ``field``."""
+        postings = self.fields[field]
+        out = np.zeros(self.article_count)
+        where = postings.slice(text)
+        if where is None:
+            return out
+        articles = self.article_of[postings.docs[where]]
+        weights = np.asarray(postings.weights[where], dtype=np.float64)
+        if field in HEADLINE_FIELDS:
+            np.maximum.at(out, articles, weights)
+            return out
+        return np.bincount(articles, weights, minlength=self.article_count)
+
+    def _lengths(self, field: str) -> np.ndarray:
+        """Each article's length in ``field``."""
+        if field not in self._article_lengths:
+            live = self.article_of >= 0
+            articles, lengths = self.article_of[live], self.fields[field].lengths[live]
+            if field in HEADLINE_FIELDS:
+                per_article = np.zeros(self.article_count)
+                np.maximum.at(per_article, articles, lengths)
+            else:
+                per_article = np.bincount(articles, lengths, minlength=self.article_count)
+            self._article_lengths[field] = per_article
+        return self._article_lengths[field]
 
     # --- scoring: Whoosh's matcher tree over the arrays ---------------------------------------------------------
 
@@ -180,6 +274,16 @@ class TopK:
         raise _Unsupported(type(f).__name__)
 
 
+def _top(scores: np.ndarray, limit: int) -> list[tuple[int, float]]:
+    """The ``limit`` best non-zero scores as (doc number, score): score descending, doc number ascending."""
+    matched = np.flatnonzero(scores)
+    if len(matched) > limit:
+        kth = np.partition(scores[matched], len(matched) - limit)[len(matched) - limit]
+        matched = matched[scores[matched] >= kth]
+    order = np.lexsort((matched, -scores[matched]))[:limit]
+    return [(int(matched[i]), float(scores[matched[i]])) for i in order]
+
+
 def _scorer(m):
     """A leaf matcher's scorer (``ListMatcher``, which holds inlined postings, keeps it private)."""
     return getattr(m, "scorer", None) or getattr(m, "_scorer", None)
@@ -203,6 +307,7 @@ def write(index_path: str | os.PathLike, ix) -> None:
         for field in FILTER_FIELDS:
             _write_postings(staging, field, leaves, live, weighted=False)
         np.save(staging / f"{DATE_FIELD}.values.npy", _dates(leaves, live))
+        np.save(staging / "article.values.npy", _articles(leaves, live))
         meta = {"format": FORMAT, "generation": reader.generation(), "doc_count": reader.doc_count_all(),
                 "fields": list(SCORED_FIELDS)}
     (staging / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
@@ -234,10 +339,10 @@ def _write_postings(folder: Path, field: str, leaves, live: np.ndarray, weighted
     np.save(folder / f"{field}.offsets.npy", np.array(offsets, dtype=np.int64))
     if weights_out is not None:
         weights_out.close()
-        lengths = np.ones(len(live))
+        lengths = np.zeros(len(live))
         for leaf, offset in leaves:
             for docnum in range(leaf.doc_count_all()):
-                lengths[offset + docnum] = leaf.doc_field_length(docnum, field, 1)
+                lengths[offset + docnum] = leaf.doc_field_length(docnum, field) or 0  # None: no such field
         np.save(folder / f"{field}.lengths.npy", lengths)
 
 
@@ -291,6 +396,21 @@ def _leaf_postings(leaf, field: str, term: bytes, offset: int) -> tuple[np.ndarr
             break
         m._goto(m._nextoffset)
     return np.concatenate(ids) + offset, np.concatenate(weights)
+
+
+def _articles(leaves, live: np.ndarray) -> np.ndarray:
+    """Each live document's article as an ordinal (0, 1, ... per distinct path and article id); deleted: -1."""
+    keys = np.zeros((len(live), len(ARTICLE_FIELDS)), dtype=np.int64)
+    for column, field in enumerate(ARTICLE_FIELDS):
+        terms: dict[bytes, int] = {}
+        for leaf, offset in leaves:
+            for term in leaf.lexicon(field):
+                docs, _ = _leaf_postings(leaf, field, term, offset)
+                keys[docs, column] = terms.setdefault(term, len(terms))
+    ordinals = np.full(len(live), -1, dtype=np.int64)
+    if live.any():
+        ordinals[live] = np.unique(keys[live], axis=0, return_inverse=True)[1].reshape(-1)
+    return ordinals
 
 
 def _dates(leaves, live: np.ndarray) -> np.ndarray:
