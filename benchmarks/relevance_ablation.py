@@ -23,10 +23,9 @@ from multiprocessing import Pool
 from pathlib import Path
 from typing import NamedTuple
 
-from bm25s.stopwords import STOPWORDS_EN_PLUS
 from whoosh import fields, scoring
 from whoosh import query as wq
-from whoosh.analysis import Analyzer, LowercaseFilter, RegexTokenizer, StemFilter, StemmingAnalyzer, StopFilter
+from whoosh.analysis import STOP_WORDS, Analyzer, LowercaseFilter, RegexTokenizer, StemFilter, StopFilter
 
 import searchkit.passages as passages
 import searchkit.query as query
@@ -60,34 +59,40 @@ class Variant(NamedTuple):
     weighting: type[scoring.BM25F] = schema.RobertsonBM25F
     k1: float = schema.K1
     b: float = schema.B
-    k3: float = inf
+    k3: float = schema.K3
     """A word repeated n times in the query weighs (k3 + 1)·n / (k3 + n): inf counts each repetition, 0 none."""
     article_weight: float = schema.ARTICLE_WEIGHT
     """0: documents ranked by their best passage alone."""
 
 
-PORTER = StemmingAnalyzer(cachesize=-1)
-NLTK_STOP = RegexTokenizer() | LowercaseFilter() | StopFilter(stoplist=STOPWORDS_EN_PLUS) | StemFilter(lang="en", cachesize=-1)
-BEST_PASSAGE = Variant(title_boost=2.0, k1=1.2, b=0.75, article_weight=0.0)
+def _analyzer(stemmer: Analyzer, stop_words) -> Analyzer:
+    return RegexTokenizer() | LowercaseFilter() | StopFilter(stoplist=stop_words) | stemmer
+
+
+SNOWBALL, PORTER = StemFilter(lang="en", cachesize=-1), StemFilter(cachesize=-1)
+WHOOSH_STOP = _analyzer(SNOWBALL, STOP_WORDS)
+# searchkit 1.1: Snowball, Whoosh's 34 stop words, title x2, repeated query words counted in full, best passage
+BEST_PASSAGE = Variant(analyzer=WHOOSH_STOP, title_boost=2.0, k3=inf, article_weight=0.0)
 VARIANTS = {
-    "1.0 core: Porter, Whoosh idf per field, best passage": BEST_PASSAGE._replace(analyzer=PORTER, weighting=WhooshIdfBM25F),
+    "1.0 core: Porter, Whoosh idf per field, best passage": BEST_PASSAGE._replace(
+        analyzer=_analyzer(PORTER, STOP_WORDS), weighting=WhooshIdfBM25F),
     "+ Snowball English": BEST_PASSAGE._replace(weighting=WhooshIdfBM25F),
     "+ Robertson-Sparck Jones idf, per field": BEST_PASSAGE._replace(weighting=PerFieldRobertsonBM25F),
-    "+ one idf per word": BEST_PASSAGE,
-    "+ article score, weight 0.3": BEST_PASSAGE._replace(article_weight=0.3),
-    "+ article score, weight 0.5": BEST_PASSAGE._replace(article_weight=0.5),
-    "+ article score, weight 1 (whole-document BM25F only)": BEST_PASSAGE._replace(article_weight=1.0),
-    "default": Variant(),
-    "default, title x1": Variant(title_boost=1.0),
+    "+ one idf per word (searchkit 1.1)": BEST_PASSAGE,
+    "+ article score, weight 0.7": BEST_PASSAGE._replace(article_weight=0.7),
+    "+ title x1": BEST_PASSAGE._replace(article_weight=0.7, title_boost=1.0),
+    "+ NLTK's stop words (searchkit's list)": Variant(k3=inf),
+    "+ repeated query words saturated, k3=8: the default": Variant(),
+    "default, article weight 0 (best passage only)": Variant(article_weight=0.0),
+    "default, article weight 0.3": Variant(article_weight=0.3),
+    "default, article weight 0.5": Variant(article_weight=0.5),
+    "default, article weight 1 (whole-article BM25F only)": Variant(article_weight=1.0),
     "default, title x2": Variant(title_boost=2.0),
+    "default, Whoosh's 34 stop words": Variant(analyzer=WHOOSH_STOP),
+    "default, k3=0 (repeated query words counted once)": Variant(k3=0.0),
+    "default, k3=3": Variant(k3=3.0),
     "default, K1=1.5": Variant(k1=1.5),
-    "default, K1=2.0": Variant(k1=2.0),
-    "default, B=0.9": Variant(b=0.9),
-    "default, NLTK's 179 stop words (bm25s's en_plus)": Variant(analyzer=NLTK_STOP),
-    "default, repeated query words counted once (k3=0)": Variant(k3=0.0),
-    "default, repeated query words saturated, k3=1": Variant(k3=1.0),
-    "default, repeated query words saturated, k3=3": Variant(k3=3.0),
-    "default, repeated query words saturated, k3=8": Variant(k3=8.0),
+    "default, K1=0.9 B=0.4 (Anserini's)": Variant(k1=0.9, b=0.4),
     "default, whole documents (no passage split)": Variant(max_chars=10**6),
 }
 

@@ -17,7 +17,7 @@ from whoosh.qparser import MultifieldParser, OrGroup
 
 from .errors import QueryError
 from .ingest import normalise_source, parse_date
-from .schema import SCHEMA, SEARCH_FIELDS
+from .schema import K3, SCHEMA, SEARCH_FIELDS
 
 __all__ = ["ParsedQuery", "build_query", "parse_filter_date", "QUERY_FIELDS"]
 
@@ -81,14 +81,17 @@ def build_query(
 
 
 def _plain_words(text: str) -> wq.Query:
-    """Any of the analysed words in any search field; a repeated word counts once per repetition."""
+    """Any of the analysed words in any search field; a repeated word weighs more, saturating (``schema.K3``)."""
     _check_length(text)
     counts = Counter(token.text for token in SCHEMA["body"].analyzer(text, mode="query"))
     if not counts:
         raise QueryError("query has no searchable words (only stop words or punctuation)")
     if len(counts) > MAX_TERMS:
         raise QueryError(f"query has more than {MAX_TERMS} terms")
-    return wq.Or([wq.Or([wq.Term(field, word, boost=n) for field in SEARCH_FIELDS]) for word, n in counts.items()])
+    return wq.Or([
+        wq.Or([wq.Term(field, word, boost=(K3 + 1) * n / (K3 + n)) for field in SEARCH_FIELDS])
+        for word, n in counts.items()
+    ])
 
 
 def parse_filter_date(value: date | str | None, name: str) -> date | None:

@@ -13,17 +13,29 @@ from .models import Passage
 
 __all__ = [
     "SCHEMA", "SCHEMA_VERSION", "ANALYZER", "analyze", "SEARCH_FIELDS", "TITLE_BOOST", "ARTICLE_WEIGHT", "K1", "B",
-    "RobertsonBM25F", "weighting",
+    "K3", "STOP_WORDS", "RobertsonBM25F", "weighting",
     "to_document", "to_passage",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Bumped whenever fields or analysis change: an index of another version must be rebuilt."""
 
-ANALYZER = RegexTokenizer() | LowercaseFilter() | StopFilter() | StemFilter(lang="en", cachesize=-1)
-"""Word tokens, lower-cased, English stop words and one-letter tokens (a possessive's ``s``) removed, stemmed by
-Snowball English (Porter2, Whoosh's own: no nltk import at query time); used at index and query time.
-Chosen on the tuning collections (README, "Ranking quality"): Snowball over Porter, Whoosh's short stop list."""
+STOP_WORDS = frozenset("""
+about above after again against all am an and any are as at be because been before being below between both but by
+can did do does doing down during each few for from further had has have having he her here hers herself him
+himself his how if in into is it its itself just me more most my myself no nor not now of off on once only or other
+our ours ourselves out over own same she should so some such than that the their theirs them themselves then there
+these they this those through to too under until up very was we were what when where which while who whom why will
+with you your yours yourself yourselves
+""".split())
+"""NLTK's English stop words, less the pieces of "n't" contractions it lists ("didn", "won", "don"): "won" and
+"Don" are words in news. Unlike Whoosh's list it keeps "us" (the US) and "may" (the month). One-letter tokens
+are dropped anyway."""
+
+ANALYZER = RegexTokenizer() | LowercaseFilter() | StopFilter(stoplist=STOP_WORDS) | StemFilter(lang="en", cachesize=-1)
+"""Word tokens, lower-cased, stop words and one-letter tokens (a possessive's ``s``) removed, stemmed by Snowball
+English (Porter2, Whoosh's own: no nltk import at query time); used at index and query time. Chosen on the tuning
+collections (README, "Ranking quality"): Snowball over Porter, NLTK's stop words over Whoosh's 34."""
 
 
 def _one_loop(analyzer) -> Callable[[str], list[tuple[str, tuple[int, int]]]]:
@@ -72,15 +84,18 @@ _MAX_CACHED_WORDS = 1_000_000
 analyze = _one_loop(ANALYZER)
 """The terms of ``ANALYZER`` with their character spans, in order: what the index and the highlighter see."""
 
-TITLE_BOOST = 2.0
-"""A title word weighs twice a body word: headlines name what a news story is about. (The tuning collections,
-abstracts with descriptive titles, rank slightly better at 0.5–1: about +0.01 nDCG@10; see README.)"""
-ARTICLE_WEIGHT = 0.3
+TITLE_BOOST = 1.0
+"""A title word weighs as a body word (every passage repeats its article's title, so a title word already counts
+in each); 2 ranked the tuning collections worse (README, "Ranking quality")."""
+ARTICLE_WEIGHT = 0.7
 """Per-article ranking (``Index.search(per_article=True)``, ``searchkit eval``): an article's score is this
 share of its BM25F score as one whole document plus the rest of its best passage's score (Callan, 1994)."""
 K1 = 1.2
 B = 0.75
 """BM25's term-frequency saturation and length normalisation: Whoosh's (and Lucene's) defaults."""
+K3 = 8.0
+"""BM25's query-term saturation (Robertson et al., Okapi at TREC): a word repeated n times in a plain-words query
+weighs (K3 + 1)·n / (K3 + n): 1 for n = 1, 1.8 for 2, 2.45 for 3."""
 SEARCH_FIELDS = ("title", "body")
 """The fields that plain query words search."""
 

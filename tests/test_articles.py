@@ -78,7 +78,8 @@ def _whole_article_bm25f(ix: Index, text: str) -> dict[tuple[str, str], float]:
             for key in titles:
                 tf = counts[key][word] * boost
                 norm = (1 - weighting.B) + weighting.B * lengths[name][key] / average
-                scores[key] += repeats * idf * tf * (weighting.K1 + 1) / (tf + weighting.K1 * norm)
+                query_weight = (schema.K3 + 1) * repeats / (schema.K3 + repeats)
+                scores[key] += query_weight * idf * tf * (weighting.K1 + 1) / (tf + weighting.K1 * norm)
     return scores
 
 
