@@ -6,12 +6,13 @@
 Every engine indexes the same documents (title and text) and runs the same queries as plain words (lower-cased,
 punctuation removed, so no engine sees query syntax), ranks ``RUN_DEPTH`` documents, and is scored by the same
 ir-measures code as ``searchkit eval``. searchkit goes through its public path (``searchkit.evaluate``: JSON
-Lines → ``Index.build`` → passages → best passage per document); the peers index whole documents:
+Lines → ``Index.build`` → passages → ``Index.search(per_article=True)``: one hit per document); the peers index whole
+documents:
 
 - whoosh: Whoosh 2.7.4 with a default schema (TEXT fields: StandardAnalyzer, no stemming), BM25F defaults,
   MultifieldParser over title and body with OrGroup (its default AndGroup would need every word);
 - sqlite-fts5: FTS5 with ``tokenize='porter unicode61'``, words OR-ed, ``ORDER BY bm25(docs, 2.0, 1.0)``
-  (title weighted 2, as searchkit's title boost);
+  (title weighted 2, as tantivy's);
 - tantivy: tantivy-py with the ``en_stem`` tokenizer, ``parse_query`` over title^2 and body;
 - bm25s: bm25s (Lucene BM25, k1=1.5, b=0.75) with its English stop words and PyStemmer's English Snowball
   stemmer, as its README recommends.
