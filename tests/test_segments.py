@@ -1,5 +1,5 @@
 """The fast segment writer writes, byte for byte, the segment files Whoosh's own writer writes; a parallel build
-holds the same passages, ranked the same, as a one-process build."""
+holds the same passages, scored the same, as a one-process build."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import random
 import re
 from pathlib import Path
 
+import pytest
 import whoosh.index
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -89,8 +90,10 @@ def test_a_parallel_build_holds_and_ranks_what_a_one_process_build_does(tmp_path
     with Index.open(tmp_path / "one") as a, Index.open(tmp_path / "two") as b:
         assert sorted(p.id for p in a.passages()) == sorted(p.id for p in b.passages())
         for query in ("pipeline", "caspian gas", '"trade wheat"', "tariff NOT oil", "source:tass border"):
-            ranked_a = [(h.score, h.passage.id) for h in a.search(query, limit=10_000)]
-            ranked_b = [(h.score, h.passage.id) for h in b.search(query, limit=10_000)]
+            ranked_a = [(h.passage.id, h.score) for h in a.search(query, limit=10_000)]
+            ranked_b = [(h.passage.id, h.score) for h in b.search(query, limit=10_000)]
             assert ranked_a, query
-            assert sorted(ranked_b, reverse=True) == sorted(ranked_a, reverse=True), query
-            assert [s for s, _ in ranked_b] == [s for s, _ in ranked_a], query
+            # The same passages and scores; sums may round differently in the last bit (Whoosh shapes its
+            # union trees by each segment's term statistics).
+            assert dict(ranked_b) == pytest.approx(dict(ranked_a), rel=1e-12), query
+            assert [s for _, s in ranked_b] == pytest.approx([s for _, s in ranked_a], rel=1e-12), query
