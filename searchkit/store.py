@@ -170,7 +170,7 @@ def write_lock(path: Path, *, wait: float = 0.0) -> Iterator[None]:
 
     The lock is a POSIX record lock on ``writer.lock``: the kernel releases it when its holder exits or is
     killed, so a lock left by a dead process is taken over at once, and unlike ``flock`` it is not inherited by
-    forked children (Whoosh's writer processes), which could outlive a killed holder. POSIX locks do not
+    forked children (the indexing processes), which could outlive a killed holder. POSIX locks do not
     exclude two writers of one process, so this process's own writers are tracked in ``_HELD``. The file names
     the holder, for the error message.
 
@@ -222,9 +222,9 @@ def _try_lock(fd: int, key: str) -> bool:
 
 @contextmanager
 def forked_children_die_with_this_process() -> Iterator[None]:
-    """Inside the block, a process forked by this one (Whoosh's writer processes) is killed when this one dies.
+    """Inside the block, a process forked by this one (the indexing processes) is killed when this one dies.
 
-    Without it a SIGKILLed writer leaves its writer processes blocked on their job queue for ever. Linux only
+    Without it a SIGKILLed writer leaves its indexing processes blocked on their queue for ever. Linux only
     (``prctl(PR_SET_PDEATHSIG)``); elsewhere, and for processes forked outside the block, nothing changes.
     """
     global _FORK_HOOKED, _CHILDREN_DIE
