@@ -377,30 +377,31 @@ class Index:
         ``searchkit query`` of a few rare words stays on Whoosh.
         """
         self._queries += 1
-        if self._topk is not None and self._topk.index_dir != self.directory:
-            self._topk = None
-        if self._topk is None and (
-            self._queries > 1 or parsed.query.estimate_size(searcher.reader()) > ARRAYS_FIRST_QUERY_POSTINGS
-        ):
-            from .topk import TopK  # NumPy: only once a query needs it
-
-            self._topk = TopK.load(self.directory)
-        ranked = self._topk.search(searcher, parsed.query, parsed.filter, limit) if self._topk else None
+        arrays = self._arrays(
+            load=self._queries > 1 or parsed.query.estimate_size(searcher.reader()) > ARRAYS_FIRST_QUERY_POSTINGS
+        )
+        ranked = arrays.search(searcher, parsed.query, parsed.filter, limit) if arrays else None
         if ranked is None:
             results = searcher.search(parsed.query, limit=limit, filter=parsed.filter)
             ranked = [(h.docnum, h.score) for h in results]
         return ranked
 
+    def _arrays(self, *, load: bool):
+        """This generation's top-k arrays (None if absent), loaded now if ``load`` and not loaded yet."""
+        if self._topk is not None and self._topk.index_dir != self.directory:
+            self._topk = None
+        if self._topk is None and load:
+            from .topk import TopK  # NumPy: only once a query needs it
+
+            self._topk = TopK.load(self.directory)
+        return self._topk
+
     def _top_articles(self, searcher, parsed, limit: int) -> list[tuple[int, float]]:
         """The best ``limit`` articles as (docnum of the best passage, article score); the top-k arrays hold
         the articles' statistics. Where they cannot answer, articles rank by their best passage."""
-        self._queries += 1
-        if self._topk is None or self._topk.index_dir != self.directory:
-            from .topk import TopK
-
-            self._topk = TopK.load(self.directory)
-        if self._topk is not None:
-            ranked = self._topk.search_articles(searcher, parsed.query, parsed.filter, limit, schema.ARTICLE_WEIGHT)
+        arrays = self._arrays(load=True)
+        if arrays is not None:
+            ranked = arrays.search_articles(searcher, parsed.query, parsed.filter, limit, schema.ARTICLE_WEIGHT)
             if ranked is not None:
                 return ranked
         best: dict[tuple[str, str], tuple[int, float]] = {}
@@ -587,11 +588,15 @@ def _index_files(
         return file_articles, file_passages, file_skipped if shard == 0 else []
 
     shards_left = collections.Counter(file_no for file_no, _, _ in jobs)
+    files_done = 0
 
     def job_done(_: int, job: tuple[int, int, int]) -> None:
+        nonlocal files_done
         shards_left[job[0]] -= 1
-        if progress and shards_left[job[0]] == 0:
-            progress(sum(1 for n in shards_left.values() if n == 0), len(changed), changed[job[0]][0])
+        if shards_left[job[0]] == 0:
+            files_done += 1
+            if progress:
+                progress(files_done, len(changed), changed[job[0]][0])
 
     if progress:
         progress(0, len(changed), changed[0][0] if changed else "")

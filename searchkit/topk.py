@@ -183,29 +183,28 @@ class TopK:
     def _article_frequencies(self, field: str, text: bytes) -> np.ndarray:
         """The word's frequency (weight) per article in ``field``."""
         postings = self.fields[field]
-        out = np.zeros(self.article_count)
         where = postings.slice(text)
         if where is None:
-            return out
-        articles = self.article_of[postings.docs[where]]
+            return np.zeros(self.article_count)
         weights = np.asarray(postings.weights[where], dtype=np.float64)
-        if field in HEADLINE_FIELDS:
-            np.maximum.at(out, articles, weights)
-            return out
-        return np.bincount(articles, weights, minlength=self.article_count)
+        return self._per_article(field, self.article_of[postings.docs[where]], weights)
 
     def _lengths(self, field: str) -> np.ndarray:
         """Each article's length in ``field``."""
         if field not in self._article_lengths:
             live = self.article_of >= 0
-            articles, lengths = self.article_of[live], self.fields[field].lengths[live]
-            if field in HEADLINE_FIELDS:
-                per_article = np.zeros(self.article_count)
-                np.maximum.at(per_article, articles, lengths)
-            else:
-                per_article = np.bincount(articles, lengths, minlength=self.article_count)
-            self._article_lengths[field] = per_article
+            self._article_lengths[field] = self._per_article(
+                field, self.article_of[live], self.fields[field].lengths[live]
+            )
         return self._article_lengths[field]
+
+    def _per_article(self, field: str, articles: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Per-passage ``values`` summed per article; in a headline field (repeated by every passage), one."""
+        if field in HEADLINE_FIELDS:
+            out = np.zeros(self.article_count)
+            np.maximum.at(out, articles, values)
+            return out
+        return np.bincount(articles, values, minlength=self.article_count)
 
     # --- scoring: Whoosh's matcher tree over the arrays ---------------------------------------------------------
 
