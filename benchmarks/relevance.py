@@ -11,11 +11,13 @@ documents:
 
 - whoosh: Whoosh 2.7.4 with a default schema (TEXT fields: StandardAnalyzer, no stemming), BM25F defaults,
   MultifieldParser over title and body with OrGroup (its default AndGroup would need every word);
-- sqlite-fts5: FTS5 with ``tokenize='porter unicode61'``, words OR-ed, ``ORDER BY bm25(docs, 2.0, 1.0)``
-  (title weighted 2, as tantivy's);
-- tantivy: tantivy-py with the ``en_stem`` tokenizer, ``parse_query`` over title^2 and body;
+- sqlite-fts5: FTS5 with ``tokenize='porter unicode61'``, words OR-ed, ``ORDER BY bm25(docs, 0, TITLE_BOOST, 1)``;
+- tantivy: tantivy-py with the ``en_stem`` tokenizer, ``parse_query`` over title^TITLE_BOOST and body;
 - bm25s: bm25s (Lucene BM25, k1=1.5, b=0.75) with its English stop words and PyStemmer's English Snowball
   stemmer, as its README recommends.
+
+FTS5 and tantivy weight the title as searchkit does (``searchkit.schema.TITLE_BOOST``, read here so they stay in
+step); Whoosh's default schema and bm25s have no field weights.
 
 For each collection it prints every measure side by side, then searchkit minus each peer on nDCG@10 and AP
 with a two-sided paired t-test over the queries (scipy.stats.ttest_rel). Collections are grouped into the
@@ -41,6 +43,7 @@ from scipy import stats
 from searchkit import __version__
 from searchkit.collections import HELD_OUT, TUNING, Collection, find_collection, read_collection
 from searchkit.evaluate import MEASURES, RUN_DEPTH, Evaluation, Run, evaluate, score_run
+from searchkit.schema import TITLE_BOOST
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO.parent / "shared" / "data"
@@ -78,12 +81,12 @@ def rank_sqlite(collection: Collection, depth: int) -> Run:
     db = sqlite3.connect(":memory:")
     db.execute("CREATE VIRTUAL TABLE docs USING fts5(id UNINDEXED, title, body, tokenize='porter unicode61')")
     db.executemany("INSERT INTO docs VALUES (?, ?, ?)", ((d.id, d.title or "", d.text) for d in collection.documents))
+    bm25 = f"bm25(docs, 0.0, {TITLE_BOOST!r}, 1.0)"
     run: Run = {}
     for qid, text in collection.queries.items():
         match = " OR ".join(f'"{w}"' for w in plain_words(text).split())
         rows = db.execute(
-            "SELECT id, bm25(docs, 0.0, 2.0, 1.0) FROM docs WHERE docs MATCH ? ORDER BY bm25(docs, 0.0, 2.0, 1.0) LIMIT ?",
-            (match, depth),
+            f"SELECT id, {bm25} FROM docs WHERE docs MATCH ? ORDER BY {bm25} LIMIT ?", (match, depth),
         ) if match else []
         run[qid] = [(doc_id, -score) for doc_id, score in rows]
     return run
@@ -110,7 +113,7 @@ def rank_tantivy(collection: Collection, depth: int) -> Run:
         if not words:
             run[qid] = []
             continue
-        query = index.parse_query(words, ["title", "body"], field_boosts={"title": 2.0})
+        query = index.parse_query(words, ["title", "body"], field_boosts={"title": TITLE_BOOST})
         run[qid] = [(searcher.doc(address)["id"][0], score) for score, address in searcher.search(query, depth).hits]
     return run
 
