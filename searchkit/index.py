@@ -598,9 +598,11 @@ def _index_files(
             if progress:
                 progress(files_done, len(changed), changed[job[0]][0])
 
+    from .topk import SegmentArrays  # NumPy: only for writing or answering queries
+
     if progress:
         progress(0, len(changed), changed[0][0] if changed else "")
-    segments, outcomes = write_segments(ix, jobs, index_job, procs=procs, progress=job_done)
+    segments, outcomes = write_segments(ix, jobs, index_job, procs=procs, progress=job_done, copy=SegmentArrays)
     per_file: list[tuple[int, int, list[SkippedFile]]] = [(0, 0, []) for _ in changed]
     for (file_no, _, _), (file_articles, file_passages, file_skipped) in zip(jobs, outcomes):
         a, p, k = per_file[file_no]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time
 from collections.abc import Callable
 from math import log
@@ -12,7 +13,7 @@ from whoosh.analysis import IDAnalyzer, LowercaseFilter, RegexTokenizer, SimpleA
 from .models import Passage
 
 __all__ = [
-    "SCHEMA", "SCHEMA_VERSION", "ANALYZER", "analyze", "SEARCH_FIELDS", "TITLE_BOOST", "ARTICLE_WEIGHT", "K1", "B",
+    "SCHEMA", "SCHEMA_VERSION", "ANALYZER", "analyze", "index_terms", "SEARCH_FIELDS", "TITLE_BOOST", "ARTICLE_WEIGHT", "K1", "B",
     "K3", "STOP_WORDS", "RobertsonBM25F", "weighting",
     "to_document", "to_passage",
 ]
@@ -38,20 +39,27 @@ English (Porter2, Whoosh's own: no nltk import at query time); used at index and
 collections (README, "Ranking quality"): Snowball over Porter, NLTK's stop words over Whoosh's 34."""
 
 
-def _one_loop(analyzer) -> Callable[[str], list[tuple[str, tuple[int, int]]]]:
-    """``text -> [(term, (start, end))]`` as ``analyzer`` indexes it (a term's position is its list index).
+Tokens = Callable[[str], list[tuple[str, tuple[int, int]]]]
+Terms = Callable[[str], tuple[int, list[str]]]
+
+
+def _one_loop(analyzer) -> tuple[Tokens, Terms | None]:
+    """``text -> [(term, (start, end))]`` as ``analyzer`` indexes it (a term's position is its list index), and
+    for indexing alone, ``text -> (position of the first term, [term, ...])`` (positions run on from it).
 
     For Whoosh's standard stemming chain (RegexTokenizer | LowercaseFilter | StopFilter | StemFilter) the same
     steps run in one loop, configured from the analyzer's own parts: about five times faster than Whoosh's
     chain of generators, which matters for every passage indexed and every hit highlighted. Any other
-    analyzer runs as it is.
+    analyzer runs as it is (and has no terms-only function).
     """
     parts = getattr(analyzer, "items", ())
     if [type(p) for p in parts] != [RegexTokenizer, LowercaseFilter, StopFilter, StemFilter] or parts[0].gaps \
             or not parts[2].renumber:
         # The analyzer reuses one Token object: read each as it comes.
-        return lambda text: [(t.text, (t.startchar, t.endchar)) for t in analyzer(text, chars=True, mode="index")]
+        return lambda text: [(t.text, (t.startchar, t.endchar)) for t in analyzer(text, chars=True, mode="index")], None
     words, stop, stemming = parts[0].expression, parts[2], parts[3]
+    # The same words without capturing groups, so that ``findall`` returns them whole (no match objects).
+    whole_words = re.compile(re.sub(r"(?<!\\)\((?!\?)", "(?:", words.pattern), words.flags)
     stops, shortest, longest, unstemmed, stem = stop.stops, stop.min, stop.max, stemming.ignore, stemming._stem
     terms: dict[str, str | None] = {}  # a word as written → its term, or None for a stop word
 
@@ -74,15 +82,32 @@ def _one_loop(analyzer) -> Callable[[str], list[tuple[str, tuple[int, int]]]]:
                 out.append((found, m.span()))
         return out
 
-    return tokens
+    def terms_only(text: str) -> tuple[int, list[str]]:
+        # Whoosh's StopFilter numbers the kept words on from the first one's position among all words.
+        if len(terms) > _MAX_CACHED_WORDS:
+            terms.clear()
+        out: list[str] = []
+        before = 0
+        for written in whole_words.findall(text):
+            found = terms.get(written, _UNSEEN)
+            if found is _UNSEEN:
+                found = terms[written] = term(written)
+            if found is not None:
+                out.append(found)
+            elif not out:
+                before += 1
+        return before, out
+
+    return tokens, terms_only
 
 
 _UNSEEN = object()
 _MAX_CACHED_WORDS = 1_000_000
 
 
-analyze = _one_loop(ANALYZER)
-"""The terms of ``ANALYZER`` with their character spans, in order: what the index and the highlighter see."""
+analyze, index_terms = _one_loop(ANALYZER)
+"""The terms of ``ANALYZER`` with their character spans, in order: what the index and the highlighter see; and
+``index_terms(text)``, the same terms without spans (the first one's position, then the terms), for indexing."""
 
 TITLE_BOOST = 1.0
 """A title word weighs as a body word (every passage repeats its article's title, so a title word already counts

@@ -3,8 +3,9 @@
 Whoosh's SegmentWriter sends every posting through a sorting pool (pickled to disk and merged back) and then
 through several Python calls into the postings writer: most of a build's time. ``SegmentBuilder`` writes the
 same W3 codec files with the same codec objects — any Whoosh reader opens them, and a test checks that they
-hold exactly what Whoosh's own writer makes — but groups postings by term in memory as documents arrive,
-analyses the stemmed text fields in one loop (``schema.analyze``), and hands the postings writer a whole block
+hold what Whoosh's own writer makes — but groups postings by term in memory as documents arrive,
+analyses the stemmed text fields in one loop (``schema.index_terms``), reuses the terms of repeated keyword and
+number values (a file's path, an article's date), and hands the postings writer a whole block
 at a time. A builder becomes a finished segment every ``SEGMENT_POSTINGS`` postings, which bounds memory;
 ``write_segments`` spreads files over one process per core, each writing its own segments.
 """
@@ -14,8 +15,9 @@ from __future__ import annotations
 import multiprocessing
 import queue
 from array import array
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any, TypeVar
+from datetime import datetime
+from collections.abc import Callable, Collection, Iterator, Sequence
+from typing import Any, Protocol, TypeVar
 
 from whoosh.codec.base import Segment
 from whoosh.formats import Positions
@@ -24,9 +26,9 @@ from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
 
 from .errors import IndexWriteError
-from .schema import ANALYZER, analyze
+from .schema import ANALYZER, index_terms
 
-__all__ = ["SegmentBuilder", "write_segments", "SEGMENT_POSTINGS"]
+__all__ = ["SegmentBuilder", "PostingsCopy", "write_segments", "SEGMENT_POSTINGS"]
 
 SEGMENT_POSTINGS = 3_000_000
 """Postings held in memory before they are written out as a segment (about 70 bytes each)."""
@@ -35,6 +37,18 @@ Job = TypeVar("Job")
 Add = Callable[[dict], None]
 IndexJob = Callable[[Job, Add], Any]
 """``index_job(job, add)`` calls ``add(document)`` for each document of ``job`` and returns its outcome."""
+
+
+class PostingsCopy(Protocol):
+    """Takes a copy of some fields' postings as a builder writes them out, and saves it beside the segment."""
+
+    fields: Collection[str]
+
+    def add(self, field: str, term: bytes, docs: array, weights: array, lengths: array) -> None:
+        """One term's postings, in term order: doc numbers, weights, and each posting's field length."""
+
+    def save(self, index_dir: str, segment_id: str, doc_count: int) -> None:
+        """Called once the segment's postings are written."""
 
 
 class _TermPostings:
@@ -51,14 +65,17 @@ class SegmentBuilder(SegmentWriter):
     """Writes one new segment of ``ix``; ``finish()`` returns it (the caller commits it, see ``write_segments``).
 
     Takes the documents ``IndexWriter.add_document`` takes, for schemas without term vectors or spelling
-    fields; per-field and per-document boosts (``_boost`` keys) are not supported.
+    fields; per-field and per-document boosts (``_boost`` keys) are not supported. With ``copy``, a new
+    ``PostingsCopy`` is given the postings of its fields as they are written.
     """
 
-    def __init__(self, ix: FileIndex) -> None:
+    def __init__(self, ix: FileIndex, copy: Callable[[], PostingsCopy] | None = None) -> None:
         super().__init__(ix, _lk=False, compound=False)
+        self._copy = copy
         if any(field.vector or field.separate_spelling() for _, field in self.schema.items()):
             raise TypeError("SegmentBuilder: the schema has term vectors or spelling fields")
         self._postings: dict[str, dict[bytes, _TermPostings]] = {}
+        self._indexed: dict[tuple[str, Any], list] = {}
         self.postings = 0
         """Postings added so far."""
 
@@ -73,7 +90,7 @@ class SegmentBuilder(SegmentWriter):
             field = self.schema[name]
             length = 0
             if field.indexed:
-                items = _text_items(field, value) if _analyzed_here(field) else list(field.index(value))
+                items = _text_items(field, value) if _analyzed_here(field) else self._index(name, field, value)
                 if field.scorable:
                     length = sum(freq for _, freq, _, _ in items)
                 # The length Whoosh's postings writer records: the stored (one-byte) approximation.
@@ -95,6 +112,18 @@ class SegmentBuilder(SegmentWriter):
         self._added = True
         self.docnum += 1
 
+    def _index(self, name: str, field, value: Any) -> list:
+        """``list(field.index(value))``, remembered for values seen before (but not of unique fields)."""
+        if field.unique or not isinstance(value, (str, int, datetime)):
+            return list(field.index(value))
+        key = (name, value)
+        items = self._indexed.get(key)
+        if items is None:
+            if len(self._indexed) >= _MAX_INDEXED_VALUES:
+                self._indexed.clear()
+            items = self._indexed[key] = list(field.index(value))
+        return items
+
     def finish(self) -> Segment:
         """Write the postings out and close the segment's files.
 
@@ -114,12 +143,16 @@ class SegmentBuilder(SegmentWriter):
         self.perdocwriter.close()
         fieldwriter = self.fieldwriter
         block = self.codec._blocklimit
+        copy = self._copy() if self._copy else None
         for name in sorted(self._postings):
             terms = self._postings.pop(name)
             fieldwriter.start_field(name, self.schema[name])
             writer = fieldwriter._postwriter
+            copied = copy is not None and name in copy.fields
             for btext in sorted(terms):
                 postings = terms.pop(btext)
+                if copied:
+                    copy.add(name, btext, postings.docs, postings.weights, postings.lengths)
                 fieldwriter.start_term(btext)
                 for start in range(0, len(postings.docs), block):
                     if start:
@@ -136,27 +169,36 @@ class SegmentBuilder(SegmentWriter):
                 fieldwriter.finish_term()
             fieldwriter.finish_field()
         fieldwriter.close()
+        if copy is not None:
+            copy.save(self.storage.folder, self.newsegment.segment_id(), self.docnum)
 
 
 def _analyzed_here(field) -> bool:
-    return field.analyzer is ANALYZER and type(field.format) is Positions
+    return field.analyzer is ANALYZER and type(field.format) is Positions and index_terms is not None
 
 
 def _text_items(field, text: str) -> list[tuple[bytes, int, float, bytes]]:
     """What ``field.index(text)`` yields for an ``ANALYZER`` field with positions, from one analysis loop."""
-    tokens = analyze(text)
-    if not tokens:
-        return []
-    # Whoosh's StopFilter numbers the kept words on from the first one's position among all words.
-    first = len(_WORDS.findall(text, 0, tokens[0][1][0]))
+    first, terms = index_terms(text)
     positions: dict[str, list[int]] = {}
-    for position, (term, _) in enumerate(tokens, start=first):
+    for position, term in enumerate(terms, start=first):
         positions.setdefault(term, []).append(position)
     encode, boost = field.format.encode, field.format.field_boost
-    return [(term.encode("utf-8"), len(p), len(p) * boost, encode(p)) for term, p in positions.items()]
+    items = []
+    for term, where in positions.items():
+        if len(where) == 1:  # most words of a passage: their one position's encoding is remembered
+            value = _ONE_POSITION.get(where[0])
+            if value is None:
+                value = _ONE_POSITION[where[0]] = encode(where)
+        else:
+            value = encode(where)
+        items.append((term.encode("utf-8"), len(where), len(where) * boost, value))
+    return items
 
 
-_WORDS = ANALYZER.items[0].expression
+_ONE_POSITION: dict[int, bytes] = {}
+"""``Positions.encode([position])`` by position."""
+_MAX_INDEXED_VALUES = 100_000
 
 
 def write_segments(
@@ -166,8 +208,10 @@ def write_segments(
     *,
     procs: int = 1,
     progress: Callable[[int, Job], None] | None = None,
+    copy: Callable[[], PostingsCopy] | None = None,
 ) -> tuple[list[Segment], list[Any]]:
-    """Run ``index_job`` over ``jobs``, writing the documents into new segments of ``ix`` (not committed).
+    """Run ``index_job`` over ``jobs``, writing the documents into new segments of ``ix`` (not committed);
+    ``copy`` as in ``SegmentBuilder``.
 
     With ``procs`` > 1, that many forked processes take jobs from a shared queue as they become free, each
     writing its own segments. ``progress(done, job)`` is called as each job finishes. Returns the segments and
@@ -175,12 +219,12 @@ def write_segments(
     """
     procs = min(procs, len(jobs))
     if procs <= 1:
-        return _write(ix, iter(range(len(jobs))), jobs, index_job, progress)
+        return _write(ix, iter(range(len(jobs))), jobs, index_job, progress, copy)
     context = multiprocessing.get_context("fork")
     tasks, messages = context.Queue(), context.Queue()
     for i in [*range(len(jobs)), *[None] * procs]:
         tasks.put(i)
-    workers = [context.Process(target=_worker, args=(ix, jobs, index_job, tasks, messages), daemon=True)
+    workers = [context.Process(target=_worker, args=(ix, jobs, index_job, copy, tasks, messages), daemon=True)
                for _ in range(procs)]
     for worker in workers:
         worker.start()
@@ -218,7 +262,7 @@ def write_segments(
     return segments, outcomes
 
 
-def _worker(ix: FileIndex, jobs: Sequence[Job], index_job: IndexJob, tasks, messages) -> None:
+def _worker(ix: FileIndex, jobs: Sequence[Job], index_job: IndexJob, copy, tasks, messages) -> None:
     try:
         taken: list[int] = []
 
@@ -227,7 +271,9 @@ def _worker(ix: FileIndex, jobs: Sequence[Job], index_job: IndexJob, tasks, mess
                 taken.append(i)
                 yield i
 
-        segments, outcomes = _write(ix, take(), jobs, index_job, lambda done, job: messages.put(("done", taken[-1])))
+        segments, outcomes = _write(
+            ix, take(), jobs, index_job, lambda done, job: messages.put(("done", taken[-1])), copy
+        )
         messages.put(("result", (segments, dict(zip(taken, outcomes)))))
     except BaseException as e:  # to the parent, which raises it
         messages.put(("error", e))
@@ -235,19 +281,19 @@ def _worker(ix: FileIndex, jobs: Sequence[Job], index_job: IndexJob, tasks, mess
 
 def _write(
     ix: FileIndex, order: Iterator[int], jobs: Sequence[Job], index_job: IndexJob,
-    progress: Callable[[int, Job], None] | None,
+    progress: Callable[[int, Job], None] | None, copy: Callable[[], PostingsCopy] | None,
 ) -> tuple[list[Segment], list[Any]]:
     """Run the jobs numbered by ``order`` into segments of ``ix``; their outcomes in that order."""
     segments: list[Segment] = []
     outcomes: list[Any] = []
-    builder = SegmentBuilder(ix)
+    builder = SegmentBuilder(ix, copy)
 
     def add(document: dict) -> None:
         nonlocal builder
         builder.add_document(**document)
         if builder.postings >= SEGMENT_POSTINGS:
             segments.append(builder.finish())
-            builder = SegmentBuilder(ix)
+            builder = SegmentBuilder(ix, copy)
 
     try:
         for i in order:

@@ -16,11 +16,12 @@ articles by BM25F over their passages' summed term frequencies and lengths (see 
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import json
+import mmap
 import os
 import shutil
+from array import array
+from collections.abc import Iterator
 from math import log
 from pathlib import Path
 
@@ -39,12 +40,16 @@ from . import schema
 __all__ = ["TopK", "write", "FOLDER"]
 
 FOLDER = "topk"
-FORMAT = 2
+FORMAT = 3
 SCORED_FIELDS = schema.SEARCH_FIELDS
 FILTER_FIELDS = ("source", "place", "speaker")
 DATE_FIELD = "date"
 ARTICLE_FIELDS = ("path", "article")
 """Together they name an article: an article id is unique within its file."""
+POSTING_FIELDS = (*SCORED_FIELDS, *FILTER_FIELDS, *ARTICLE_FIELDS)
+"""The fields whose postings each segment's ``.topk`` file holds (and each document's date)."""
+SEGMENT_EXT = ".topk"
+"""A segment's arrays file is named like its Whoosh files, so that Whoosh deletes it with the segment."""
 HEADLINE_FIELDS = ("title",)
 """Fields every passage repeats from its article: an article's frequency and length there are one passage's."""
 _UNDATED = np.iinfo(np.int64).min
@@ -55,17 +60,13 @@ class _Unsupported(Exception):
 
 
 class _Postings:
-    """One field's postings: sorted terms, and per term a slice of doc numbers (and weights)."""
+    """One field's postings in one segment: sorted terms, and per term a slice of doc numbers (and weights)."""
 
-    def __init__(self, folder: Path, field: str, weighted: bool) -> None:
-        def load(name: str) -> np.ndarray:
-            return np.load(folder / f"{field}.{name}.npy", mmap_mode="r")
-
-        self.terms = load("terms")
-        self.offsets = load("offsets")
-        self.docs = load("docs")
-        self.weights = load("weights") if weighted else None
-        self.lengths = load("lengths") if weighted else None
+    def __init__(self, arrays: dict[str, np.ndarray], field: str) -> None:
+        self.terms = arrays[f"{field}.terms"]
+        self.offsets = arrays[f"{field}.offsets"]
+        self.docs = arrays[f"{field}.docs"]
+        self.weights = arrays.get(f"{field}.weights")
 
     def slice(self, term: bytes) -> slice | None:
         at = int(np.searchsorted(self.terms, term))
@@ -74,15 +75,29 @@ class _Postings:
         return slice(int(self.offsets[at]), int(self.offsets[at + 1]))
 
 
+class _Segment:
+    """One segment's postings (mapped from its ``.topk`` file) and where its documents start in the index."""
+
+    def __init__(self, file: Path, segment_id: str, offset: int, doc_count: int) -> None:
+        self.id = segment_id
+        self.offset = offset
+        self.doc_count = doc_count
+        arrays = _read_arrays(file)
+        self.fields = {f: _Postings(arrays, f) for f in (*SCORED_FIELDS, *FILTER_FIELDS)}
+
+
 class TopK:
     """The arrays of one index generation; ``search`` answers a query from them or returns None."""
 
-    def __init__(self, folder: Path, meta: dict) -> None:
-        self.index_dir = folder.parent
+    def __init__(self, index_dir: Path, meta: dict) -> None:
+        folder = index_dir / FOLDER
+        self.index_dir = index_dir
         self.generation = meta["generation"]
         self.doc_count = meta["doc_count"]
-        self.fields = {f: _Postings(folder, f, weighted=True) for f in SCORED_FIELDS}
-        self.filters = {f: _Postings(folder, f, weighted=False) for f in FILTER_FIELDS}
+        self.segments = [_Segment(_segment_file(index_dir, segment_id), segment_id, offset, count)
+                         for segment_id, offset, count in meta["segments"]]
+        self.lengths = {f: np.load(folder / f"{f}.lengths.npy", mmap_mode="r") for f in SCORED_FIELDS}
+        self.live = np.load(folder / "live.npy")
         self.dates = np.load(folder / f"{DATE_FIELD}.values.npy", mmap_mode="r")
         self.article_of = np.load(folder / "article.values.npy")
         self.article_count = int(self.article_of.max(initial=-1)) + 1
@@ -91,14 +106,14 @@ class TopK:
     @classmethod
     def load(cls, index_path: str | os.PathLike) -> TopK | None:
         """The arrays stored in the index, or None when there are none (or of another format)."""
-        folder = Path(index_path) / FOLDER
+        index_dir = Path(index_path)
         try:
-            meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+            meta = json.loads((index_dir / FOLDER / "meta.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
         if meta.get("format") != FORMAT or meta.get("fields") != list(SCORED_FIELDS):
             return None
-        return cls(folder, meta)
+        return cls(index_dir, meta)
 
     def search(self, searcher, q: wq.Query, filter_q: wq.Query | None, limit: int) -> list[tuple[int, float]] | None:
         """The top ``limit`` (doc number, score) pairs, exactly as ``searcher.search(q, limit, filter=...)``
@@ -141,19 +156,20 @@ class TopK:
     def _passage_scores(self, searcher, q: wq.Query, filter_q: wq.Query | None) -> np.ndarray | None:
         """Every document's score under ``q`` (0: no match, or filtered out), or None (stale, unsupported)."""
         reader = searcher.reader()
-        if reader.generation() != self.generation or reader.doc_count_all() != self.doc_count:
+        leaves = searcher.leaf_searchers()
+        if (reader.generation() != self.generation or reader.doc_count_all() != self.doc_count
+                or [s.reader().segment().segment_id() for s, _ in leaves] != [s.id for s in self.segments]):
             return None
         try:
-            allowed = self._filter_mask(filter_q) if filter_q is not None else None
+            allowed = self._filter_mask(filter_q) if filter_q is not None else self.live
             context = searcher.context()
             scores = np.zeros(self.doc_count)
-            for subsearcher, offset in searcher.leaf_searchers():
-                end = offset + subsearcher.reader().doc_count_all()
-                scores[offset:end] = self._evaluate(q.matcher(subsearcher, context), offset, end)
+            for (subsearcher, _), segment in zip(leaves, self.segments):
+                end = segment.offset + segment.doc_count
+                scores[segment.offset:end] = self._evaluate(q.matcher(subsearcher, context), segment)
         except _Unsupported:
             return None
-        if allowed is not None:
-            scores[~allowed] = 0.0
+        scores[~allowed] = 0.0
         return scores
 
     # --- article level: the query's words over articles as whole documents ----------------------------------
@@ -170,10 +186,10 @@ class TopK:
             parts = [self._article_scores(sub, weighting) for sub in q.subqueries]
             every = np.logical_and.reduce([p != 0 for p in parts])
             return np.where(every, sum(parts), 0.0) * q.boost
-        if kind is wq.Term and q.fieldname in self.fields:
+        if kind is wq.Term and q.fieldname in SCORED_FIELDS:
             text = schema.SCHEMA[q.fieldname].to_bytes(q.text)
             tf = self._article_frequencies(q.fieldname, text)
-            n = np.count_nonzero(np.logical_or.reduce([self._article_frequencies(f, text) for f in self.fields]))
+            n = np.count_nonzero(np.logical_or.reduce([self._article_frequencies(f, text) for f in SCORED_FIELDS]))
             idf = log(1 + (self.article_count - n + 0.5) / (n + 0.5))
             lengths = self._lengths(q.fieldname)
             norm = (1 - weighting.B) + weighting.B * lengths / (lengths.sum() / self.article_count or 1.0)
@@ -182,19 +198,24 @@ class TopK:
 
     def _article_frequencies(self, field: str, text: bytes) -> np.ndarray:
         """The word's frequency (weight) per article in ``field``."""
-        postings = self.fields[field]
-        where = postings.slice(text)
-        if where is None:
+        docs, weights = [], []
+        for segment in self.segments:
+            postings = segment.fields[field]
+            where = postings.slice(text)
+            if where is not None:
+                docs.append(postings.docs[where] + segment.offset)
+                weights.append(np.asarray(postings.weights[where], dtype=np.float64))
+        if not docs:
             return np.zeros(self.article_count)
-        weights = np.asarray(postings.weights[where], dtype=np.float64)
-        return self._per_article(field, self.article_of[postings.docs[where]], weights)
+        docs_all, weights_all = np.concatenate(docs), np.concatenate(weights)
+        live = self.live[docs_all]
+        return self._per_article(field, self.article_of[docs_all[live]], weights_all[live])
 
     def _lengths(self, field: str) -> np.ndarray:
         """Each article's length in ``field``."""
         if field not in self._article_lengths:
-            live = self.article_of >= 0
             self._article_lengths[field] = self._per_article(
-                field, self.article_of[live], self.fields[field].lengths[live]
+                field, self.article_of[self.live], self.lengths[field][self.live]
             )
         return self._article_lengths[field]
 
@@ -208,63 +229,63 @@ class TopK:
 
     # --- scoring: Whoosh's matcher tree over the arrays ---------------------------------------------------------
 
-    def _evaluate(self, m, start: int, end: int) -> np.ndarray:
-        """Scores of documents ``start``..``end`` under matcher ``m``, 0 where it does not match."""
+    def _evaluate(self, m, segment: _Segment) -> np.ndarray:
+        """Scores of the segment's documents under its matcher ``m``, 0 where it does not match."""
         kind = type(m)
         if kind is UnionMatcher:
-            return self._evaluate(m.a, start, end) + self._evaluate(m.b, start, end)
+            return self._evaluate(m.a, segment) + self._evaluate(m.b, segment)
         if kind is IntersectionMatcher:
-            a, b = self._evaluate(m.a, start, end), self._evaluate(m.b, start, end)
+            a, b = self._evaluate(m.a, segment), self._evaluate(m.b, segment)
             return np.where((a != 0) & (b != 0), a + b, 0.0)
         if kind is ArrayUnionMatcher:
-            total = np.zeros(end - start)
+            total = np.zeros(segment.doc_count)
             for sub in m._submatchers:
-                total += self._evaluate(sub, start, end) * m._boost
+                total += self._evaluate(sub, segment) * m._boost
             return total
-        if kind is wrappers.FilterMatcher and m._exclude:  # a segment's deletions: the arrays hold none
-            return self._evaluate(m.child, start, end) * m.boost
+        if kind is wrappers.FilterMatcher and m._exclude:  # the segment's deletions: masked out with ``live``
+            return self._evaluate(m.child, segment) * m.boost
         if kind is wrappers.WrappingMatcher:
-            return self._evaluate(m.child, start, end) * m.boost
+            return self._evaluate(m.child, segment) * m.boost
         if kind is NullMatcherClass:
-            return np.zeros(end - start)
+            return np.zeros(segment.doc_count)
         if m.is_leaf() and type(_scorer(m)) is BM25FScorer:
-            return self._term_scores(m, start, end)
+            return self._term_scores(m, segment)
         raise _Unsupported(kind.__name__)
 
-    def _term_scores(self, m, start: int, end: int) -> np.ndarray:
+    def _term_scores(self, m, segment: _Segment) -> np.ndarray:
         fieldname, text = m.term()
-        postings = self.fields.get(fieldname)
-        if postings is None:
+        postings = segment.fields.get(fieldname)
+        if postings is None or postings.weights is None:
             raise _Unsupported(fieldname)
-        out = np.zeros(end - start)
+        out = np.zeros(segment.doc_count)
         where = postings.slice(text)
         if where is None:
             return out
-        term_docs = postings.docs[where]
-        lo, hi = np.searchsorted(term_docs, [start, end])
-        docs = np.asarray(term_docs[lo:hi])
-        tf = np.asarray(postings.weights[where][lo:hi], dtype=np.float64)
-        fl = postings.lengths[docs]
+        docs = np.asarray(postings.docs[where])
+        tf = np.asarray(postings.weights[where], dtype=np.float64)
+        fl = self.lengths[fieldname][docs + segment.offset]
         s = _scorer(m)
         # scoring.bm25(idf, tf, fl, avgfl, B, K1), operation for operation
-        out[docs - start] = s.idf * ((tf * (s.K1 + 1)) / (tf + s.K1 * ((1 - s.B) + s.B * fl / s.avgfl)))
+        out[docs] = s.idf * ((tf * (s.K1 + 1)) / (tf + s.K1 * ((1 - s.B) + s.B * fl / s.avgfl)))
         return out
 
     # --- filters ------------------------------------------------------------------------------------------------
 
     def _filter_mask(self, f: wq.Query) -> np.ndarray:
         if isinstance(f, wq.And):
-            mask = np.ones(self.doc_count, dtype=bool)
+            mask = self.live.copy()
             for child in f.subqueries:
                 mask &= self._filter_mask(child)
             return mask
-        if type(f) is wq.Term and f.fieldname in self.filters and f.boost == 1.0:
-            postings = self.filters[f.fieldname]
+        if type(f) is wq.Term and f.fieldname in FILTER_FIELDS and f.boost == 1.0:
             mask = np.zeros(self.doc_count, dtype=bool)
-            where = postings.slice(schema.SCHEMA[f.fieldname].to_bytes(f.text))
-            if where is not None:
-                mask[postings.docs[where]] = True
-            return mask
+            text = schema.SCHEMA[f.fieldname].to_bytes(f.text)
+            for segment in self.segments:
+                postings = segment.fields[f.fieldname]
+                where = postings.slice(text)
+                if where is not None:
+                    mask[postings.docs[where] + segment.offset] = True
+            return mask & self.live
         if isinstance(f, wq.NumericRange) and f.fieldname == DATE_FIELD:
             dated = self.dates != _UNDATED
             low = (self.dates > f.start if f.startexcl else self.dates >= f.start) if f.start is not None else dated
@@ -288,138 +309,193 @@ def _scorer(m):
     return getattr(m, "scorer", None) or getattr(m, "_scorer", None)
 
 
+class SegmentArrays:
+    """One segment's postings of ``POSTING_FIELDS``, collected a term at a time and saved as its ``.topk`` file.
+
+    ``segments.SegmentBuilder`` fills one from the postings it holds in memory as it writes a segment; ``write``
+    reads back the segments Whoosh wrote itself (merges).
+    """
+
+    fields = (*POSTING_FIELDS, DATE_FIELD)
+    """The fields ``add`` takes."""
+
+    def __init__(self) -> None:
+        self._terms: dict[str, list[bytes]] = {f: [] for f in POSTING_FIELDS}
+        self._counts: dict[str, list[int]] = {f: [] for f in POSTING_FIELDS}
+        self._docs = {f: array("I") for f in POSTING_FIELDS}
+        self._weights = {f: array("f") for f in SCORED_FIELDS}
+        self._lengths = {f: array("I") for f in SCORED_FIELDS}
+        self._dates: list[tuple[int, np.ndarray]] = []
+
+    def add(self, field: str, term: bytes, docs, weights, lengths) -> None:
+        """A term's postings in ``field`` (in term order): doc numbers, weights, and each document's field length."""
+        if field == DATE_FIELD:
+            if term[:1] == b"\x00":  # the full-precision term (as in NUMERIC.sortable_terms)
+                self._dates.append((NUMERIC.from_bytes(schema.SCHEMA[DATE_FIELD], term), np.array(docs)))
+            return
+        self._terms[field].append(term)
+        self._counts[field].append(len(docs))
+        self._docs[field].extend(docs)
+        if field in self._weights:
+            self._weights[field].extend(weights)
+            self._lengths[field].extend(lengths)
+
+    def save(self, index_dir: str | os.PathLike, segment_id: str, doc_count: int) -> None:
+        """Write the file of segment ``segment_id`` (of ``doc_count`` documents) into ``index_dir``."""
+        arrays = {}
+        for field in POSTING_FIELDS:
+            terms = self._terms[field]
+            docs = np.frombuffer(self._docs[field], dtype=np.uint32).astype(np.int32)
+            arrays[f"{field}.terms"] = np.array(terms, dtype=f"S{max(map(len, terms), default=1)}")
+            arrays[f"{field}.offsets"] = np.concatenate([[0], np.cumsum(self._counts[field], dtype=np.int64)])
+            arrays[f"{field}.docs"] = docs
+            if field in self._weights:
+                arrays[f"{field}.weights"] = np.frombuffer(self._weights[field], dtype=np.float32)
+                lengths = np.zeros(doc_count)
+                lengths[docs] = np.frombuffer(self._lengths[field], dtype=np.uint32)
+                arrays[f"{field}.lengths"] = lengths
+        dates = np.full(doc_count, _UNDATED, dtype=np.int64)
+        for value, docs in self._dates:
+            dates[docs] = value
+        arrays[f"{DATE_FIELD}.values"] = dates
+        _write_arrays(_segment_file(Path(index_dir), segment_id), arrays)
+
+
 def write(index_path: str | os.PathLike, ix) -> None:
-    """Write the arrays of the index's current generation into ``index_path/topk`` (replacing older ones)."""
-    folder = Path(index_path) / FOLDER
-    staging = Path(index_path) / f".{FOLDER}.tmp"
+    """Write the arrays of the index's current generation: a ``.topk`` file for each segment that has none yet
+    (those Whoosh wrote), and ``index_path/topk`` (per document: live, date, article, field lengths)."""
+    index_dir = Path(index_path)
+    folder = index_dir / FOLDER
+    staging = index_dir / f".{FOLDER}.tmp"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     with ix.reader() as reader:
-        leaves = reader.leaf_readers()
-        live = np.ones(reader.doc_count_all(), dtype=bool)
-        for leaf, offset in leaves:
+        doc_count = reader.doc_count_all()
+        live = np.ones(doc_count, dtype=bool)
+        segments = []
+        for leaf, offset in reader.leaf_readers():
+            segment_id = leaf.segment().segment_id()
+            if not _segment_file(index_dir, segment_id).exists():
+                _read_back(leaf).save(index_dir, segment_id, leaf.doc_count_all())
             if leaf.has_deletions():
                 for docnum in range(leaf.doc_count_all()):
                     live[offset + docnum] = not leaf.is_deleted(docnum)
+            segments.append((segment_id, offset, leaf.doc_count_all()))
+        arrays = [_read_arrays(_segment_file(index_dir, segment_id)) for segment_id, _, _ in segments]
+        offsets = [offset for _, offset, _ in segments]
         for field in SCORED_FIELDS:
-            _write_postings(staging, field, leaves, live, weighted=True)
-        for field in FILTER_FIELDS:
-            _write_postings(staging, field, leaves, live, weighted=False)
-        np.save(staging / f"{DATE_FIELD}.values.npy", _dates(leaves, live))
-        np.save(staging / "article.values.npy", _articles(leaves, live))
-        meta = {"format": FORMAT, "generation": reader.generation(), "doc_count": reader.doc_count_all(),
-                "fields": list(SCORED_FIELDS)}
+            lengths = np.concatenate([a[f"{field}.lengths"] for a in arrays]) if arrays else np.zeros(0)
+            np.save(staging / f"{field}.lengths.npy", lengths)
+        np.save(staging / "live.npy", live)
+        dates = np.concatenate([a[f"{DATE_FIELD}.values"] for a in arrays]) if arrays else np.zeros(0, np.int64)
+        np.save(staging / f"{DATE_FIELD}.values.npy", np.where(live, dates, _UNDATED))
+        np.save(staging / "article.values.npy", _articles(arrays, offsets, live))
+        meta = {"format": FORMAT, "generation": reader.generation(), "doc_count": doc_count,
+                "fields": list(SCORED_FIELDS), "segments": segments}
     (staging / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
     shutil.rmtree(folder, ignore_errors=True)
     os.replace(staging, folder)
 
 
-def _write_postings(folder: Path, field: str, leaves, live: np.ndarray, weighted: bool) -> None:
-    """Write one field's arrays a term at a time: memory holds one posting list, not the index's postings."""
-    lexicons = [
-        zip(leaf.lexicon(field), itertools.repeat(i)) for i, (leaf, _) in enumerate(leaves) if field in leaf.schema
-    ]
-    terms: list[bytes] = []
-    offsets = [0]
-    docs_out = _ArrayWriter(folder / f"{field}.docs.npy", np.int32)
-    weights_out = _ArrayWriter(folder / f"{field}.weights.npy", np.float32) if weighted else None
-    for term, group in itertools.groupby(heapq.merge(*lexicons), key=lambda term_leaf: term_leaf[0]):
-        parts = [_leaf_postings(leaves[i][0], field, term, leaves[i][1]) for _, i in group]
-        docs = np.concatenate([d for d, _ in parts])
-        keep = live[docs]
-        docs_out.append(docs[keep])
-        if weights_out is not None:
-            weights_out.append(np.concatenate([w for _, w in parts])[keep])
-        terms.append(term)
-        offsets.append(offsets[-1] + int(keep.sum()))
-    docs_out.close()
-    width = max((len(t) for t in terms), default=1)
-    np.save(folder / f"{field}.terms.npy", np.array(terms, dtype=f"S{width}"))
-    np.save(folder / f"{field}.offsets.npy", np.array(offsets, dtype=np.int64))
-    if weights_out is not None:
-        weights_out.close()
-        lengths = np.zeros(len(live))
-        for leaf, offset in leaves:
-            for docnum in range(leaf.doc_count_all()):
-                lengths[offset + docnum] = leaf.doc_field_length(docnum, field) or 0  # None: no such field
-        np.save(folder / f"{field}.lengths.npy", lengths)
+def _segment_file(index_dir: Path, segment_id: str) -> Path:
+    return index_dir / f"{segment_id}{SEGMENT_EXT}"
 
 
-class _ArrayWriter:
-    """A one-dimensional ``.npy`` file written a slice at a time: the data goes to a side file until ``close``
-    knows the length for the header."""
-
-    def __init__(self, path: Path, dtype: type) -> None:
-        self.path = path
-        self.dtype = np.dtype(dtype)
-        self.count = 0
-        self._data = open(path.with_suffix(".part"), "w+b")
-
-    def append(self, values: np.ndarray) -> None:
-        self._data.write(values.astype(self.dtype, copy=False).tobytes())
-        self.count += len(values)
-
-    def close(self) -> None:
-        header = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False, "shape": (self.count,)}
-        with open(self.path, "wb") as f:
-            np.lib.format.write_array_header_1_0(f, header)
-            self._data.seek(0)
-            shutil.copyfileobj(self._data, f, 1 << 20)
-        self._data.close()
-        os.unlink(self._data.name)
+def _read_back(leaf) -> SegmentArrays:
+    """The arrays of a segment Whoosh wrote, read from its postings."""
+    copy = SegmentArrays()
+    for field in copy.fields:
+        if field not in leaf.schema:
+            continue
+        per_doc = None
+        if field in SCORED_FIELDS:
+            per_doc = np.array([leaf.doc_field_length(d, field) or 0 for d in range(leaf.doc_count_all())],
+                               dtype=np.uint32)  # None: no such field
+        for term in leaf.lexicon(field):
+            docs, weights = _leaf_postings(leaf, field, term)
+            lengths = array("I", per_doc[docs].tobytes()) if per_doc is not None else None
+            copy.add(field, term, array("I", docs.astype(np.uint32).tobytes()), array("f", weights.tobytes()), lengths)
+    return copy
 
 
-def _leaf_postings(leaf, field: str, term: bytes, offset: int) -> tuple[np.ndarray, np.ndarray]:
-    """Doc numbers (global) and weights of one term in one segment, deleted documents included.
+_MAGIC = b"searchkit-topk 1\n"
+
+
+def _write_arrays(file: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Named one-dimensional arrays in one file: a JSON table of contents, then each array's bytes (8-aligned)."""
+    table, position = {}, 0
+    for name, values in arrays.items():
+        table[name] = [values.dtype.str, len(values), position]
+        position += -(-values.nbytes // 8) * 8
+    head = json.dumps(table).encode("utf-8")
+    start = -(-(len(_MAGIC) + 8 + len(head)) // 8) * 8
+    with open(file, "wb") as f:
+        f.write(_MAGIC + len(head).to_bytes(8, "little") + head)
+        for name, values in arrays.items():
+            f.seek(start + table[name][2])
+            f.write(values.tobytes())
+        f.truncate(start + position)
+
+
+def _read_arrays(file: Path) -> dict[str, np.ndarray]:
+    """The arrays of a file ``_write_arrays`` wrote, mapped read-only (not read into memory)."""
+    with open(file, "rb") as f:
+        data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    if data[:len(_MAGIC)] != _MAGIC:
+        raise ValueError(f"{file.name} is not a top-k arrays file")
+    size = int.from_bytes(data[len(_MAGIC):len(_MAGIC) + 8], "little")
+    head_end = len(_MAGIC) + 8 + size
+    table = json.loads(data[len(_MAGIC) + 8:head_end])
+    start = -(-head_end // 8) * 8
+    return {name: np.frombuffer(data, dtype=np.dtype(dtype), count=count, offset=start + position)
+            for name, (dtype, count, position) in table.items()}
+
+
+def _leaf_postings(leaf, field: str, term: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Doc numbers and weights of one term in one segment, deleted documents included.
 
     Reads whole posting blocks of Whoosh 2.7.4's codec (pinned) rather than walking postings one by one.
     """
     m = leaf.postings(field, term)
-    if isinstance(m, wrappers.FilterMatcher):
+    if isinstance(m, wrappers.FilterMatcher):  # the segment's deletions: it has moved its child past deleted ones
         m = m.child
+        m.reset()
     if not isinstance(m, W3LeafMatcher):  # postings inlined in the term info: one or two
         found = []
         while m.is_active():
             found.append((m.id(), m.weight()))
             m.next()
-        return (np.array([d for d, _ in found], dtype=np.int32) + offset,
+        return (np.array([d for d, _ in found], dtype=np.int64),
                 np.array([w for _, w in found], dtype=np.float32))
     ids: list[np.ndarray] = []
     weights: list[np.ndarray] = []
     while True:
         m._read_ids()
         m._read_weights()
-        ids.append(np.asarray(m._ids, dtype=np.int32))
+        ids.append(np.asarray(m._ids, dtype=np.int64))
         weights.append(np.asarray(m._weights, dtype=np.float32))
         if m._lastblock:
             break
         m._goto(m._nextoffset)
-    return np.concatenate(ids) + offset, np.concatenate(weights)
+    return np.concatenate(ids), np.concatenate(weights)
 
 
-def _articles(leaves, live: np.ndarray) -> np.ndarray:
+def _term_docs(arrays: dict[str, np.ndarray], field: str) -> Iterator[tuple[bytes, np.ndarray]]:
+    """Each term of ``field`` in one segment's arrays, with its (segment) doc numbers."""
+    terms, offsets, docs = arrays[f"{field}.terms"], arrays[f"{field}.offsets"], arrays[f"{field}.docs"]
+    for i, term in enumerate(terms.tolist()):
+        yield term, docs[offsets[i]:offsets[i + 1]]
+
+
+def _articles(arrays: list[dict[str, np.ndarray]], offsets: list[int], live: np.ndarray) -> np.ndarray:
     """Each live document's article as an ordinal (0, 1, ... per distinct path and article id); deleted: -1."""
     keys = np.zeros((len(live), len(ARTICLE_FIELDS)), dtype=np.int64)
     for column, field in enumerate(ARTICLE_FIELDS):
-        terms: dict[bytes, int] = {}
-        for leaf, offset in leaves:
-            for term in leaf.lexicon(field):
-                docs, _ = _leaf_postings(leaf, field, term, offset)
-                keys[docs, column] = terms.setdefault(term, len(terms))
+        ids: dict[bytes, int] = {}
+        for segment, offset in zip(arrays, offsets):
+            for term, docs in _term_docs(segment, field):
+                keys[docs + offset, column] = ids.setdefault(term, len(ids))
     ordinals = np.full(len(live), -1, dtype=np.int64)
     if live.any():
         ordinals[live] = np.unique(keys[live], axis=0, return_inverse=True)[1].reshape(-1)
     return ordinals
-
-
-def _dates(leaves, live: np.ndarray) -> np.ndarray:
-    """Each document's date as Whoosh's range queries compare it (the NUMERIC long); undated: int64 min."""
-    field = schema.SCHEMA[DATE_FIELD]
-    values = np.full(len(live), _UNDATED, dtype=np.int64)
-    for leaf, offset in leaves:
-        for term in field.sortable_terms(leaf, DATE_FIELD):
-            value = NUMERIC.from_bytes(field, term)
-            docs, _ = _leaf_postings(leaf, DATE_FIELD, term, offset)
-            values[docs] = value
-    values[~live] = _UNDATED
-    return values

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import shutil
 
 import pytest
 import whoosh.index
@@ -16,7 +17,8 @@ import whoosh.index
 from searchkit import Index
 from searchkit.query import build_query
 from searchkit.schema import weighting
-from searchkit.topk import TopK
+from searchkit import topk
+from searchkit.topk import SEGMENT_EXT, TopK
 
 SOURCES = ("Kazinform", "Reuters", "TASS", "Xinhua")
 PLACES = ("Astana", "Moscow", "Baku")
@@ -104,3 +106,16 @@ def test_stale_arrays_are_not_used(corpus):
         arrays.generation -= 1
         parsed = build_query("caspian")
         assert arrays.search(searcher, parsed.query, parsed.filter, 10) is None
+
+
+def test_the_arrays_builders_write_are_those_read_back_from_whoosh(corpus, tmp_path):
+    """Each segment's ``.topk`` file, written from the builder's postings, equals one read back from Whoosh."""
+    _, generation, _ = corpus
+    copy = tmp_path / "generation"
+    shutil.copytree(generation, copy)
+    written = {f.name: f.read_bytes() for f in copy.glob(f"*{SEGMENT_EXT}")}
+    assert len(written) > 1
+    for name in written:
+        (copy / name).unlink()
+    topk.write(copy, whoosh.index.open_dir(str(copy)))
+    assert {f.name: f.read_bytes() for f in copy.glob(f"*{SEGMENT_EXT}")} == written
