@@ -19,9 +19,12 @@ documents:
 FTS5 and tantivy weight the title as searchkit does (``searchkit.schema.TITLE_BOOST``, read here so they stay in
 step); Whoosh's default schema and bm25s have no field weights.
 
+searchkit+expand is searchkit with every query expanded by pseudo-relevance feedback (``searchkit eval --expand``).
+
 For each collection it prints every measure side by side, then searchkit minus each peer on nDCG@10 and AP
-with a two-sided paired t-test over the queries (scipy.stats.ttest_rel). Collections are grouped into the
-tuning set (searchkit's defaults were chosen on these) and the held-out set (never used to choose anything).
+with a two-sided paired t-test over the queries (scipy.stats.ttest_rel), and searchkit+expand minus searchkit.
+Collections are grouped into the tuning set (searchkit's defaults were chosen on these) and the held-out set
+(never used to choose anything).
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ REPO = Path(__file__).resolve().parent.parent
 DATA = REPO.parent / "shared" / "data"
 TESTED = ("nDCG@10", "AP")
 """Measures compared with a paired significance test."""
+EXPANDED = "searchkit+expand"
 
 console = Console(highlight=False, width=150)
 
@@ -151,27 +155,34 @@ def compare(collection: Collection, depth: int = RUN_DEPTH) -> dict:
     began = time.perf_counter()
     results: dict[str, Evaluation] = {"searchkit": evaluate(collection, depth=depth)}
     seconds = {"searchkit": time.perf_counter() - began}
+    began = time.perf_counter()
+    results[EXPANDED] = evaluate(collection, depth=depth, expand=True)
+    seconds[EXPANDED] = time.perf_counter() - began
     for name, rank in PEERS.items():
         began = time.perf_counter()
         results[name] = score_run(collection, rank(collection, depth))
         seconds[name] = time.perf_counter() - began
     ours = results["searchkit"]
-    tests = {}
-    for name in PEERS:
-        tests[name] = {}
-        for measure in TESTED:
-            a = [ours.per_query[measure][q] for q in ours.per_query[measure]]
-            b = [results[name].per_query[measure][q] for q in ours.per_query[measure]]
-            p = float(stats.ttest_rel(a, b).pvalue) if a != b else 1.0
-            tests[name][measure] = {"difference": ours.metrics[measure] - results[name].metrics[measure], "p": p}
     return {
         "group": "tuning" if collection.name in TUNING else "held-out" if collection.name in HELD_OUT else "other",
         "queries": ours.queries,
         "documents": len(collection.documents),
         "metrics": {name: result.metrics for name, result in results.items()},
-        "tests": tests,
+        "tests": {name: paired(ours, results[name]) for name in PEERS},
+        "expansion": paired(results[EXPANDED], ours),
         "seconds": seconds,
     }
+
+
+def paired(a: Evaluation, b: Evaluation) -> dict[str, dict[str, float]]:
+    """``a`` minus ``b`` on each tested measure, with the paired t-test's p over the queries."""
+    tests = {}
+    for measure in TESTED:
+        ours = [a.per_query[measure][q] for q in a.per_query[measure]]
+        theirs = [b.per_query[measure][q] for q in a.per_query[measure]]
+        p = float(stats.ttest_rel(ours, theirs).pvalue) if ours != theirs else 1.0
+        tests[measure] = {"difference": a.metrics[measure] - b.metrics[measure], "p": p}
+    return tests
 
 
 def print_collection(name: str, result: dict) -> None:
@@ -184,7 +195,7 @@ def print_collection(name: str, result: dict) -> None:
     for engine, metrics in result["metrics"].items():
         best = {m: max(r[m] for r in result["metrics"].values()) for m in MEASURES}
         cells = [f"[bold]{metrics[m]:.4f}[/]" if metrics[m] == best[m] else f"{metrics[m]:.4f}" for m in MEASURES]
-        test = result["tests"].get(engine)
+        test = result["tests"].get(engine) or (result["expansion"] if engine == EXPANDED else None)
         deltas = [f"{test[m]['difference']:+.4f} ({test[m]['p']:.3f})" if test else "" for m in TESTED]
         table.add_row(engine, *cells, *deltas)
     console.print(table)
@@ -214,8 +225,9 @@ def markdown(results: dict) -> str:
     """The README table: nDCG@10 / AP per collection and engine (best in bold), and searchkit minus the best peer."""
     engines = list(next(iter(results.values()))["metrics"])
     lines = [
-        "| collection | set | " + " | ".join(engines) + " | searchkit − best peer: nDCG@10 (p), AP (p) |",
-        "|---|---|" + "---:|" * len(engines) + "---|",
+        "| collection | set | " + " | ".join(engines)
+        + " | searchkit − best peer: nDCG@10 (p), AP (p) | searchkit+expand − searchkit: nDCG@10 (p), AP (p) |",
+        "|---|---|" + "---:|" * len(engines) + "---|---|",
     ]
     for name, result in sorted(results.items(), key=lambda kv: (kv[1]["group"] != "tuning", kv[0])):
         metrics = result["metrics"]
@@ -231,7 +243,9 @@ def markdown(results: dict) -> str:
             peer = max(PEERS, key=lambda e: metrics[e][measure])
             test = result["tests"][peer][measure]
             deltas.append(f"{test['difference']:+.3f} ({test['p']:.2f}, {peer})")
-        lines.append(f"| {name} | {result['group']} | " + " | ".join(cells) + " | " + ", ".join(deltas) + " |")
+        gains = [f"{result['expansion'][m]['difference']:+.3f} ({result['expansion'][m]['p']:.2f})" for m in TESTED]
+        lines.append(f"| {name} | {result['group']} | " + " | ".join(cells) + " | " + ", ".join(deltas) + " | "
+                     + ", ".join(gains) + " |")
     return "\n".join(lines) + "\n"
 
 

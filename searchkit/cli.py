@@ -129,6 +129,9 @@ def query(
     per_article: bool = typer.Option(
         False, "--per-article", help="One hit per article (its best passage), articles ranked as whole stories."
     ),
+    expand: bool = typer.Option(
+        False, "--expand", help="Add words of the top hits to the query and search again (pseudo-relevance feedback)."
+    ),
     json: bool = typer.Option(False, "--json", help="One JSON object per hit per line."),
 ) -> None:
     """Search the index: ranked passages with highlighted matches."""
@@ -136,7 +139,7 @@ def query(
         with _open(index) as ix:
             hits = ix.search(
                 text, limit=limit, source=source, place=place, since=since, until=until, speaker=speaker, sort=sort,
-                per_article=per_article,
+                per_article=per_article, expand=expand,
             )
     except (SearchkitError, OSError) as e:
         raise _fail(e) from None
@@ -214,6 +217,7 @@ def eval_command(
         help="ir-measures names; repeat the option or separate with commas [default: nDCG@10,AP,P@10,R@100,RR].",
     ),
     run: Optional[Path] = typer.Option(None, "--run", help="Also write the ranking here as a TREC run file."),
+    expand: bool = typer.Option(False, "--expand", help="Expand every query by pseudo-relevance feedback."),
     json: bool = typer.Option(False, "--json", help="One JSON object: collection, queries, metrics."),
 ) -> None:
     """Index a test collection into a temporary index, run its queries, and report ranking quality."""
@@ -222,7 +226,7 @@ def eval_command(
 
     measures = [m.strip() for option in metrics or () for m in option.split(",") if m.strip()] or MEASURES
     try:
-        result = evaluate(read_collection(find_collection(collection)), measures=measures, run_file=run)
+        result = evaluate(read_collection(find_collection(collection)), measures=measures, run_file=run, expand=expand)
     except SearchkitError as e:
         raise _fail(e) from None
     if json:

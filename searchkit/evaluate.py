@@ -52,11 +52,12 @@ def write_jsonl(collection: Collection, path: str | os.PathLike) -> None:
             f.write(json.dumps({"id": doc.id, "title": doc.title, "text": doc.text}, ensure_ascii=False) + "\n")
 
 
-def rank(index: Index, queries: Mapping[str, str], *, depth: int = RUN_DEPTH) -> Run:
-    """Run each query as plain words; documents (articles) ranked one hit per article."""
+def rank(index: Index, queries: Mapping[str, str], *, depth: int = RUN_DEPTH, expand: bool = False) -> Run:
+    """Run each query as plain words; documents (articles) ranked one hit per article (``expand``: see
+    ``Index.search``)."""
     run: Run = {}
     for query_id, text in queries.items():
-        hits = index.search(text, limit=depth, syntax=False, highlights=False, per_article=True)
+        hits = index.search(text, limit=depth, syntax=False, highlights=False, per_article=True, expand=expand)
         run[query_id] = [(hit.passage.article, hit.score) for hit in hits]
     return run
 
@@ -84,10 +85,12 @@ def evaluate(
     measures: Sequence[str] = MEASURES,
     depth: int = RUN_DEPTH,
     run_file: str | os.PathLike | None = None,
+    expand: bool = False,
 ) -> Evaluation:
     """Index ``collection`` into a temporary index, run every query, and score the ranking.
 
-    With ``run_file``, the ranking is also written there in TREC run format.
+    With ``run_file``, the ranking is also written there in TREC run format; with ``expand``, every query is
+    expanded by pseudo-relevance feedback (``Index.search(expand=True)``).
 
     >>> from searchkit.collections import read_collection
     >>> evaluate(read_collection("../shared/data/cranfield")).metrics["nDCG@10"]  # doctest: +SKIP
@@ -98,7 +101,7 @@ def evaluate(
         write_jsonl(collection, documents)
         Index.build([documents], Path(tmp) / "index")
         with Index.open(Path(tmp) / "index") as index:
-            run = rank(index, collection.queries, depth=depth)
+            run = rank(index, collection.queries, depth=depth, expand=expand)
     if run_file is not None:
         write_trec_run(run, run_file, tag="searchkit")
     return score_run(collection, run, measures)

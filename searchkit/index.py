@@ -30,7 +30,7 @@ from .errors import (
 )
 from .highlight import highlight, match_terms
 from .models import BuildReport, Hit, IndexStats, Passage, SkippedFile
-from .query import build_query
+from .query import build_query, expanded
 from .segments import write_segments
 from .version import __version__
 
@@ -263,6 +263,7 @@ class Index:
         syntax: bool = True,
         highlights: bool = True,
         per_article: bool = False,
+        expand: bool = False,
     ) -> list[Hit]:
         """Ranked passages matching ``text`` (Whoosh query syntax), best first, with highlights.
 
@@ -271,6 +272,8 @@ class Index:
         ``highlights=False`` leaves ``Hit.highlights`` empty, for callers that only rank.
         ``per_article=True`` returns one hit per article: its best passage, with the article's score, ranked
         by it (see ``schema.ARTICLE_WEIGHT``).
+        ``expand=True`` adds words of the top hits to the query (pseudo-relevance feedback, see ``expand``)
+        and searches again; highlights then mark the added words too.
 
         Raises:
             QueryError: the query, a filter, ``limit`` or ``sort`` is malformed, or ``per_article`` is
@@ -286,6 +289,8 @@ class Index:
             text, source=source, place=place, since=since, until=until, speaker=speaker, syntax=syntax
         )
         searcher = self._searcher_now()
+        if expand:
+            parsed = self._expanded(searcher, parsed, per_article)
         if sort == "date":
             newest = searcher.search(parsed.query, limit=limit, filter=parsed.filter, sortedby=_BY_DATE, reverse=True)
             # Sorted results carry sort keys, not scores: score just those passages to report BM25F,
@@ -409,6 +414,15 @@ class Index:
             stored = searcher.stored_fields(docnum)
             best.setdefault((stored["path"], stored["article"]), (docnum, score))
         return list(best.values())[:limit]
+
+    def _expanded(self, searcher, parsed, per_article: bool):
+        """``parsed`` expanded by words of its top hits (articles' best passages with ``per_article``)."""
+        from . import expand
+
+        top = self._top_articles if per_article else self._top
+        feedback = [searcher.stored_fields(docnum) for docnum, _ in top(searcher, parsed, expand.FEEDBACK_HITS)]
+        words = expand.expansion_words(searcher.reader(), feedback, words=expand.FEEDBACK_WORDS, model=expand.MODEL)
+        return expanded(parsed, words, expand.ORIGINAL_WEIGHT)
 
     def _passage(self, stored: dict) -> Passage:
         return schema.to_passage(stored, os.path.normpath(os.path.join(self.root, stored["path"])))

@@ -19,7 +19,7 @@ from .errors import QueryError
 from .ingest import normalise_source, parse_date
 from .schema import K3, SCHEMA, SEARCH_FIELDS
 
-__all__ = ["ParsedQuery", "build_query", "parse_filter_date", "QUERY_FIELDS"]
+__all__ = ["ParsedQuery", "build_query", "expanded", "parse_filter_date", "QUERY_FIELDS"]
 
 QUERY_FIELDS = ("title", "body", "date", "source", "place", "speaker", "tags", "authors", "article", "id", "path")
 """Field names usable as ``field:value`` in query text."""
@@ -92,6 +92,24 @@ def _plain_words(text: str) -> wq.Query:
         wq.Or([wq.Term(field, word, boost=(K3 + 1) * n / (K3 + n)) for field in SEARCH_FIELDS])
         for word, n in counts.items()
     ])
+
+
+def expanded(parsed: ParsedQuery, words: list[tuple[str, float]], original_weight: float) -> ParsedQuery:
+    """``parsed`` with weighted expansion words (analysed terms) added, in any search field.
+
+    The original query weighs ``original_weight``, the words the rest. Where the original matches any of its
+    words (words combined by OR alone, as plain words are), the expansion words may match on their own too;
+    otherwise (AND, NOT, phrases, wildcards) they only reorder what the original matches. The filter is unchanged.
+    """
+    if not words:
+        return parsed
+    expansion = wq.Or([
+        wq.Or([wq.Term(field, word, boost=weight) for field in SEARCH_FIELDS]) for word, weight in words
+    ], boost=1 - original_weight)
+    original = parsed.query.with_boost(original_weight)
+    any_word = all(type(node) in (wq.Or, wq.Term) for node in _walk(parsed.query))
+    combined = wq.Or([original, expansion]) if any_word else wq.AndMaybe(original, expansion)
+    return ParsedQuery(_union_trees(combined), parsed.filter)
 
 
 def parse_filter_date(value: date | str | None, name: str) -> date | None:

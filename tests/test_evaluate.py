@@ -76,3 +76,12 @@ def test_unknown_measure_and_collection_raise(tiny, tmp_path):
     odd.mkdir()
     with pytest.raises(CollectionError, match="not a known test collection"):
         read_collection(odd)
+
+
+def test_cli_eval_expand_writes_the_expanded_ranking(run_cli, tiny, tmp_path):
+    run = tmp_path / "expanded.run"
+    result = run_cli("eval", tiny, "--expand", "--json", "--run", run)
+    assert result.code == 0, result.stderr
+    assert json.loads(result.stdout)["queries"] == 2
+    # query 1 finds document 1 alone; its words ("caspian") bring in document 3, below it
+    assert [line.split()[2] for line in run.read_text().splitlines() if line.startswith("1 ")] == ["1", "3"]
