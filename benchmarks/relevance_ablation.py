@@ -85,6 +85,8 @@ VARIANTS = {
     "+ repeated query words saturated, k3=8: the default": Variant(),
     "default, article weight 0 (best passage only)": Variant(article_weight=0.0),
     "default, article weight 1 (whole-article BM25F only)": Variant(article_weight=1.0),
+    **{f"default, K1 {k1}": Variant(k1=k1) for k1 in (0.9, 1.5, 2.0)},
+    **{f"default, B {b}": Variant(b=b) for b in (0.5, 0.65, 0.85)},
 }
 
 
