@@ -16,7 +16,7 @@ import multiprocessing
 import queue
 from array import array
 from datetime import datetime
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
 from whoosh.codec.base import Segment
@@ -44,21 +44,20 @@ class PostingsCopy(Protocol):
 
     fields: Collection[str]
 
-    def add(self, field: str, term: bytes, docs: array, weights: array, lengths: array) -> None:
-        """One term's postings, in term order: doc numbers, weights, and each posting's field length."""
+    def add(self, field: str, term: bytes, docs: array, weights: array) -> None:
+        """One term's postings, in term order: doc numbers and weights."""
 
-    def save(self, index_dir: str, segment_id: str, doc_count: int) -> None:
-        """Called once the segment's postings are written."""
+    def save(self, index_dir: str, segment_id: str, doc_count: int, lengths: Mapping[str, array]) -> None:
+        """Called once the segment's postings are written, with each scored field's length by doc number."""
 
 
 class _TermPostings:
-    __slots__ = ("docs", "weights", "values", "lengths")
+    __slots__ = ("docs", "weights", "values")
 
     def __init__(self) -> None:
         self.docs = array("I")
         self.weights = array("f")
         self.values: list[bytes] = []
-        self.lengths = array("I")
 
 
 class SegmentBuilder(SegmentWriter):
@@ -76,6 +75,8 @@ class SegmentBuilder(SegmentWriter):
             raise TypeError("SegmentBuilder: the schema has term vectors or spelling fields")
         self._postings: dict[str, dict[bytes, _TermPostings]] = {}
         self._indexed: dict[tuple[str, Any], list] = {}
+        self._lengths: dict[str, array] = {}
+        """Each scored field's (approximate) length, by doc number."""
         self.postings = 0
         """Postings added so far."""
 
@@ -90,27 +91,59 @@ class SegmentBuilder(SegmentWriter):
             field = self.schema[name]
             length = 0
             if field.indexed:
-                items = _text_items(field, value) if _analyzed_here(field) else self._index(name, field, value)
+                terms = self._postings.setdefault(name, {})
+                if _analyzed_here(field):
+                    length = self._add_text(terms, field, value)
+                else:
+                    items = self._index(name, field, value)
+                    self._add_items(terms, items)
+                    length = sum(freq for _, freq, _, _ in items) if field.scorable else 0
                 if field.scorable:
-                    length = sum(freq for _, freq, _, _ in items)
-                # The length Whoosh's postings writer records: the stored (one-byte) approximation.
-                posting_length = byte_to_length(length_to_byte(length)) if length else 0
-                terms = self._postings.setdefault(name, {}) if items else {}
-                for btext, _, weight, vbytes in items:
-                    postings = terms.get(btext)
-                    if postings is None:
-                        postings = terms[btext] = _TermPostings()
-                    postings.docs.append(docnum)
-                    postings.weights.append(weight)
-                    postings.values.append(vbytes)
-                    postings.lengths.append(posting_length)
-                self.postings += len(items)
+                    lengths = self._lengths.setdefault(name, array("I"))
+                    _pad(lengths, docnum)
+                    # The length Whoosh's postings writer records: the stored (one-byte) approximation.
+                    lengths.append(byte_to_length(length_to_byte(length)) if length else 0)
             perdoc.add_field(name, field, value if field.stored else None, length)
             if field.column_type:
                 perdoc.add_column_value(name, field.column_type, field.to_column_value(value))
         perdoc.finish_doc()
         self._added = True
         self.docnum += 1
+
+    def _add_text(self, terms: dict, field, text: str) -> int:
+        """Add the postings ``field.index(text)`` yields for an ``ANALYZER`` field with positions, from one
+        analysis loop, keyed by the term as text (encoded once per term when written); returns the field length."""
+        first, words = index_terms(text)
+        positions: dict[str, list[int]] = {}
+        for position, word in enumerate(words, start=first):
+            positions.setdefault(word, []).append(position)
+        docnum, encode, boost = self.docnum, field.format.encode, field.format.field_boost
+        for word, where in positions.items():
+            postings = terms.get(word)
+            if postings is None:
+                postings = terms[word] = _TermPostings()
+            postings.docs.append(docnum)
+            postings.weights.append(len(where) * boost)
+            if len(where) == 1:  # most words of a passage: their one position's encoding is remembered
+                value = _ONE_POSITION.get(where[0])
+                if value is None:
+                    value = _ONE_POSITION[where[0]] = encode(where)
+            else:
+                value = encode(where)
+            postings.values.append(value)
+        self.postings += len(positions)
+        return len(words)
+
+    def _add_items(self, terms: dict, items: list[tuple[bytes, int, float, bytes]]) -> None:
+        docnum = self.docnum
+        for btext, _, weight, vbytes in items:
+            postings = terms.get(btext)
+            if postings is None:
+                postings = terms[btext] = _TermPostings()
+            postings.docs.append(docnum)
+            postings.weights.append(weight)
+            postings.values.append(vbytes)
+        self.postings += len(items)
 
     def _index(self, name: str, field, value: Any) -> list:
         """``list(field.index(value))``, remembered for values seen before (but not of unique fields)."""
@@ -144,15 +177,22 @@ class SegmentBuilder(SegmentWriter):
         fieldwriter = self.fieldwriter
         block = self.codec._blocklimit
         copy = self._copy() if self._copy else None
+        for field_lengths in self._lengths.values():
+            _pad(field_lengths, self.docnum)
         for name in sorted(self._postings):
             terms = self._postings.pop(name)
+            if not terms:  # only empty values
+                continue
+            field_lengths = self._lengths.get(name)
             fieldwriter.start_field(name, self.schema[name])
             writer = fieldwriter._postwriter
             copied = copy is not None and name in copy.fields
-            for btext in sorted(terms):
-                postings = terms.pop(btext)
+            # Text terms are keys as text: their UTF-8 bytes sort as their code points do.
+            for key in sorted(terms):
+                postings = terms.pop(key)
+                btext = key.encode("utf-8") if isinstance(key, str) else key
                 if copied:
-                    copy.add(name, btext, postings.docs, postings.weights, postings.lengths)
+                    copy.add(name, btext, postings.docs, postings.weights)
                 fieldwriter.start_term(btext)
                 for start in range(0, len(postings.docs), block):
                     if start:
@@ -162,38 +202,28 @@ class SegmentBuilder(SegmentWriter):
                     writer._ids = postings.docs[start:end]
                     writer._weights = postings.weights[start:end]
                     writer._values = [v for v in postings.values[start:end] if v]
-                    lengths = [n for n in postings.lengths[start:end] if n]
-                    writer._minlength = min(lengths) if lengths else None
-                    writer._maxlength = max(lengths, default=0)
+                    if field_lengths is None:
+                        writer._minlength, writer._maxlength = None, 0
+                    else:
+                        lengths = [n for n in map(field_lengths.__getitem__, writer._ids) if n]
+                        writer._minlength = min(lengths) if lengths else None
+                        writer._maxlength = max(lengths, default=0)
                     writer._maxweight = max(0, max(writer._weights))
                 fieldwriter.finish_term()
             fieldwriter.finish_field()
         fieldwriter.close()
         if copy is not None:
-            copy.save(self.storage.folder, self.newsegment.segment_id(), self.docnum)
+            copy.save(self.storage.folder, self.newsegment.segment_id(), self.docnum, self._lengths)
+
+
+def _pad(lengths: array, count: int) -> None:
+    """Lengths of 0 up to doc number ``count`` (the documents without the field)."""
+    if len(lengths) < count:
+        lengths.extend(array("I", bytes(4 * (count - len(lengths)))))
 
 
 def _analyzed_here(field) -> bool:
     return field.analyzer is ANALYZER and type(field.format) is Positions and index_terms is not None
-
-
-def _text_items(field, text: str) -> list[tuple[bytes, int, float, bytes]]:
-    """What ``field.index(text)`` yields for an ``ANALYZER`` field with positions, from one analysis loop."""
-    first, terms = index_terms(text)
-    positions: dict[str, list[int]] = {}
-    for position, term in enumerate(terms, start=first):
-        positions.setdefault(term, []).append(position)
-    encode, boost = field.format.encode, field.format.field_boost
-    items = []
-    for term, where in positions.items():
-        if len(where) == 1:  # most words of a passage: their one position's encoding is remembered
-            value = _ONE_POSITION.get(where[0])
-            if value is None:
-                value = _ONE_POSITION[where[0]] = encode(where)
-        else:
-            value = encode(where)
-        items.append((term.encode("utf-8"), len(where), len(where) * boost, value))
-    return items
 
 
 _ONE_POSITION: dict[int, bytes] = {}

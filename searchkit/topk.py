@@ -21,7 +21,7 @@ import mmap
 import os
 import shutil
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from math import log
 from pathlib import Path
 
@@ -324,11 +324,10 @@ class SegmentArrays:
         self._counts: dict[str, list[int]] = {f: [] for f in POSTING_FIELDS}
         self._docs = {f: array("I") for f in POSTING_FIELDS}
         self._weights = {f: array("f") for f in SCORED_FIELDS}
-        self._lengths = {f: array("I") for f in SCORED_FIELDS}
         self._dates: list[tuple[int, np.ndarray]] = []
 
-    def add(self, field: str, term: bytes, docs, weights, lengths) -> None:
-        """A term's postings in ``field`` (in term order): doc numbers, weights, and each document's field length."""
+    def add(self, field: str, term: bytes, docs, weights) -> None:
+        """A term's postings in ``field`` (in term order): doc numbers and weights."""
         if field == DATE_FIELD:
             if term[:1] == b"\x00":  # the full-precision term (as in NUMERIC.sortable_terms)
                 self._dates.append((NUMERIC.from_bytes(schema.SCHEMA[DATE_FIELD], term), np.array(docs)))
@@ -338,10 +337,10 @@ class SegmentArrays:
         self._docs[field].extend(docs)
         if field in self._weights:
             self._weights[field].extend(weights)
-            self._lengths[field].extend(lengths)
 
-    def save(self, index_dir: str | os.PathLike, segment_id: str, doc_count: int) -> None:
-        """Write the file of segment ``segment_id`` (of ``doc_count`` documents) into ``index_dir``."""
+    def save(self, index_dir: str | os.PathLike, segment_id: str, doc_count: int, lengths: Mapping) -> None:
+        """Write the file of segment ``segment_id`` (of ``doc_count`` documents) into ``index_dir``, with each
+        scored field's lengths by doc number (missing: none of the documents has the field)."""
         arrays = {}
         for field in POSTING_FIELDS:
             terms = self._terms[field]
@@ -351,9 +350,9 @@ class SegmentArrays:
             arrays[f"{field}.docs"] = docs
             if field in self._weights:
                 arrays[f"{field}.weights"] = np.frombuffer(self._weights[field], dtype=np.float32)
-                lengths = np.zeros(doc_count)
-                lengths[docs] = np.frombuffer(self._lengths[field], dtype=np.uint32)
-                arrays[f"{field}.lengths"] = lengths
+                field_lengths = lengths.get(field)
+                arrays[f"{field}.lengths"] = (np.zeros(doc_count) if field_lengths is None
+                                              else np.array(field_lengths, dtype=np.float64))
         dates = np.full(doc_count, _UNDATED, dtype=np.int64)
         for value, docs in self._dates:
             dates[docs] = value
@@ -376,7 +375,8 @@ def write(index_path: str | os.PathLike, ix) -> None:
         for leaf, offset in reader.leaf_readers():
             segment_id = leaf.segment().segment_id()
             if not _segment_file(index_dir, segment_id).exists():
-                _read_back(leaf).save(index_dir, segment_id, leaf.doc_count_all())
+                copy, field_lengths = _read_back(leaf)
+                copy.save(index_dir, segment_id, leaf.doc_count_all(), field_lengths)
             if leaf.has_deletions():
                 for docnum in range(leaf.doc_count_all()):
                     live[offset + docnum] = not leaf.is_deleted(docnum)
@@ -401,21 +401,19 @@ def _segment_file(index_dir: Path, segment_id: str) -> Path:
     return index_dir / f"{segment_id}{SEGMENT_EXT}"
 
 
-def _read_back(leaf) -> SegmentArrays:
-    """The arrays of a segment Whoosh wrote, read from its postings."""
+def _read_back(leaf) -> tuple[SegmentArrays, dict[str, np.ndarray]]:
+    """The arrays of a segment Whoosh wrote, read from its postings, and its scored fields' lengths."""
     copy = SegmentArrays()
+    lengths = {field: np.array([leaf.doc_field_length(d, field) or 0 for d in range(leaf.doc_count_all())],
+                               dtype=np.uint32)  # None: no such field
+               for field in SCORED_FIELDS if field in leaf.schema}
     for field in copy.fields:
         if field not in leaf.schema:
             continue
-        per_doc = None
-        if field in SCORED_FIELDS:
-            per_doc = np.array([leaf.doc_field_length(d, field) or 0 for d in range(leaf.doc_count_all())],
-                               dtype=np.uint32)  # None: no such field
         for term in leaf.lexicon(field):
             docs, weights = _leaf_postings(leaf, field, term)
-            lengths = array("I", per_doc[docs].tobytes()) if per_doc is not None else None
-            copy.add(field, term, array("I", docs.astype(np.uint32).tobytes()), array("f", weights.tobytes()), lengths)
-    return copy
+            copy.add(field, term, array("I", docs.astype(np.uint32).tobytes()), array("f", weights.tobytes()))
+    return copy, lengths
 
 
 _MAGIC = b"searchkit-topk 1\n"
