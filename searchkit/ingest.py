@@ -62,10 +62,11 @@ _SPEAKER = re.compile(r"(?P<label>[A-Z][^\s:.,;!?]*(?: [^\s:.,;!?]+){0,7}):\s+(?
 _NAME_WORD = re.compile(r"[A-Z][\w’'\-]+")
 _TIME_LINE = re.compile(r"\d{1,2}:\d{2}")
 
-# Lines that are site furniture wherever they appear.
+# Lines that are site furniture wherever they appear: short, with no sentence in them ("Subscribe to our
+# channel" is furniture, "Subscribers to the service grew. ..." is text).
 _FURNITURE = re.compile(
-    r"(?:\*\s*){3}|<\s*(?:…|\.\.\.)\s*>|divider|text version|view more articles.*|share|print|"
-    r"(?:back to|go to) top|advertisement|subscribe.*",
+    r"(?:\*\s*){3}|<\s*(?:…|\.\.\.)\s*>|divider|text version|view more articles[^.!?]{0,60}|share|print|"
+    r"(?:back to|go to) top|advertisement|subscribe\b[^.!?]{0,80}",
     re.IGNORECASE,
 )
 _KREMLIN_MENU = frozenset({"events", "news", "transcripts", "photos", "videos", "press releases"})

@@ -14,14 +14,19 @@ from __future__ import annotations
 
 import multiprocessing
 import queue
+import zlib
 from array import array
 from datetime import datetime
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
 from whoosh.codec.base import Segment
+from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3TermInfo
+from whoosh.compat import dumps
 from whoosh.formats import Positions
 from whoosh.index import FileIndex
+from whoosh.system import pack_int, pack_long, pack_ushort
+from whoosh.util.numlists import delta_encode
 from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
 
@@ -175,7 +180,6 @@ class SegmentBuilder(SegmentWriter):
     def _flush_segment(self) -> None:
         self.perdocwriter.close()
         fieldwriter = self.fieldwriter
-        block = self.codec._blocklimit
         copy = self._copy() if self._copy else None
         for field_lengths in self._lengths.values():
             _pad(field_lengths, self.docnum)
@@ -185,35 +189,79 @@ class SegmentBuilder(SegmentWriter):
                 continue
             field_lengths = self._lengths.get(name)
             fieldwriter.start_field(name, self.schema[name])
-            writer = fieldwriter._postwriter
             copied = copy is not None and name in copy.fields
+            write_term = _TermWriter(fieldwriter, self.codec, field_lengths)
             # Text terms are keys as text: their UTF-8 bytes sort as their code points do.
             for key in sorted(terms):
                 postings = terms.pop(key)
                 btext = key.encode("utf-8") if isinstance(key, str) else key
                 if copied:
                     copy.add(name, btext, postings.docs, postings.weights)
-                fieldwriter.start_term(btext)
-                for start in range(0, len(postings.docs), block):
-                    if start:
-                        writer._write_block()
-                    end = start + block
-                    # What W3PostingsWriter.add_posting accumulates, a block at a time.
-                    writer._ids = postings.docs[start:end]
-                    writer._weights = postings.weights[start:end]
-                    writer._values = [v for v in postings.values[start:end] if v]
-                    if field_lengths is None:
-                        writer._minlength, writer._maxlength = None, 0
-                    else:
-                        lengths = [n for n in map(field_lengths.__getitem__, writer._ids) if n]
-                        writer._minlength = min(lengths) if lengths else None
-                        writer._maxlength = max(lengths, default=0)
-                    writer._maxweight = max(0, max(writer._weights))
-                fieldwriter.finish_term()
+                write_term(btext, postings)
             fieldwriter.finish_field()
         fieldwriter.close()
         if copy is not None:
             copy.save(self.storage.folder, self.newsegment.segment_id(), self.docnum, self._lengths)
+
+
+class _TermWriter:
+    """Writes a term's postings and its row of the terms table, as ``W3FieldWriter.start_term``, ``add`` for each
+    posting and ``finish_term`` would, but a block at a time rather than a posting at a time; and a block of
+    fewer than ``_COMPRESS_FROM_BYTES`` is stored uncompressed, as Whoosh meant to (its writer's test for that is
+    overwritten by a later line), which any Whoosh reader reads."""
+
+    def __init__(self, fieldwriter, codec, field_lengths: array | None) -> None:
+        self._postfile = fieldwriter._postfile
+        self._terms_table = fieldwriter._tindex
+        self._field_prefix = pack_ushort(fieldwriter._fieldid)
+        self._block, self._compression = codec._blocklimit, codec._compression
+        self._value_size = fieldwriter._fieldobj.format.fixed_value_size()
+        self._length_of = field_lengths.__getitem__ if field_lengths is not None else None
+
+    def __call__(self, btext: bytes, postings: _TermPostings) -> None:
+        docs, weights, values = postings.docs, postings.weights, postings.values
+        count, block, compression = len(docs), self._block, self._compression
+        start = self._postfile.tell()
+        parts = [WHOOSH3_HEADER_MAGIC]
+        total_weight, min_length, max_length, max_weight = 0, None, 0, 0
+        for at in range(0, count, block):
+            # W3PostingsWriter._write_block, and W3TermInfo.add_block.
+            ids, block_weights = docs[at:at + block], weights[at:at + block]
+            lengths = [n for n in map(self._length_of, ids) if n] if self._length_of else []
+            low, high = (min(lengths), max(lengths)) if lengths else (None, 0)
+            block_max = max(0, max(block_weights))
+            total_weight += sum(block_weights)
+            min_length = low if min_length is None else min(min_length, low)
+            max_length, max_weight = max(max_length, high), max(max_weight, block_max)
+            data = dumps((tuple(delta_encode(ids)), _mini_weights(block_weights),
+                          self._mini_values(values[at:at + block])), 2)
+            level = compression if len(data) >= _COMPRESS_FROM_BYTES else 0
+            if level:
+                data = zlib.compress(data, level)
+            info = dumps((len(ids), ids[-1], block_max, level, length_to_byte(low), length_to_byte(high)), 2)
+            size = len(info) + len(data)
+            parts += (pack_int(-size if at + block >= count else size), info, data)
+        self._postfile.write(b"".join(parts))
+        terminfo = _TERMINFO.pack(False, total_weight, count, 0 if min_length is None else length_to_byte(min_length),
+                                  length_to_byte(max_length), max_weight, docs[0], docs[-1])
+        extent = pack_long(start) + pack_int(self._postfile.tell() - start)
+        self._terms_table.add(self._field_prefix + btext, terminfo + extent)
+
+    def _mini_values(self, values: list[bytes]):
+        if self._value_size is None or self._value_size < 0:
+            return tuple(v for v in values if v)
+        return None if self._value_size == 0 else b"".join(v for v in values if v)
+
+
+def _mini_weights(weights: array):
+    if weights.count(1.0) == len(weights):
+        return None
+    return weights[0] if weights.count(weights[0]) == len(weights) else tuple(weights)
+
+
+_TERMINFO = W3TermInfo._struct
+_COMPRESS_FROM_BYTES = 64
+"""Smaller pickled blocks (a rare word's: half of all blocks) come out of zlib larger than they went in."""
 
 
 def _pad(lengths: array, count: int) -> None:

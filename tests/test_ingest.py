@@ -107,6 +107,18 @@ def test_jsonl_articles_with_a_bad_line_in_the_middle(tmp_path):
     assert [(e.line, e.reason.split(" ")[0]) for e in errors] == [(2, "malformed"), (4, "missing")]
 
 
+def test_text_that_starts_like_furniture_is_kept(tmp_path):
+    text = ("Subscribe to our Telegram channel\n\nSubscribers to the service grew by a fifth. Most of them "
+            "read it daily.\n\nShare prices fell.\n\nView more articles from TCA")
+    path = tmp_path / "feed.jsonl"
+    path.write_text(json.dumps({"id": "s1", "text": text}) + "\n" + json.dumps({"id": "s2", "text": "Subscribe "
+                    "inward someone capital design book. All building as teams interest development."}) + "\n")
+    first, second = read_articles(path)
+    assert [first.text[p.start:p.end] for p in first.paragraphs] == [
+        "Subscribers to the service grew by a fifth. Most of them read it daily.", "Share prices fell."]
+    assert len(second.paragraphs) == 1
+
+
 @pytest.mark.parametrize("content, reason", [
     (b"", "empty file"), (b"  \n\n ", "empty file"), (b"\x89PNG\r\n\x1a\n\0\0\0", "binary"),
     ("caf\u00e9".encode("latin-1") + b" au lait", "not UTF-8"),

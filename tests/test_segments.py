@@ -23,8 +23,8 @@ from synthetic import write_corpus
 
 POSTINGS_FILES = (".pst", ".trm")
 """Files compared by what Whoosh reads from them: a builder's posting blocks may pickle a position encoding
-repeated in a block once (the same bytes object), where Whoosh's writer pickles each copy; the term file holds
-offsets into the postings file."""
+repeated in a block once (the same bytes object), where Whoosh's writer pickles each copy, and it leaves small
+blocks uncompressed; the term file holds offsets into the postings file."""
 
 
 def _segment_files(folder: Path) -> dict[str, bytes]:
