@@ -149,17 +149,32 @@ def _run_json(command: list[str]) -> dict:
 
 
 def _cold(command: list[str], runs: int) -> float:
+    return statistics.median(_cold_times([command], runs)[0])
+
+
+def _cold_times(commands: list[list[str]], runs: int) -> list[list[float]]:
+    """Wall times in seconds of ``runs`` fresh processes of each command, after one untimed run of each. The
+    commands take turns, so that a change in the machine's load falls on all of them alike."""
+    env = _cold_env()
+    for command in commands:
+        subprocess.run(command, capture_output=True, env=env, check=False)
+    times: list[list[float]] = [[] for _ in commands]
+    for _ in range(runs):
+        for command, timings in zip(commands, times):
+            began = time.perf_counter()
+            proc = subprocess.run(command, capture_output=True, env=env)
+            timings.append(time.perf_counter() - began)
+            if proc.returncode not in (0, 1):
+                raise SystemExit(f"one-shot process failed: {' '.join(command)}\n{proc.stderr.decode()[-2000:]}")
+    return times
+
+
+def _cold_env() -> dict[str, str]:
+    """The environment of a timed one-shot process: bytecode caches allowed (this machine sets
+    PYTHONDONTWRITEBYTECODE), a fixed terminal width."""
     env = {**os.environ, "COLUMNS": "120"}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    subprocess.run(command, capture_output=True, env=env, check=False)
-    times = []
-    for _ in range(runs):
-        began = time.perf_counter()
-        proc = subprocess.run(command, capture_output=True, env=env)
-        times.append(time.perf_counter() - began)
-        if proc.returncode not in (0, 1):
-            raise SystemExit(f"one-shot query failed: {' '.join(command)}\n{proc.stderr.decode()[-2000:]}")
-    return statistics.median(times)
+    return env
 
 
 def _disk_bytes(path: Path) -> int:
@@ -204,20 +219,25 @@ def _add_exponents(records: list[dict]) -> None:
 
 
 def _meta(args: argparse.Namespace) -> dict:
-    import psutil
-
     return {
         "command": "python benchmarks/latency.py " + " ".join(sys.argv[1:]),
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "python": platform.python_version(),
-        "machine": f"{platform.machine()}, {psutil.cpu_count()} CPUs, "
-                   f"{psutil.virtual_memory().total / 2**30:.0f} GiB RAM, {platform.system()} {platform.release()}",
+        "machine": _machine(),
         "cold_method": COLD_METHOD.format(runs=args.cold_runs),
         "warm_method": "one process per engine; the index opened once, 20 warm-up queries, then every query "
                        "timed once for its top 10 (with the engine's highlights)",
         "bytecode_compiled": not args.no_compile,
         "engines": {name: e.note for name, e in ENGINES.items()},
     }
+
+
+def _machine() -> str:
+    """Architecture, CPUs, memory and kernel, as ``meta.json`` records them."""
+    import psutil
+
+    return (f"{platform.machine()}, {psutil.cpu_count()} CPUs, {psutil.virtual_memory().total / 2**30:.0f} GiB RAM, "
+            f"{platform.system()} {platform.release()}")
 
 
 def _plot(records: list[dict], out: Path) -> None:

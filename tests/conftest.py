@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -74,3 +75,10 @@ def shared_data(name: str) -> Path:
     if not path.is_dir():
         pytest.skip(f"shared data {path} is absent (set SEARCHKIT_SHARED_DATA to its folder)")
     return path
+
+
+def require_bench_extra(*modules: str) -> None:
+    """Skip the test with a clear message unless every named module of the ``bench`` extra is importable."""
+    missing = [name for name in modules if importlib.util.find_spec(name) is None]
+    if missing:
+        pytest.skip(f"the bench extra is not installed (missing {', '.join(missing)}): pip install -e '.[bench]'")

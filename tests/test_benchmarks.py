@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, require_bench_extra
 
 PEERS = ("tantivy", "bm25s", "wordfreq", "matplotlib", "numpy", "psutil")
 FIELDS = ("engine", "size", "build_s", "passages_per_s", "index_bytes", "peak_rss_mb", "p50_ms", "p95_ms", "p99_ms",
@@ -22,9 +22,7 @@ FIELDS = ("engine", "size", "build_s", "passages_per_s", "index_bytes", "peak_rs
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
-    missing = [name for name in PEERS if not _importable(name)]
-    if missing:
-        pytest.skip(f"the bench extra is not installed (missing {', '.join(missing)}): pip install -e '.[bench]'")
+    require_bench_extra(*PEERS)
     out = tmp_path_factory.mktemp("bench")
     proc = subprocess.run(
         [sys.executable, str(REPO / "benchmarks" / "latency.py"), "--sizes", "1000", "--out", str(out / "results"),
@@ -34,12 +32,6 @@ def smoke(tmp_path_factory):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out / "results", proc.stdout
-
-
-def _importable(name: str) -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec(name) is not None
 
 
 def test_every_engine_is_recorded_with_every_field(smoke):

@@ -1,0 +1,58 @@
+"""Smoke run of the cold-start ladder (1k generated passages, 2 runs a step) so that it never rots.
+
+Needs the ``bench`` extra (tantivy is the reference); the figures themselves are not checked here, only that
+every step was timed and the import breakdown was parsed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO, require_bench_extra
+
+PEERS = ("tantivy", "wordfreq", "psutil")  # the reference engine, the corpus generator, the machine record
+STEPS = ("python -c pass", "import tantivy", "tantivy one-shot script", "import whoosh.index", "import typer",
+         "import rich.console", "import numpy", "import searchkit.cli", "searchkit query")
+
+
+@pytest.fixture(scope="module")
+def startup(tmp_path_factory) -> dict:
+    require_bench_extra(*PEERS)
+    out = tmp_path_factory.mktemp("startup")
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "startup.py"), "--size", "1000", "--runs", "2", "--no-compile",
+         "--out", str(out / "results"), "--work", str(out / "work")],
+        capture_output=True, text=True, timeout=120,
+        env={**os.environ, "SEARCHKIT_BENCH_CACHE": str(out / "cache")},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "cold start" in proc.stdout and "imports of `searchkit query`" in proc.stdout
+    return json.loads((out / "results" / "startup.json").read_text())
+
+
+def test_every_step_is_timed(startup):
+    steps = [r["step"] for r in startup["ladder"]]
+    assert set(STEPS) <= set(steps)
+    assert any(s.startswith("import whoosh: the ") for s in steps)
+    for r in startup["ladder"]:
+        assert 0 < r["min_s"] <= r["median_s"], r["step"]
+        assert r["ratio_to_tantivy"] > 0 and isinstance(r["over_budget"], bool), r["step"]
+    assert next(r for r in startup["ladder"] if r["step"] == "tantivy one-shot script")["ratio_to_tantivy"] == 1
+
+
+def test_import_breakdown_is_parsed(startup):
+    packages = {r["package"]: r for r in startup["imports"]}
+    assert {"searchkit", "whoosh", "typer", "rich"} <= set(packages)
+    assert packages["searchkit"]["cumulative_ms"] > packages["whoosh"]["cumulative_ms"] > 0
+    assert packages["whoosh"]["imported_mostly_by"] == "searchkit"
+
+
+def test_meta_says_how_it_was_measured(startup):
+    meta = startup["meta"]
+    assert meta["passages"] == 1000 and meta["runs"] == 2 and meta["bytecode_compiled"] is False
+    assert meta["machine"] and meta["python"] and meta["when"]
