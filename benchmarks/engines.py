@@ -11,7 +11,6 @@ when used. Run as a script, this module is the subprocess the harness measures:
 from __future__ import annotations
 
 import json
-import os
 import resource
 import sqlite3
 import sys
