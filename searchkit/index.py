@@ -45,8 +45,6 @@ import: ~50 ms)."""
 PUNKT_SAMPLE_CHARS = 500_000
 """Punkt learns from (at most) this much text of the first build's articles: 0.6 s of training, before any
 indexing starts (1 MB took 1.3 s and cut all 19,043 Reuters-21578 articles into the same passages)."""
-WRITER_LIMIT_MB = 256
-"""Whoosh's indexing buffer, in MB, when a commit merges small segments (new ones: ``segments.SEGMENT_POSTINGS``)."""
 PARALLEL_INPUT_BYTES = 2_000_000
 """Inputs this large are indexed by one process per core (below it, a second process costs more than it saves)."""
 MAX_WRITER_PROCS = 4
@@ -483,7 +481,7 @@ class Index:
         new_segments, outcomes = _index_files(self._ix, changed, splitter, progress)
         articles = passages = added = replaced = 0
         try:
-            writer = self._ix.writer(limitmb=WRITER_LIMIT_MB, compound=False)
+            writer = self._ix.writer(compound=False)
         except LockError:
             raise IndexLocked(f"another process is writing to the index at {self.path}") from None
         try:
@@ -502,7 +500,9 @@ class Index:
                 articles += file_articles
                 passages += file_passages
             writer.segments.extend(new_segments)  # committed with the deletions, in one TOC
-            writer.commit(optimize=False)
+            # No merging: Whoosh's policy would re-write most segments of a large index through its own
+            # (slow, one-process) writer at every commit, as a 1M-passage build showed.
+            writer.commit(merge=False)
         except BaseException:
             writer.cancel()
             raise

@@ -13,10 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import searchkit.index
+import searchkit.segments
 from searchkit import Index, schema
 from searchkit.ingest import read_articles
 from searchkit.passages import PassageSplitter, train_punkt
-from searchkit.segments import SegmentBuilder
+from searchkit.segments import SegmentBuilder, write_segments
 
 from synthetic import write_corpus
 
@@ -129,3 +130,25 @@ def test_a_parallel_build_holds_and_ranks_what_a_one_process_build_does(tmp_path
             # union trees by each segment's term statistics).
             assert dict(ranked_b) == pytest.approx(dict(ranked_a), rel=1e-12), query
             assert [s for _, s in ranked_b] == pytest.approx([s for _, s in ranked_a], rel=1e-12), query
+
+
+def test_a_commit_keeps_the_builders_segments_as_they_are(tmp_path, monkeypatch):
+    """Whoosh's default merge policy would re-write most of them through its own writer at every commit."""
+    written: list[int] = []
+
+    def recording(*args, **kwargs):
+        segments, outcomes = write_segments(*args, **kwargs)
+        written.append(len(segments))
+        return segments, outcomes
+
+    monkeypatch.setattr(searchkit.segments, "SEGMENT_POSTINGS", 400)
+    monkeypatch.setattr(searchkit.index, "write_segments", recording)
+    files = write_corpus(tmp_path / "feeds", seed=5, files=3, articles=60)
+    Index.build(files[:2], tmp_path / "index")
+    with Index.open(tmp_path / "index") as ix:
+        before = {leaf.segment().segment_id() for leaf, _ in ix._ix.reader().leaf_readers()}
+        ix.update(files)
+    with Index.open(tmp_path / "index") as ix:
+        after = {leaf.segment().segment_id() for leaf, _ in ix._ix.reader().leaf_readers()}
+    assert written[0] >= 12 and len(before) == written[0]
+    assert before < after and len(after) == written[0] + written[1]
