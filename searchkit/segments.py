@@ -5,8 +5,8 @@ through several Python calls into the postings writer: most of a build's time. `
 same W3 codec files with the same codec objects — any Whoosh reader opens them, and a test checks that they
 hold what Whoosh's own writer makes — but groups postings by term in memory as documents arrive,
 analyses the stemmed text fields in one loop (``schema.index_terms``), reuses the terms of repeated keyword and
-number values (a file's path, an article's date), and hands the postings writer a whole block
-at a time. A builder becomes a finished segment every ``SEGMENT_POSTINGS`` postings, which bounds memory;
+number values (a file's path, an article's date), and writes each term's posting blocks and terms-table row
+itself, a block at a time (``_TermWriter``). A builder becomes a finished segment every ``SEGMENT_POSTINGS`` postings, which bounds memory;
 ``write_segments`` spreads files over one process per core, each writing its own segments.
 """
 
@@ -78,7 +78,8 @@ class SegmentBuilder(SegmentWriter):
         self._copy = copy
         if any(field.vector or field.separate_spelling() for _, field in self.schema.items()):
             raise TypeError("SegmentBuilder: the schema has term vectors or spelling fields")
-        self._postings: dict[str, dict[bytes, _TermPostings]] = {}
+        self._postings: dict[str, dict[str | bytes, _TermPostings]] = {}
+        """By field, by term: as text for the fields analysed here, else as bytes."""
         self._indexed: dict[tuple[str, Any], list] = {}
         self._lengths: dict[str, array] = {}
         """Each scored field's (approximate) length, by doc number."""
