@@ -313,7 +313,7 @@ class SegmentArrays:
     """One segment's postings of ``POSTING_FIELDS``, collected a term at a time and saved as its ``.topk`` file.
 
     ``segments.SegmentBuilder`` fills one from the postings it holds in memory as it writes a segment; ``write``
-    reads back the segments Whoosh wrote itself (merges).
+    reads back a segment Whoosh wrote itself (one without a file).
     """
 
     fields = (*POSTING_FIELDS, DATE_FIELD)
