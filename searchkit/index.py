@@ -31,7 +31,7 @@ from .errors import (
 from .highlight import highlight, match_terms
 from .models import BuildReport, Hit, IndexStats, Passage, SkippedFile
 from .query import build_query, expanded
-from .segments import write_segments
+from .segments import rewrite_segments, write_segments
 from .version import __version__
 
 __all__ = ["Index", "Progress", "MANIFEST", "SORTS"]
@@ -45,6 +45,10 @@ import: ~50 ms)."""
 PUNKT_SAMPLE_CHARS = 500_000
 """Punkt learns from (at most) this much text of the first build's articles: 0.6 s of training, before any
 indexing starts (1 MB took 1.3 s and cut all 19,043 Reuters-21578 articles into the same passages)."""
+SMALL_SEGMENT_PASSAGES = 10_000
+MAX_SMALL_SEGMENTS = 8
+"""A commit leaving more segments of fewer live passages than ``SMALL_SEGMENT_PASSAGES`` re-writes them into new
+ones (each update adds a segment or two, and replacing a file leaves its old passages deleted in place)."""
 PARALLEL_INPUT_BYTES = 2_000_000
 """Inputs this large are indexed by one process per core (below it, a second process costs more than it saves)."""
 MAX_WRITER_PROCS = 4
@@ -500,9 +504,7 @@ class Index:
                 articles += file_articles
                 passages += file_passages
             writer.segments.extend(new_segments)  # committed with the deletions, in one TOC
-            # No merging: Whoosh's policy would re-write most segments of a large index through its own
-            # (slow, one-process) writer at every commit, as a 1M-passage build showed.
-            writer.commit(merge=False)
+            writer.commit(mergetype=functools.partial(_merge_small_segments, self._ix))
         except BaseException:
             writer.cancel()
             raise
@@ -623,6 +625,20 @@ def _index_files(
         a, p, k = per_file[file_no]
         per_file[file_no] = (a + file_articles, p + file_passages, k + file_skipped)
     return segments, per_file
+
+
+def _merge_small_segments(ix, writer, segments: list) -> list:
+    """The commit's merge policy: once more than ``MAX_SMALL_SEGMENTS`` segments hold fewer than
+    ``SMALL_SEGMENT_PASSAGES`` live passages each, their passages are re-written into new segments; large segments
+    are left alone. (Whoosh's default policy re-wrote most of a 1M-passage index at the commit, through its own
+    one-process writer, for minutes.)"""
+    from .topk import SegmentArrays
+
+    small = [s for s in segments if s.doc_count() < SMALL_SEGMENT_PASSAGES]
+    if len(small) <= MAX_SMALL_SEGMENTS:
+        return segments
+    kept = [s for s in segments if s.doc_count() >= SMALL_SEGMENT_PASSAGES]
+    return kept + rewrite_segments(ix, small, copy=SegmentArrays)
 
 
 def inputs_fingerprint(files: dict) -> str:

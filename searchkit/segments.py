@@ -25,6 +25,7 @@ from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3TermInfo
 from whoosh.compat import dumps
 from whoosh.formats import Positions
 from whoosh.index import FileIndex
+from whoosh.reading import SegmentReader
 from whoosh.system import pack_int, pack_long, pack_ushort
 from whoosh.util.numlists import delta_encode
 from whoosh.util.numeric import byte_to_length, length_to_byte
@@ -33,7 +34,7 @@ from whoosh.writing import SegmentWriter
 from .errors import IndexWriteError
 from .schema import ANALYZER, index_terms
 
-__all__ = ["SegmentBuilder", "PostingsCopy", "write_segments", "SEGMENT_POSTINGS"]
+__all__ = ["SegmentBuilder", "PostingsCopy", "write_segments", "rewrite_segments", "SEGMENT_POSTINGS"]
 
 SEGMENT_POSTINGS = 3_000_000
 """Postings held in memory before they are written out as a segment (about 70 bytes each)."""
@@ -339,6 +340,26 @@ def write_segments(
                 worker.kill()
             worker.join()
     return segments, outcomes
+
+
+def rewrite_segments(
+    ix: FileIndex, segments: Sequence[Segment], copy: Callable[[], PostingsCopy] | None = None,
+) -> list[Segment]:
+    """New segments of ``ix`` holding the live documents of ``segments``, as stored (every field of the schema
+    must be stored): Whoosh's merge, without Whoosh's per-posting writer. ``copy`` as in ``SegmentBuilder``."""
+    if not all(field.stored for _, field in ix.schema.items()):
+        raise TypeError("rewrite_segments: the schema has fields that are not stored")
+
+    def index_job(segment: Segment, add: Add) -> None:
+        reader = SegmentReader(ix.storage, ix.schema, segment)
+        try:
+            for _, stored in reader.iter_docs():
+                add(stored)
+        finally:
+            reader.close()
+
+    rewritten, _ = write_segments(ix, segments, index_job, copy=copy)
+    return rewritten
 
 
 def _worker(ix: FileIndex, jobs: Sequence[Job], index_job: IndexJob, copy, tasks, messages) -> None:

@@ -132,7 +132,7 @@ def test_a_parallel_build_holds_and_ranks_what_a_one_process_build_does(tmp_path
             assert [s for _, s in ranked_b] == pytest.approx([s for _, s in ranked_a], rel=1e-12), query
 
 
-def test_a_commit_keeps_the_builders_segments_as_they_are(tmp_path, monkeypatch):
+def test_a_commit_keeps_large_segments_as_the_builders_wrote_them(tmp_path, monkeypatch):
     """Whoosh's default merge policy would re-write most of them through its own writer at every commit."""
     written: list[int] = []
 
@@ -142,13 +142,40 @@ def test_a_commit_keeps_the_builders_segments_as_they_are(tmp_path, monkeypatch)
         return segments, outcomes
 
     monkeypatch.setattr(searchkit.segments, "SEGMENT_POSTINGS", 400)
+    monkeypatch.setattr(searchkit.index, "SMALL_SEGMENT_PASSAGES", 1)  # every segment is large
     monkeypatch.setattr(searchkit.index, "write_segments", recording)
     files = write_corpus(tmp_path / "feeds", seed=5, files=3, articles=60)
     Index.build(files[:2], tmp_path / "index")
+    before = _segment_ids(tmp_path / "index")
     with Index.open(tmp_path / "index") as ix:
-        before = {leaf.segment().segment_id() for leaf, _ in ix._ix.reader().leaf_readers()}
         ix.update(files)
-    with Index.open(tmp_path / "index") as ix:
-        after = {leaf.segment().segment_id() for leaf, _ in ix._ix.reader().leaf_readers()}
+    after = _segment_ids(tmp_path / "index")
     assert written[0] >= 12 and len(before) == written[0]
     assert before < after and len(after) == written[0] + written[1]
+
+
+def test_many_small_segments_are_rewritten_into_one_holding_their_live_passages(tmp_path):
+    files = write_corpus(tmp_path / "feeds", seed=8, files=12, articles=8)
+    Index.build(files[:1], tmp_path / "index")
+    counts = []
+    for n in range(2, len(files) + 1):
+        if n == 6:  # a replaced file: its old passages are deleted in their segment
+            files[0].write_text(write_corpus(tmp_path / "other", seed=9, files=1, articles=5)[0].read_text())
+        with Index.open(tmp_path / "index") as ix:
+            ix.update(files[:n])
+        counts.append(len(_segment_ids(tmp_path / "index")))
+    limit = searchkit.index.MAX_SMALL_SEGMENTS
+    # Each update adds a segment; the one that would leave limit + 1 small segments rewrote them into one.
+    assert counts == [*range(2, limit + 1), *range(1, len(counts) - limit + 2)]
+    Index.build(files, tmp_path / "fresh")
+    with Index.open(tmp_path / "index") as ix, Index.open(tmp_path / "fresh") as fresh:
+        assert sorted(p.id for p in ix.passages()) == sorted(p.id for p in fresh.passages())
+        for query in ("pipeline", "caspian gas", '"trade wheat"', "tariff NOT oil", "source:tass border"):
+            ranked = {h.passage.id: h.score for h in ix.search(query, limit=10_000)}
+            assert ranked == pytest.approx({h.passage.id: h.score for h in fresh.search(query, limit=10_000)},
+                                           rel=1e-9), query
+
+
+def _segment_ids(index_path: Path) -> set[str]:
+    with Index.open(index_path) as ix, ix._ix.reader() as reader:
+        return {leaf.segment().segment_id() for leaf, _ in reader.leaf_readers()}
