@@ -238,16 +238,8 @@ def _write_passages(folder: Path) -> None:
 
     files = sorted((folder / "articles").glob("*.jsonl"))
 
-    def sample() -> Iterator[str]:
-        total = 0
-        for f in files:
-            for article in read_articles(f):
-                if total >= PUNKT_SAMPLE_CHARS:
-                    return
-                total += len(article.text)
-                yield article.text
-
-    splitter = PassageSplitter(train_punkt(sample()))
+    texts = (article.text for f in files for article in read_articles(f))
+    splitter = PassageSplitter(train_punkt(texts, max_chars=PUNKT_SAMPLE_CHARS))
     tmp = folder / "passages.jsonl.tmp"
     with open(tmp, "w", encoding="utf-8") as out:
         for f in files:

@@ -59,12 +59,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
         queries_file = work / "queries.json"
         queries_file.write_text(json.dumps([q.to_dict() for q in queries]))
         for engine in engines:
-            _log(f"{corpus.name}: {engine.name}: building")
             index_dir = work / engine.name
-            shutil.rmtree(index_dir, ignore_errors=True)
-            built = _run_json([sys.executable, str(HERE / "engines.py"), "build", engine.name,
-                               str(corpus.folder), str(index_dir)])
-            _log(f"{corpus.name}: {engine.name}: built in {built['build_s']:.1f} s; querying")
+            built = build_index(engine.name, corpus, index_dir)
+            _log(f"{corpus.name}: {engine.name}: querying")
             answered = _run_json([sys.executable, str(HERE / "engines.py"), "query", engine.name,
                                   str(index_dir), str(queries_file)])
             latencies = answered["latencies_ms"]
@@ -139,6 +136,16 @@ def _compile_bytecode() -> None:
         warnings.simplefilter("ignore")
         for path in sorted(paths):
             compileall.compile_dir(path, quiet=2, workers=0)
+
+
+def build_index(engine: str, corpus: corpora.Corpus, index_dir: Path) -> dict:
+    """A fresh index of ``corpus`` in ``index_dir``, built by ``engines.py build`` in a process of its own;
+    what that reports (``build_s``, ``peak_rss_mb``)."""
+    _log(f"{corpus.name}: {engine}: building")
+    shutil.rmtree(index_dir, ignore_errors=True)
+    built = _run_json([sys.executable, str(HERE / "engines.py"), "build", engine, str(corpus.folder), str(index_dir)])
+    _log(f"{corpus.name}: {engine}: built in {built['build_s']:.1f} s")
+    return built
 
 
 def _run_json(command: list[str]) -> dict:

@@ -478,7 +478,7 @@ class Index:
         if punkt_file.is_file():
             params = punkt_from_json(json.loads(punkt_file.read_text(encoding="utf-8")))
         else:
-            params = train_punkt(_ArticleReader(skipped).sample(changed, PUNKT_SAMPLE_CHARS))
+            params = train_punkt(_ArticleReader(skipped).texts(changed), max_chars=PUNKT_SAMPLE_CHARS)
             punkt_file.write_text(json.dumps(punkt_to_json(params), indent=0), encoding="utf-8")
         splitter = PassageSplitter(params)
 
@@ -550,18 +550,14 @@ class _ArticleReader:
     def __init__(self, skipped: list[SkippedFile]) -> None:
         self.skipped = skipped
 
-    def sample(self, changed: list[tuple[str, str, dict]], limit: int) -> Iterator[str]:
-        """Texts of the first articles, up to ``limit`` characters, streamed (read again to index them;
-        their errors are reported then)."""
+    def texts(self, changed: list[tuple[str, str, dict]]) -> Iterator[str]:
+        """The articles' texts, streamed, errors ignored (they are reported when the files are read to be
+        indexed)."""
         from .ingest import read_articles
 
-        total = 0
         for f, _, _ in changed:
             try:
                 for article in read_articles(f, on_error=lambda error: None):
-                    if total >= limit:
-                        return
-                    total += len(article.text)
                     yield article.text
             except ArticleError:
                 continue

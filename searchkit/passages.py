@@ -30,11 +30,16 @@ def passage_id(article_id: str, position: int, text: str) -> str:
     return digest.hexdigest()
 
 
-def train_punkt(texts: Iterable[str]) -> PunktParameters:
-    """Learn abbreviations, collocations and sentence starters from the corpus itself (unsupervised)."""
+def train_punkt(texts: Iterable[str], max_chars: int | None = None) -> PunktParameters:
+    """Learn abbreviations, collocations and sentence starters from the corpus itself (unsupervised): from all
+    of ``texts``, or from the first of them until ``max_chars`` characters are reached (no more are read)."""
     trainer = PunktTrainer()
+    total = 0
     for text in texts:
+        if max_chars is not None and total >= max_chars:
+            break
         trainer.train(text, finalize=False)
+        total += len(text)
     trainer.finalize_training()
     return trainer.get_params()
 
