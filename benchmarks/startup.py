@@ -17,7 +17,6 @@ import os
 import platform
 import re
 import shlex
-import shutil
 import statistics
 import subprocess
 import sys
@@ -31,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import corpora  # noqa: E402
 from engines import ENGINES  # noqa: E402
-from latency import COLD_QUERY, HERE, _cold_env, _cold_times, _compile_bytecode, _log, _machine, _run_json  # noqa: E402
+from latency import COLD_QUERY, _cold_env, _cold_times, _compile_bytecode, _log, _machine, build_index  # noqa: E402
 
 REFERENCE = "tantivy one-shot script"
 QUERY_STEP = "searchkit query"
@@ -55,7 +54,9 @@ def main(argv: list[str] | None = None) -> dict:
     load_before = os.getloadavg()
     corpus = corpora.generated(args.size)
     work = Path(args.work) / corpus.name
-    indexes = {name: _build(name, corpus, work / name) for name in ("searchkit", "tantivy")}
+    indexes = {name: work / name for name in ("searchkit", "tantivy")}
+    for name, index_dir in indexes.items():
+        build_index(name, corpus, index_dir)
     if not args.no_compile:
         _compile_bytecode()
     query_command = ENGINES["searchkit"].oneshot(indexes["searchkit"], COLD_QUERY)
@@ -84,15 +85,6 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _build(engine: str, corpus: corpora.Corpus, index_dir: Path) -> Path:
-    """A fresh index of the corpus, built by ``engines.py build`` in its own process as ``latency.py`` builds it."""
-    _log(f"{corpus.name}: {engine}: building")
-    shutil.rmtree(index_dir, ignore_errors=True)
-    built = _run_json([sys.executable, str(HERE / "engines.py"), "build", engine, str(corpus.folder), str(index_dir)])
-    _log(f"{corpus.name}: {engine}: built in {built['build_s']:.1f} s")
-    return index_dir
-
-
 @dataclass(frozen=True)
 class Step:
     """A rung of the ladder: a command to time, and the modules it imports when it is an import step."""
@@ -117,6 +109,7 @@ def _steps(indexes: dict[str, Path], query_command: list[str], whoosh_modules: l
         importing("typer"),
         importing("rich.console"),
         importing("numpy"),
+        importing("nltk.tokenize.punkt"),  # not the query's: what every build pays before indexing starts
         importing("searchkit.cli"),
         Step(QUERY_STEP, query_command),
     ]

@@ -263,7 +263,8 @@ def _mini_weights(weights: array):
 
 _TERMINFO = W3TermInfo._struct
 _COMPRESS_FROM_BYTES = 64
-"""Smaller pickled blocks (a rare word's: half of all blocks) come out of zlib larger than they went in."""
+"""Smaller pickled blocks (a rare word's) are left as they are: zlib's header and checksum outweigh what it
+could save on them."""
 
 
 def _pad(lengths: array, count: int) -> None:

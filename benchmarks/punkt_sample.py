@@ -1,0 +1,57 @@
+"""How much text Punkt needs: training time on the first N characters, and the passages each model cuts.
+
+    python benchmarks/punkt_sample.py [--corpus reuters|generated] [--sizes 250000,500000,1000000] [--out FILE]
+
+Trains Punkt, as ``Index.build`` does (``index.PUNKT_SAMPLE_CHARS`` is the default's sample), on the first N
+characters of the corpus's articles for each N, splits every article with each model, and counts the articles
+cut into exactly the passages the largest sample's model cuts. Prints a table; writes JSON with ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import corpora  # noqa: E402
+from searchkit.index import PUNKT_SAMPLE_CHARS  # noqa: E402
+from searchkit.ingest import read_articles  # noqa: E402
+from searchkit.passages import PassageSplitter, train_punkt  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", choices=("reuters", "generated"), default="reuters")
+    parser.add_argument("--sizes", default=f"250000,{PUNKT_SAMPLE_CHARS},1000000", help="sample characters")
+    parser.add_argument("--out", type=Path, help="write the records as JSON here")
+    args = parser.parse_args(argv)
+    try:
+        corpus = corpora.reuters() if args.corpus == "reuters" else corpora.generated(100_000)
+    except corpora.CorpusUnavailable as e:
+        raise SystemExit(f"skipped: {e}") from None
+    articles = [a for f in corpus.article_files for a in read_articles(f)]
+    sizes = sorted(int(s) for s in args.sizes.split(","))
+    cuts, records = {}, []
+    for size in sizes:
+        began = time.perf_counter()
+        splitter = PassageSplitter(train_punkt((a.text for a in articles), max_chars=size))
+        seconds = time.perf_counter() - began
+        cuts[size] = [[p.span for p in splitter.split(a)] for a in articles]
+        records.append({"corpus": corpus.name, "sample_chars": size, "train_s": round(seconds, 3)})
+    reference = cuts[sizes[-1]]
+    for record in records:
+        same = sum(a == b for a, b in zip(cuts[record["sample_chars"]], reference))
+        record.update(articles=len(articles), same_passages_as_largest=same)
+        print(f"{record['corpus']}: {record['sample_chars']:>9,} chars: trained in {record['train_s']:.2f} s; "
+              f"{same:,} of {len(articles):,} articles cut as with {sizes[-1]:,}")
+    if args.out:
+        args.out.write_text(json.dumps(records, indent=1) + "\n")
+    return records
+
+
+if __name__ == "__main__":
+    main()
