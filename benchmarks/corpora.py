@@ -234,14 +234,14 @@ def _write_articles(folder: Path, articles: Iterator[dict]) -> None:
 
 def _write_passages(folder: Path) -> None:
     """Split the articles with searchkit's own reader and splitter, as ``searchkit index`` does."""
-    from searchkit.index import PUNKT_SAMPLE_CHARS
+    from searchkit.settings import DEFAULT
     from searchkit.ingest import read_articles
     from searchkit.passages import PassageSplitter, train_punkt
 
     files = sorted((folder / "articles").glob("*.jsonl"))
 
     texts = (article.text for f in files for article in read_articles(f))
-    splitter = PassageSplitter(train_punkt(texts, max_chars=PUNKT_SAMPLE_CHARS))
+    splitter = PassageSplitter(train_punkt(texts, max_chars=DEFAULT.punkt_sample_chars))
     tmp = folder / "passages.jsonl.tmp"
     with open(tmp, "w", encoding="utf-8") as out:
         for f in files:

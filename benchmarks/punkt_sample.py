@@ -2,7 +2,7 @@
 
     python benchmarks/punkt_sample.py [--corpus reuters|generated] [--sizes 250000,500000,1000000] [--out FILE]
 
-Trains Punkt, as ``Index.build`` does (``index.PUNKT_SAMPLE_CHARS`` is the default's sample), on the first N
+Trains Punkt, as ``Index.build`` does (``Settings.punkt_sample_chars`` is the default's sample), on the first N
 characters of the corpus's articles for each N, splits every article with each model, and counts the articles
 cut into exactly the passages the largest sample's model cuts. Prints a table; writes JSON with ``--out``.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import corpora  # noqa: E402
-from searchkit.index import PUNKT_SAMPLE_CHARS  # noqa: E402
+from searchkit.settings import DEFAULT  # noqa: E402
 from searchkit.ingest import read_articles  # noqa: E402
 from searchkit.passages import PassageSplitter, train_punkt  # noqa: E402
 
@@ -26,7 +26,7 @@ from searchkit.passages import PassageSplitter, train_punkt  # noqa: E402
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", choices=("reuters", "generated"), default="reuters")
-    parser.add_argument("--sizes", default=f"250000,{PUNKT_SAMPLE_CHARS},1000000", help="sample characters")
+    parser.add_argument("--sizes", default=f"250000,{DEFAULT.punkt_sample_chars},1000000", help="sample characters")
     parser.add_argument("--out", type=Path, help="write the records as JSON here")
     args = parser.parse_args(argv)
     try:

@@ -11,7 +11,7 @@ import whoosh.index
 
 from . import schema, store
 from .errors import ArticleError, SearchkitError
-from .index import _fingerprint
+from .build import file_fingerprint
 from .ingest import read_articles
 
 __all__ = ["CheckReport", "check_index"]
@@ -122,7 +122,7 @@ def _compare_spans(
         source = Path(os.path.normpath(os.path.join(root, key)))
         want = manifest.get("files", {}).get(key, {})
         try:
-            digest = _fingerprint(str(source))["sha256"]
+            digest = file_fingerprint(str(source))["sha256"]
         except OSError:
             notes.append(f"{key}: source file absent or unreadable, spans not compared")
             continue

@@ -34,6 +34,10 @@ class IndexLocked(SearchkitError):
     """Another process is writing to the index."""
 
 
+class IndexClosed(SearchkitError):
+    """The ``Index`` was closed; open the index again to use it."""
+
+
 class PassageNotFound(SearchkitError):
     """No passage in the index has the given id."""
 

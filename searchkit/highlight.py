@@ -6,6 +6,8 @@ Only words that matched are marked: every query term of the body field (stemmed 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 from whoosh import query as wq
 
 from .models import Highlight
@@ -28,12 +30,11 @@ class MatchTerms:
         self.phrases = phrases
 
 
-def match_terms(q: wq.Query, reader, fieldname: str = "body") -> MatchTerms:
-    """Collect the positive terms of ``q`` in ``fieldname``; wildcards and fuzzy terms expand via ``reader``.
-
-    Each leaf is expanded on its own: ``Query.existing_terms`` on a compound query keeps only the first
-    field's terms in Whoosh 2.7.4.
-    """
+def match_terms(
+    q: wq.Query, expand: Callable[[wq.Query], Iterable[tuple[str, bytes]]], fieldname: str = "body"
+) -> MatchTerms:
+    """Collect the positive terms of ``q`` in ``fieldname``; ``expand(leaf)`` gives the indexed terms of a
+    wildcard, prefix, range or fuzzy leaf (``Backend.expand``)."""
     words: set[str] = set()
     phrases: list[tuple[str, ...]] = []
 
@@ -53,18 +54,13 @@ def match_terms(q: wq.Query, reader, fieldname: str = "body") -> MatchTerms:
             if isinstance(node, wq.Term):
                 words.add(node.text)
             else:
-                words.update(text for _, text in _expand(node, reader, fieldname))
+                words.update(text.decode("utf-8") for field, text in expand(node) if field == fieldname)
             return
         for child in node.children():
             visit(child)
 
     visit(q)
     return MatchTerms(frozenset(words), tuple(phrases))
-
-
-def _expand(leaf: wq.Query, reader, fieldname: str):
-    terms = leaf.existing_terms(reader, expand=True)
-    return ((f, t.decode("utf-8") if isinstance(t, bytes) else t) for f, t in terms if f == fieldname)
 
 
 def highlight(text: str, terms: MatchTerms, top: int = 3) -> tuple[Highlight, ...]:

@@ -13,11 +13,10 @@ from collections.abc import Iterable
 from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer, PunktTrainer
 
 from .models import Article, Paragraph, Passage
+from .settings import DEFAULT
 
 __all__ = ["PassageSplitter", "train_punkt", "punkt_to_json", "punkt_from_json", "passage_id"]
 
-MAX_PASSAGE_CHARS = 800
-"""Paragraphs are merged up to this length and longer ones cut at sentence boundaries to fit it."""
 HARD_MAX_PASSAGE_CHARS = 4000
 """A single "sentence" longer than this (no punctuation at all) is cut at whitespace instead."""
 
@@ -71,7 +70,7 @@ class PassageSplitter:
     >>> passages = splitter.split(articles[0])
     """
 
-    def __init__(self, params: PunktParameters, max_chars: int = MAX_PASSAGE_CHARS) -> None:
+    def __init__(self, params: PunktParameters, max_chars: int = DEFAULT.max_passage_chars) -> None:
         self._sentences = PunktSentenceTokenizer(params)
         self.max_chars = max_chars
 

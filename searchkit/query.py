@@ -17,7 +17,9 @@ from whoosh.qparser import MultifieldParser, OrGroup
 
 from .errors import QueryError
 from .ingest import normalise_source, parse_date
-from .schema import K3, SCHEMA, SEARCH_FIELDS
+from .schema import SCHEMA, SEARCH_FIELDS
+from .scoring import query_term_weight
+from .settings import DEFAULT, Settings
 
 __all__ = ["ParsedQuery", "build_query", "expanded", "parse_filter_date", "QUERY_FIELDS"]
 
@@ -53,19 +55,21 @@ def build_query(
     until: date | str | None = None,
     speaker: str | None = None,
     syntax: bool = True,
+    settings: Settings = DEFAULT,
 ) -> ParsedQuery:
     """Parse query text (words, ``"phrases"``, AND/OR/NOT, ``field:value``, ``date:[A TO B]``) and filters.
 
     With ``syntax=False`` the text is plain words: quotes, brackets, colons and operators are ordinary
-    characters, and any of the words may match (as for a question pasted into a search box).
+    characters, and any of the words may match (as for a question pasted into a search box). ``settings`` give
+    the title's weight and the saturation of repeated plain words.
 
     Raises:
         QueryError: the text or a filter is malformed; the message says what is wrong.
     """
     if not syntax:
-        return ParsedQuery(_union_trees(_plain_words(text)), _filters([], source, place, since, until, speaker))
+        return ParsedQuery(_union_trees(_plain_words(text, settings)), _filters([], source, place, since, until, speaker))
     _check_syntax(text)
-    parser = MultifieldParser(list(SEARCH_FIELDS), SCHEMA, group=OrGroup)
+    parser = MultifieldParser(list(SEARCH_FIELDS), SCHEMA, fieldboosts={"title": settings.title_boost}, group=OrGroup)
     try:
         parsed = parser.parse(text)
     except Exception as e:  # Whoosh raises bare exceptions for values it cannot convert (e.g. dates)
@@ -80,8 +84,8 @@ def build_query(
     return ParsedQuery(_union_trees(scored), _filters(restrictions, source, place, since, until, speaker))
 
 
-def _plain_words(text: str) -> wq.Query:
-    """Any of the analysed words in any search field; a repeated word weighs more, saturating (``schema.K3``)."""
+def _plain_words(text: str, settings: Settings) -> wq.Query:
+    """Any of the analysed words in any search field; a repeated word weighs more, saturating (``Settings.k3``)."""
     _check_length(text)
     counts = Counter(token.text for token in SCHEMA["body"].analyzer(text, mode="query"))
     if not counts:
@@ -89,9 +93,14 @@ def _plain_words(text: str) -> wq.Query:
     if len(counts) > MAX_TERMS:
         raise QueryError(f"query has more than {MAX_TERMS} terms")
     return wq.Or([
-        wq.Or([wq.Term(field, word, boost=(K3 + 1) * n / (K3 + n)) for field in SEARCH_FIELDS])
+        wq.Or([wq.Term(field, word, boost=_field_weight(field, query_term_weight(n, settings.k3), settings))
+               for field in SEARCH_FIELDS])
         for word, n in counts.items()
     ])
+
+
+def _field_weight(field: str, weight: float, settings: Settings) -> float:
+    return weight * settings.title_boost if field == "title" else weight
 
 
 def expanded(parsed: ParsedQuery, words: list[tuple[str, float]], original_weight: float) -> ParsedQuery:

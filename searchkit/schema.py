@@ -1,24 +1,23 @@
-"""The Whoosh side of the contract: fields, analyzer, BM25F weighting, and Passage ↔ document dicts."""
+"""The Whoosh side of the contract: fields, analyzer, and Passage ↔ document dicts (scoring is ``scoring``)."""
 
 from __future__ import annotations
 
 import re
 from datetime import date, datetime, time
 from collections.abc import Callable
-from math import log
 
-from whoosh import fields, scoring
+from whoosh import fields
 from whoosh.analysis import IDAnalyzer, LowercaseFilter, RegexTokenizer, SimpleAnalyzer, StemFilter, StopFilter
 
 from .models import Passage
+from .scoring import SEARCH_FIELDS
 
 __all__ = [
-    "SCHEMA", "SCHEMA_VERSION", "ANALYZER", "analyze", "index_terms", "SEARCH_FIELDS", "TITLE_BOOST", "ARTICLE_WEIGHT", "K1", "B",
-    "K3", "STOP_WORDS", "RobertsonBM25F", "weighting",
-    "to_document", "to_passage",
+    "SCHEMA", "SCHEMA_VERSION", "ANALYZER", "analyze", "index_terms", "SEARCH_FIELDS", "STOP_WORDS", "to_document",
+    "to_passage",
 ]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """Bumped whenever fields or analysis change: an index of another version must be rebuilt."""
 
 STOP_WORDS = frozenset("""
@@ -109,20 +108,6 @@ analyze, index_terms = _one_loop(ANALYZER)
 """The terms of ``ANALYZER`` with their character spans, in order: what the index and the highlighter see; and
 ``index_terms(text)``, the same terms without spans (the first one's position, then the terms), for indexing."""
 
-TITLE_BOOST = 1.0
-"""A title word weighs as a body word (every passage repeats its article's title, so a title word already counts
-in each); 2 ranked the tuning collections worse (README, "Ranking quality")."""
-ARTICLE_WEIGHT = 0.7
-"""Per-article ranking (``Index.search(per_article=True)``, ``searchkit eval``): an article's score is this
-share of its BM25F score as one whole document plus the rest of its best passage's score (Callan, 1994)."""
-K1 = 1.2
-B = 0.75
-"""BM25's term-frequency saturation and length normalisation: Whoosh's (and Lucene's) defaults."""
-K3 = 8.0
-"""BM25's query-term saturation (Robertson et al., Okapi at TREC): a word repeated n times in a plain-words query
-weighs (K3 + 1)·n / (K3 + n): 1 for n = 1, 1.8 for 2, 2.45 for 3."""
-SEARCH_FIELDS = ("title", "body")
-"""The fields that plain query words search."""
 
 _KEY = IDAnalyzer(lowercase=True)
 
@@ -136,47 +121,13 @@ SCHEMA = fields.Schema(
     date=fields.DATETIME(stored=True, sortable=True),
     source=fields.ID(stored=True, analyzer=_KEY),
     place=fields.ID(stored=True, analyzer=_KEY),
-    title=fields.TEXT(analyzer=ANALYZER, stored=True, field_boost=TITLE_BOOST),
+    title=fields.TEXT(analyzer=ANALYZER, stored=True),
     body=fields.TEXT(analyzer=ANALYZER, stored=True),
     speaker=fields.TEXT(analyzer=SimpleAnalyzer(), stored=True),
     tags=fields.KEYWORD(stored=True, commas=True, lowercase=True),
     authors=fields.KEYWORD(stored=True, commas=True, lowercase=True),
     url=fields.STORED(),
 )
-
-
-class RobertsonBM25F(scoring.BM25F):
-    """BM25F with one Robertson–Spärck Jones idf per word, ``log(1 + (N - n + 0.5) / (n + 0.5))``, for all fields.
-
-    Whoosh's own idf, ``log(N / (n + 1)) + 1``, never falls below 1, so words found in most passages ("study",
-    "problem", "interested") still add a full point each and long natural-language queries drown in them; and it
-    is computed per field, so a headline word (repeated on every passage of its article) weighs less in the title
-    than a rare mention in a body. Here ``n`` is the word's largest document frequency over the search fields
-    (as in BM25F proper, one idf per word; the largest is the union's lower bound, without merging postings).
-    """
-
-    def scorer(self, searcher, fieldname: str, text: bytes, qf: int = 1):
-        # Whoosh's block-quality skipping (UnionMatcher.skip_to_quality) can loop for ever on a float tie, which
-        # these idf values hit on wide wildcard unions (``*a*``): switch it off, keep the BM25FScorer (top-k arrays).
-        scorer = super().scorer(searcher, fieldname, text, qf=qf)
-        scorer.supports_block_quality = _never
-        return scorer
-
-    def idf(self, searcher, fieldname: str, text: bytes) -> float:
-        parent = searcher.get_parent()
-        fieldnames = SEARCH_FIELDS if fieldname in SEARCH_FIELDS else (fieldname,)
-        n = max(parent.doc_frequency(name, text) for name in fieldnames)
-        total = parent.doc_count_all()
-        return log(1 + (total - n + 0.5) / (n + 0.5))
-
-
-def _never() -> bool:
-    return False
-
-
-def weighting() -> scoring.WeightingModel:
-    """BM25F (``K1``, ``B``) with one Robertson–Spärck Jones idf per word."""
-    return RobertsonBM25F(B=B, K1=K1)
 
 
 def to_document(passage: Passage, path: str) -> dict:

@@ -21,29 +21,28 @@ import mmap
 import os
 import shutil
 from array import array
-from collections.abc import Iterator, Mapping
-from math import log
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
 from whoosh import query as wq
-from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.fields import NUMERIC
 from whoosh.matching import wrappers
 from whoosh.matching.binary import IntersectionMatcher, UnionMatcher
-from whoosh.matching.combo import ArrayUnionMatcher
 from whoosh.matching.mcore import NullMatcherClass
-from whoosh.scoring import BM25FScorer
 
-from . import schema
+from . import schema, scoring
+from .backend import tiebreak
+from .settings import Settings
 
 __all__ = ["TopK", "write", "FOLDER"]
 
 FOLDER = "topk"
-FORMAT = 3
+FORMAT = 4
 SCORED_FIELDS = schema.SEARCH_FIELDS
 FILTER_FIELDS = ("source", "place", "speaker")
 DATE_FIELD = "date"
+ID_FIELD = "id"
 ARTICLE_FIELDS = ("path", "article")
 """Together they name an article: an article id is unique within its file."""
 POSTING_FIELDS = (*SCORED_FIELDS, *FILTER_FIELDS, *ARTICLE_FIELDS)
@@ -101,6 +100,8 @@ class TopK:
         self.dates = np.load(folder / f"{DATE_FIELD}.values.npy", mmap_mode="r")
         self.article_of = np.load(folder / "article.values.npy")
         self.article_count = int(self.article_of.max(initial=-1)) + 1
+        self.ids = np.load(folder / "id.values.npy", mmap_mode="r")
+        """Each passage's ``backend.tiebreak`` key: the order among equal scores."""
         self._article_lengths: dict[str, np.ndarray] = {}
 
     @classmethod
@@ -115,45 +116,73 @@ class TopK:
             return None
         return cls(index_dir, meta)
 
-    def search(self, searcher, q: wq.Query, filter_q: wq.Query | None, limit: int) -> list[tuple[int, float]] | None:
-        """The top ``limit`` (doc number, score) pairs, exactly as ``searcher.search(q, limit, filter=...)``
-        ranks them; None when the arrays are stale for this searcher or cannot evaluate the query exactly."""
-        scores = self._passage_scores(searcher, q, filter_q)
-        return None if scores is None else _top(scores, limit)
+    def passage_scores(self, searcher, q: wq.Query, filter_q: wq.Query | None, context) -> np.ndarray | None:
+        """Every passage's score under ``q`` (0: no match, deleted or filtered out), as Whoosh scores it with
+        ``context``'s weighting; None when the arrays are stale for this searcher or cannot evaluate ``q`` exactly."""
+        return self._passage_scores(searcher, q, filter_q, context)
 
-    def search_articles(
-        self, searcher, q: wq.Query, filter_q: wq.Query | None, limit: int, article_weight: float
-    ) -> list[tuple[int, float]] | None:
-        """The top ``limit`` articles as (doc number of the article's best passage, article score).
+    def per_article(self, scores: np.ndarray, q: wq.Query, stats: scoring.Statistics, settings: Settings) -> np.ndarray:
+        """Passage scores → article scores, each at its article's best passage (0 elsewhere): ``article_score``
+        of the article as one document and its best passage, or the best passage alone where the article level
+        cannot score ``q`` (see ``article_scores``) or ``settings.article_weight`` is 0."""
+        best, articles = self._best_passages(scores)
+        ranked = np.zeros_like(scores)
+        ranked[best] = scores[best]
+        whole = self.article_scores(q, stats, settings) if settings.article_weight else None
+        if whole is not None:
+            ranked[best] = scoring.article_score(whole[articles], scores[best], settings.article_weight)
+        return ranked
 
-        An article's score is ``article_weight`` × its BM25F score as one document (term frequencies and
-        lengths summed over its passages, document frequencies and average lengths counted in articles) plus
-        ``1 - article_weight`` × its best passage's score. Only articles with a passage matching ``q`` and
-        the filter are ranked. Queries the article level cannot score (anything but words combined by AND/OR)
-        rank articles by their best passage. None when ``search`` would return None.
-        """
-        scores = self._passage_scores(searcher, q, filter_q)
-        if scores is None:
-            return None
+    def _best_passages(self, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each matching article's best passage (the highest score, the first by ``ids`` among equals) and its
+        article ordinal."""
         matched = np.flatnonzero(scores)
         articles = self.article_of[matched]
-        # each article's best passage: the highest score, the lowest doc number among equals
-        order = np.lexsort((matched, -scores[matched], articles))
+        order = np.lexsort((self.ids[matched], -scores[matched], articles))
         first = np.ones(len(order), dtype=bool)
         first[1:] = articles[order][1:] != articles[order][:-1]
         best = matched[order[first]]
-        combined = scores[best]
-        if article_weight:
-            try:
-                whole = self._article_scores(q, searcher.weighting)[self.article_of[best]]
-                combined = article_weight * whole + (1 - article_weight) * combined
-            except _Unsupported:
-                pass  # best passage alone
-        ranked = np.zeros(self.doc_count)
-        ranked[best] = combined
-        return _top(ranked, limit)
+        return best, self.article_of[best]
 
-    def _passage_scores(self, searcher, q: wq.Query, filter_q: wq.Query | None) -> np.ndarray | None:
+    def article_scores(self, q: wq.Query, stats: scoring.Statistics, settings: Settings) -> np.ndarray | None:
+        """Each article's BM25F score under ``q`` as if it were one document (words, AND, OR, boosts), or None
+        for a query the article level cannot score (phrases, wildcards, ranges, NOT)."""
+        try:
+            return self._article_scores(q, stats, settings)
+        except _Unsupported:
+            return None
+
+    def article_statistics(self, terms: Iterable[bytes]) -> tuple[int, dict[str, float], dict[bytes, int]]:
+        """The article level's count, each search field's total length, and each term's article frequency."""
+        lengths = {f: float(self._lengths(f).sum()) for f in SCORED_FIELDS}
+        frequencies = {
+            text: int(np.count_nonzero(np.logical_or.reduce([self._article_frequencies(f, text) for f in SCORED_FIELDS])))
+            for text in terms
+        }
+        return self.article_count, lengths, frequencies
+
+    def top(self, scores: np.ndarray, limit: int, sort: str) -> list[tuple[int, float, int | None]]:
+        """The ``limit`` best non-zero scores as (doc number, score, date key or None): by score, then ``ids``;
+        with ``sort="date"``, newest first (undated last), then by score, then ``ids``."""
+        matched = np.flatnonzero(scores)
+        values = scores[matched]
+        if sort == "date":
+            dates = self.dates[matched]
+            undated = dates == _UNDATED
+            order = np.lexsort((self.ids[matched], -values, -np.where(undated, 0, dates), undated))[:limit]
+        else:
+            if len(matched) > limit:
+                kth = np.partition(values, len(matched) - limit)[len(matched) - limit]
+                keep = values >= kth
+                matched, values = matched[keep], values[keep]
+            order = np.lexsort((self.ids[matched], -values))[:limit]
+        return [(int(matched[i]), float(values[i]), self._date_key(int(matched[i]))) for i in order]
+
+    def _date_key(self, docnum: int) -> int | None:
+        value = int(self.dates[docnum])
+        return None if value == _UNDATED else value
+
+    def _passage_scores(self, searcher, q: wq.Query, filter_q: wq.Query | None, context) -> np.ndarray | None:
         """Every document's score under ``q`` (0: no match, or filtered out), or None (stale, unsupported)."""
         reader = searcher.reader()
         leaves = searcher.leaf_searchers()
@@ -162,7 +191,6 @@ class TopK:
             return None
         try:
             allowed = self._filter_mask(filter_q) if filter_q is not None else self.live
-            context = searcher.context()
             scores = np.zeros(self.doc_count)
             for (subsearcher, _), segment in zip(leaves, self.segments):
                 end = segment.offset + segment.doc_count
@@ -174,26 +202,23 @@ class TopK:
 
     # --- article level: the query's words over articles as whole documents ----------------------------------
 
-    def _article_scores(self, q: wq.Query, weighting) -> np.ndarray:
-        """Each article's BM25F score under ``q`` (words, AND, OR, boosts), as if it were one document."""
+    def _article_scores(self, q: wq.Query, stats: scoring.Statistics, settings: Settings) -> np.ndarray:
         kind = type(q)
         if kind is wq.Or:
             total = np.zeros(self.article_count)
             for sub in q.subqueries:
-                total += self._article_scores(sub, weighting)
+                total += self._article_scores(sub, stats, settings)
             return total * q.boost
         if kind is wq.And:
-            parts = [self._article_scores(sub, weighting) for sub in q.subqueries]
+            parts = [self._article_scores(sub, stats, settings) for sub in q.subqueries]
             every = np.logical_and.reduce([p != 0 for p in parts])
             return np.where(every, sum(parts), 0.0) * q.boost
         if kind is wq.Term and q.fieldname in SCORED_FIELDS:
             text = schema.SCHEMA[q.fieldname].to_bytes(q.text)
+            idf = scoring.idf(stats.article_frequency(text), stats.articles)
+            average = scoring.average_length(stats.article_length(q.fieldname), stats.articles)
             tf = self._article_frequencies(q.fieldname, text)
-            n = np.count_nonzero(np.logical_or.reduce([self._article_frequencies(f, text) for f in SCORED_FIELDS]))
-            idf = log(1 + (self.article_count - n + 0.5) / (n + 0.5))
-            lengths = self._lengths(q.fieldname)
-            norm = (1 - weighting.B) + weighting.B * lengths / (lengths.sum() / self.article_count or 1.0)
-            return idf * (tf * (weighting.K1 + 1)) / (tf + weighting.K1 * norm) * q.boost
+            return scoring.bm25(idf, tf, self._lengths(q.fieldname), average, settings) * q.boost
         raise _Unsupported(kind.__name__)
 
     def _article_frequencies(self, field: str, text: bytes) -> np.ndarray:
@@ -237,18 +262,13 @@ class TopK:
         if kind is IntersectionMatcher:
             a, b = self._evaluate(m.a, segment), self._evaluate(m.b, segment)
             return np.where((a != 0) & (b != 0), a + b, 0.0)
-        if kind is ArrayUnionMatcher:
-            total = np.zeros(segment.doc_count)
-            for sub in m._submatchers:
-                total += self._evaluate(sub, segment) * m._boost
-            return total
         if kind is wrappers.FilterMatcher and m._exclude:  # the segment's deletions: masked out with ``live``
             return self._evaluate(m.child, segment) * m.boost
         if kind is wrappers.WrappingMatcher:
             return self._evaluate(m.child, segment) * m.boost
         if kind is NullMatcherClass:
             return np.zeros(segment.doc_count)
-        if m.is_leaf() and type(_scorer(m)) is BM25FScorer:
+        if m.is_leaf() and isinstance(_scorer(m), scoring.BM25FScorer):
             return self._term_scores(m, segment)
         raise _Unsupported(kind.__name__)
 
@@ -265,8 +285,7 @@ class TopK:
         tf = np.asarray(postings.weights[where], dtype=np.float64)
         fl = self.lengths[fieldname][docs + segment.offset]
         s = _scorer(m)
-        # scoring.bm25(idf, tf, fl, avgfl, B, K1), operation for operation
-        out[docs] = s.idf * ((tf * (s.K1 + 1)) / (tf + s.K1 * ((1 - s.B) + s.B * fl / s.avgfl)))
+        out[docs] = scoring.bm25(s.idf, tf, fl, s.avgfl, s.settings)
         return out
 
     # --- filters ------------------------------------------------------------------------------------------------
@@ -294,16 +313,6 @@ class TopK:
         raise _Unsupported(type(f).__name__)
 
 
-def _top(scores: np.ndarray, limit: int) -> list[tuple[int, float]]:
-    """The ``limit`` best non-zero scores as (doc number, score): score descending, doc number ascending."""
-    matched = np.flatnonzero(scores)
-    if len(matched) > limit:
-        kth = np.partition(scores[matched], len(matched) - limit)[len(matched) - limit]
-        matched = matched[scores[matched] >= kth]
-    order = np.lexsort((matched, -scores[matched]))[:limit]
-    return [(int(matched[i]), float(scores[matched[i]])) for i in order]
-
-
 def _scorer(m):
     """A leaf matcher's scorer (``ListMatcher``, which holds inlined postings, keeps it private)."""
     return getattr(m, "scorer", None) or getattr(m, "_scorer", None)
@@ -312,11 +321,11 @@ def _scorer(m):
 class SegmentArrays:
     """One segment's postings of ``POSTING_FIELDS``, collected a term at a time and saved as its ``.topk`` file.
 
-    ``segments.SegmentBuilder`` fills one from the postings it holds in memory as it writes a segment; ``write``
-    reads back a segment Whoosh wrote itself (one without a file).
+    ``segments.SegmentBuilder`` fills one from the postings it holds in memory as it writes a segment (every
+    segment is written by it: builds, and the merge policy's re-writes).
     """
 
-    fields = (*POSTING_FIELDS, DATE_FIELD)
+    fields = (*POSTING_FIELDS, DATE_FIELD, ID_FIELD)
     """The fields ``add`` takes."""
 
     def __init__(self) -> None:
@@ -325,12 +334,16 @@ class SegmentArrays:
         self._docs = {f: array("I") for f in POSTING_FIELDS}
         self._weights = {f: array("f") for f in SCORED_FIELDS}
         self._dates: list[tuple[int, np.ndarray]] = []
+        self._ids: list[tuple[int, int]] = []
 
     def add(self, field: str, term: bytes, docs, weights) -> None:
         """A term's postings in ``field`` (in term order): doc numbers and weights."""
         if field == DATE_FIELD:
             if term[:1] == b"\x00":  # the full-precision term (as in NUMERIC.sortable_terms)
                 self._dates.append((NUMERIC.from_bytes(schema.SCHEMA[DATE_FIELD], term), np.array(docs)))
+            return
+        if field == ID_FIELD:
+            self._ids.extend((tiebreak(term.decode("utf-8", "surrogateescape")), doc) for doc in docs)
             return
         self._terms[field].append(term)
         self._counts[field].append(len(docs))
@@ -357,12 +370,16 @@ class SegmentArrays:
         for value, docs in self._dates:
             dates[docs] = value
         arrays[f"{DATE_FIELD}.values"] = dates
+        ids = np.zeros(doc_count, dtype=np.uint64)
+        for key, doc in self._ids:
+            ids[doc] = key
+        arrays[f"{ID_FIELD}.values"] = ids
         _write_arrays(_segment_file(Path(index_dir), segment_id), arrays)
 
 
 def write(index_path: str | os.PathLike, ix) -> None:
-    """Write the arrays of the index's current generation: a ``.topk`` file for each segment that has none yet
-    (those Whoosh wrote), and ``index_path/topk`` (per document: live, date, article, field lengths)."""
+    """Write the per-document arrays of the index's current generation into ``index_path/topk`` (live, date,
+    article, id key, field lengths), from the ``.topk`` file each segment's builder wrote beside it."""
     index_dir = Path(index_path)
     folder = index_dir / FOLDER
     staging = index_dir / f".{FOLDER}.tmp"
@@ -374,9 +391,6 @@ def write(index_path: str | os.PathLike, ix) -> None:
         segments = []
         for leaf, offset in reader.leaf_readers():
             segment_id = leaf.segment().segment_id()
-            if not _segment_file(index_dir, segment_id).exists():
-                copy, field_lengths = _read_back(leaf)
-                copy.save(index_dir, segment_id, leaf.doc_count_all(), field_lengths)
             if leaf.has_deletions():
                 for docnum in range(leaf.doc_count_all()):
                     live[offset + docnum] = not leaf.is_deleted(docnum)
@@ -390,6 +404,8 @@ def write(index_path: str | os.PathLike, ix) -> None:
         dates = np.concatenate([a[f"{DATE_FIELD}.values"] for a in arrays]) if arrays else np.zeros(0, np.int64)
         np.save(staging / f"{DATE_FIELD}.values.npy", np.where(live, dates, _UNDATED))
         np.save(staging / "article.values.npy", _articles(arrays, offsets, live))
+        ids = np.concatenate([a[f"{ID_FIELD}.values"] for a in arrays]) if arrays else np.zeros(0, np.uint64)
+        np.save(staging / f"{ID_FIELD}.values.npy", ids)
         meta = {"format": FORMAT, "generation": reader.generation(), "doc_count": doc_count,
                 "fields": list(SCORED_FIELDS), "segments": segments}
     (staging / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
@@ -399,21 +415,6 @@ def write(index_path: str | os.PathLike, ix) -> None:
 
 def _segment_file(index_dir: Path, segment_id: str) -> Path:
     return index_dir / f"{segment_id}{SEGMENT_EXT}"
-
-
-def _read_back(leaf) -> tuple[SegmentArrays, dict[str, np.ndarray]]:
-    """The arrays of a segment Whoosh wrote, read from its postings, and its scored fields' lengths."""
-    copy = SegmentArrays()
-    lengths = {field: np.array([leaf.doc_field_length(d, field) or 0 for d in range(leaf.doc_count_all())],
-                               dtype=np.uint32)  # None: no such field
-               for field in SCORED_FIELDS if field in leaf.schema}
-    for field in copy.fields:
-        if field not in leaf.schema:
-            continue
-        for term in leaf.lexicon(field):
-            docs, weights = _leaf_postings(leaf, field, term)
-            copy.add(field, term, array("I", docs.astype(np.uint32).tobytes()), array("f", weights.tobytes()))
-    return copy, lengths
 
 
 _MAGIC = b"searchkit-topk 1\n"
@@ -447,35 +448,6 @@ def _read_arrays(file: Path) -> dict[str, np.ndarray]:
     start = -(-head_end // 8) * 8
     return {name: np.frombuffer(data, dtype=np.dtype(dtype), count=count, offset=start + position)
             for name, (dtype, count, position) in table.items()}
-
-
-def _leaf_postings(leaf, field: str, term: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """Doc numbers and weights of one term in one segment, deleted documents included.
-
-    Reads whole posting blocks of Whoosh 2.7.4's codec (pinned) rather than walking postings one by one.
-    """
-    m = leaf.postings(field, term)
-    if isinstance(m, wrappers.FilterMatcher):  # the segment's deletions: it has moved its child past deleted ones
-        m = m.child
-        m.reset()
-    if not isinstance(m, W3LeafMatcher):  # postings inlined in the term info: one or two
-        found = []
-        while m.is_active():
-            found.append((m.id(), m.weight()))
-            m.next()
-        return (np.array([d for d, _ in found], dtype=np.int64),
-                np.array([w for _, w in found], dtype=np.float32))
-    ids: list[np.ndarray] = []
-    weights: list[np.ndarray] = []
-    while True:
-        m._read_ids()
-        m._read_weights()
-        ids.append(np.asarray(m._ids, dtype=np.int64))
-        weights.append(np.asarray(m._weights, dtype=np.float32))
-        if m._lastblock:
-            break
-        m._goto(m._nextoffset)
-    return np.concatenate(ids), np.concatenate(weights)
 
 
 def _term_docs(arrays: dict[str, np.ndarray], field: str) -> Iterator[tuple[bytes, np.ndarray]]:

@@ -1,5 +1,5 @@
 """Per-article search: one hit per article, its best passage shown, articles ranked by whole-article BM25F
-mixed with the best passage's score (``schema.ARTICLE_WEIGHT``), checked against a direct computation.
+mixed with the best passage's score (``Settings.article_weight``), checked against a direct computation.
 
 The corpus has several segments (an update adds one), a deleted article (a changed file), articles without
 titles and articles long enough to be cut into several passages.
@@ -17,6 +17,7 @@ import pytest
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
 from searchkit import Index, QueryError, schema
+from searchkit.settings import DEFAULT
 
 QUERIES = ("caspian pipeline", "caspian caspian seabed", "forum", "oil gas president", "water summit agreement")
 
@@ -34,13 +35,23 @@ def _lines(rng: random.Random, vocabulary: list[str], count: int, prefix: str) -
 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory, seeds_dir):
+    yield from _index(tmp_path_factory, seeds_dir, DEFAULT)
+
+
+@pytest.fixture(scope="module")
+def whole_article_index(tmp_path_factory, seeds_dir):
+    """The same corpus ranked by whole-article BM25F alone (``article_weight=1``)."""
+    yield from _index(tmp_path_factory, seeds_dir, DEFAULT.replace(article_weight=1.0))
+
+
+def _index(tmp_path_factory, seeds_dir, settings):
     rng = random.Random(11)
     words = sorted({w.lower() for f in seeds_dir.iterdir() for w in re.findall(r"[A-Za-z]{3,}", f.read_text())})
     vocabulary = words[:40] * 6 + words + ["caspian", "pipeline", "seabed", "forum"] * 3
     root = tmp_path_factory.mktemp("articles")
     (root / "a.jsonl").write_text(_lines(rng, vocabulary, 60, "a"))
     (root / "b.jsonl").write_text(_lines(rng, vocabulary, 40, "b"))
-    Index.build([root / "a.jsonl"], root / "index")
+    Index.build([root / "a.jsonl"], root / "index", settings=settings)
     with Index.open(root / "index") as ix:
         ix.update([root / "a.jsonl", root / "b.jsonl"])
     (root / "b.jsonl").write_text(_lines(rng, vocabulary, 30, "b"))  # "b0".."b29" replace "b0".."b39"
@@ -65,10 +76,9 @@ def _whole_article_bm25f(ix: Index, text: str) -> dict[tuple[str, str], float]:
         lengths["title"][key] = stored_length(titles[key])
         bodies.setdefault(key, []).extend(analyse(p.text))
         lengths["body"][key] += stored_length(analyse(p.text))
-    fields = {"title": ({k: Counter(v) for k, v in titles.items()}, schema.TITLE_BOOST),
+    fields = {"title": ({k: Counter(v) for k, v in titles.items()}, DEFAULT.title_boost),
               "body": ({k: Counter(v) for k, v in bodies.items()}, 1.0)}
     articles = len(titles)
-    weighting = schema.weighting()
     scores = dict.fromkeys(titles, 0.0)
     for word, repeats in Counter(analyse(text)).items():
         n = sum(1 for k in titles if fields["title"][0][k][word] or fields["body"][0][k][word])
@@ -77,9 +87,9 @@ def _whole_article_bm25f(ix: Index, text: str) -> dict[tuple[str, str], float]:
             average = sum(lengths[name].values()) / articles
             for key in titles:
                 tf = counts[key][word] * boost
-                norm = (1 - weighting.B) + weighting.B * lengths[name][key] / average
-                query_weight = (schema.K3 + 1) * repeats / (schema.K3 + repeats)
-                scores[key] += query_weight * idf * tf * (weighting.K1 + 1) / (tf + weighting.K1 * norm)
+                norm = (1 - DEFAULT.b) + DEFAULT.b * lengths[name][key] / average
+                query_weight = (DEFAULT.k3 + 1) * repeats / (DEFAULT.k3 + repeats)
+                scores[key] += query_weight * idf * tf * (DEFAULT.k1 + 1) / (tf + DEFAULT.k1 * norm)
     return scores
 
 
@@ -104,17 +114,17 @@ def test_one_hit_per_article_its_best_passage(index):
         assert hits[0].highlights  # the shown passage is highlighted as any hit
 
 
-def test_article_score_mixes_whole_article_bm25f_and_best_passage(index, monkeypatch):
+def test_article_score_mixes_whole_article_bm25f_and_best_passage(index, whole_article_index):
     for text in QUERIES:
         whole = _whole_article_bm25f(index, text)
         best = _best_passages(index, text, syntax=False)
         for hit in index.search(text, limit=1000, syntax=False, per_article=True):
             key = (hit.passage.path, hit.passage.article)
-            expected = schema.ARTICLE_WEIGHT * whole[key] + (1 - schema.ARTICLE_WEIGHT) * best[key].score
+            expected = DEFAULT.article_weight * whole[key] + (1 - DEFAULT.article_weight) * best[key].score
             assert hit.score == pytest.approx(expected, rel=1e-9), (text, key)
-    monkeypatch.setattr(schema, "ARTICLE_WEIGHT", 1.0)
-    hits = index.search("caspian caspian seabed", limit=1000, syntax=False, per_article=True)
-    whole = _whole_article_bm25f(index, "caspian caspian seabed")
+    assert whole_article_index.settings.article_weight == 1.0
+    hits = whole_article_index.search("caspian caspian seabed", limit=1000, syntax=False, per_article=True)
+    whole = _whole_article_bm25f(whole_article_index, "caspian caspian seabed")
     assert [h.score for h in hits] == pytest.approx(sorted((s for s in whole.values() if s), reverse=True), rel=1e-9)
 
 

@@ -6,7 +6,7 @@ import hashlib
 
 from conftest import REPO
 from searchkit import Index
-from searchkit.index import inputs_fingerprint
+from searchkit.build import inputs_fingerprint
 from searchkit.schema import SCHEMA_VERSION
 
 

@@ -12,7 +12,7 @@ import whoosh.index
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import searchkit.index
+import searchkit.build
 import searchkit.segments
 from searchkit import Index, schema
 from searchkit.ingest import read_articles
@@ -164,7 +164,7 @@ def test_many_small_segments_are_rewritten_into_one_holding_their_live_passages(
         with Index.open(tmp_path / "index") as ix:
             ix.update(files[:n])
         counts.append(len(_segment_ids(tmp_path / "index")))
-    limit = searchkit.index.MAX_SMALL_SEGMENTS
+    limit = searchkit.build.MAX_SMALL_SEGMENTS
     # Each update adds a segment; the one that would leave limit + 1 small segments rewrote them into one.
     assert counts == [*range(2, limit + 1), *range(1, len(counts) - limit + 2)]
     Index.build(files, tmp_path / "fresh")

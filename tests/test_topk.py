@@ -15,10 +15,12 @@ import pytest
 import whoosh.index
 
 from searchkit import Index
+from searchkit.backend import tiebreak
+from searchkit.local import LocalBackend
 from searchkit.query import build_query
-from searchkit.schema import weighting
-from searchkit import topk
-from searchkit.topk import SEGMENT_EXT, TopK
+from searchkit.scoring import BM25FWeighting
+from searchkit.settings import DEFAULT
+from searchkit.topk import TopK
 
 SOURCES = ("Kazinform", "Reuters", "TASS", "Xinhua")
 PLACES = ("Astana", "Moscow", "Baku")
@@ -68,6 +70,14 @@ def test_the_index_has_segments_and_deletions(corpus):
         assert reader.has_deletions()
 
 
+def _whoosh_searcher(path, generation):
+    """A plain Whoosh searcher of the generation, scoring with BM25F over the generation's own statistics."""
+    backend = LocalBackend(generation, whoosh.index.open_dir(str(generation)), DEFAULT, path.parent)
+    searcher = backend.searcher()
+    searcher.weighting = BM25FWeighting(backend.statistics((), articles=False), DEFAULT)
+    return searcher
+
+
 @pytest.mark.parametrize("filters", [
     {},
     {"source": "Reuters"},
@@ -75,47 +85,40 @@ def test_the_index_has_segments_and_deletions(corpus):
     {"place": "baku", "since": "2012-01-01"},
 ])
 def test_ranking_is_identical_to_whoosh_bm25f(corpus, filters):
+    """Every passage's score from the arrays equals Whoosh's, bit for bit; the top 10 are Whoosh's best,
+    equal scores ordered by passage id."""
     path, generation, queries = corpus
     arrays = TopK.load(generation)
     assert arrays is not None
-    with whoosh.index.open_dir(str(generation)).searcher(weighting=weighting()) as searcher, Index.open(path) as ix:
+    with _whoosh_searcher(path, generation) as searcher, Index.open(path) as ix:
         for text in queries:
             parsed = build_query(text, **filters)
-            plain = searcher.search(parsed.query, limit=10, filter=parsed.filter)
-            expected = [(hit.docnum, hit.score) for hit in plain]
-            assert arrays.search(searcher, parsed.query, parsed.filter, 10) == expected, text
+            plain = searcher.search(parsed.query, limit=None, filter=parsed.filter)
+            expected = {hit.docnum: hit.score for hit in plain}
+            scores = arrays.passage_scores(searcher, parsed.query, parsed.filter, searcher.context())
+            assert {int(d): float(scores[d]) for d in scores.nonzero()[0]} == expected, text
+            best = sorted(plain, key=lambda hit: (-hit.score, tiebreak(hit["id"])))[:10]
             hits = ix.search(text, limit=10, **filters)
-            assert [(h.passage.id, h.score) for h in hits] == [(hit["id"], hit.score) for hit in plain], text
+            assert [(h.passage.id, h.score) for h in hits] == [(hit["id"], hit.score) for hit in best], text
 
 
-def test_queries_the_arrays_cannot_answer_fall_back_to_whoosh(corpus):
+def test_queries_the_arrays_cannot_answer_are_scored_by_whoosh(corpus):
     path, generation, _ = corpus
     with Index.open(path) as ix:
+        ix.search("caspian")  # warm: the next query would use the arrays where they can answer
         phrase = ix.search('"seabed caspian" OR caspian', limit=5)
-        with whoosh.index.open_dir(str(generation)).searcher(weighting=weighting()) as searcher:
+        with _whoosh_searcher(path, generation) as searcher:
             parsed = build_query('"seabed caspian" OR caspian')
-            assert TopK.load(generation).search(searcher, parsed.query, parsed.filter, 5) is None
-            plain = searcher.search(parsed.query, limit=5, filter=parsed.filter)
-            assert [(h.passage.id, h.score) for h in phrase] == [(hit["id"], hit.score) for hit in plain]
+            assert TopK.load(generation).passage_scores(searcher, parsed.query, parsed.filter, searcher.context()) is None
+            plain = searcher.search(parsed.query, limit=None, filter=parsed.filter)
+            best = sorted(plain, key=lambda hit: (-hit.score, tiebreak(hit["id"])))[:5]
+            assert [(h.passage.id, h.score) for h in phrase] == [(hit["id"], hit.score) for hit in best]
 
 
 def test_stale_arrays_are_not_used(corpus):
-    _, generation, _ = corpus
-    with whoosh.index.open_dir(str(generation)).searcher(weighting=weighting()) as searcher:
+    path, generation, _ = corpus
+    with _whoosh_searcher(path, generation) as searcher:
         arrays = TopK.load(generation)
         arrays.generation -= 1
         parsed = build_query("caspian")
-        assert arrays.search(searcher, parsed.query, parsed.filter, 10) is None
-
-
-def test_the_arrays_builders_write_are_those_read_back_from_whoosh(corpus, tmp_path):
-    """Each segment's ``.topk`` file, written from the builder's postings, equals one read back from Whoosh."""
-    _, generation, _ = corpus
-    copy = tmp_path / "generation"
-    shutil.copytree(generation, copy)
-    written = {f.name: f.read_bytes() for f in copy.glob(f"*{SEGMENT_EXT}")}
-    assert len(written) > 1
-    for name in written:
-        (copy / name).unlink()
-    topk.write(copy, whoosh.index.open_dir(str(copy)))
-    assert {f.name: f.read_bytes() for f in copy.glob(f"*{SEGMENT_EXT}")} == written
+        assert arrays.passage_scores(searcher, parsed.query, parsed.filter, searcher.context()) is None

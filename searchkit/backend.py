@@ -1,0 +1,82 @@
+"""The ranking seam: what a search asks of an engine, in passage ids and scores (never Whoosh document numbers).
+
+``search.run`` ranks through a ``Backend``: ``expand`` (a query leaf's terms as this engine's lexicon expands
+them), ``statistics`` (the collection statistics of those terms), ``rank`` (its best passages or articles
+scored with the statistics it is given) and ``passages`` (stored passages by id). A backend scored with
+the statistics of a whole collection ranks its part of it exactly as one index of the whole would, so a sharded
+backend gathers statistics from its shards, ranks on each with their sum, and merges on ``Ranked.key``.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from whoosh import query as wq
+
+from .models import Passage
+from .query import ParsedQuery
+from .scoring import Statistics
+
+__all__ = ["Ranked", "Backend", "Term", "merge", "SORTS", "tiebreak"]
+
+SORTS = ("score", "date")
+Term = tuple[str, bytes]
+"""A field name and an indexed term."""
+
+
+def tiebreak(passage_id: str) -> int:
+    """The order among passages of equal score: by passage id, the same in every index that holds them."""
+    try:
+        return int(passage_id, 16)
+    except ValueError:
+        return int.from_bytes(passage_id.encode("utf-8", "surrogatepass")[:8].ljust(8, b"\0"), "big")
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    """One ranked passage (or, per article, an article's best passage): its id, score and sort keys.
+
+    ``day`` is the passage's date as a day number (``date.toordinal()``), or None when undated.
+    """
+
+    passage_id: str
+    score: float
+    day: int | None = None
+
+    def key(self, sort: str) -> tuple[float, ...]:
+        """The merge key, smallest first: best score first, then passage id; by date, newest first, undated last."""
+        if sort == "date":
+            return (0 if self.day is not None else 1, -(self.day or 0), -self.score, tiebreak(self.passage_id))
+        return (-self.score, tiebreak(self.passage_id))
+
+
+class Backend(Protocol):
+    """An engine holding some passages: one index generation, or several shards together."""
+
+    def expand(self, leaf: wq.Query) -> list[Term]:
+        """The indexed terms one query leaf reaches here: its own, or a multi-term leaf's expansion."""
+
+    def statistics(self, terms: Iterable[Term], *, articles: bool) -> Statistics:
+        """Statistics covering ``terms`` (with ``articles``, at the article level too): this engine's, or, for
+        several engines together, their sum."""
+
+    def rank(
+        self, parsed: ParsedQuery, stats: Statistics, limit: int, *, sort: str, per_article: bool
+    ) -> list[Ranked]:
+        """The best ``limit`` matches in the order of ``Ranked.key(sort)``, scored with ``stats``."""
+
+    def passages(self, ids: Sequence[str]) -> list[Passage]:
+        """The passages with these ids, in order.
+
+        Raises:
+            PassageNotFound: one of them is not here.
+        """
+
+
+def merge(rankings: Iterable[list[Ranked]], limit: int, sort: str) -> list[Ranked]:
+    """The best ``limit`` of several engines' rankings (each already in key order)."""
+    merged = heapq.merge(*rankings, key=lambda r: r.key(sort))
+    return [r for _, r in zip(range(limit), merged)]

@@ -1,0 +1,313 @@
+"""The write side: one commit of an index — change detection, Punkt, indexing jobs, deletions, the merge policy,
+the top-k arrays and the manifest — written into a new generation that ``store`` makes live atomically.
+
+Paths of input files under the index directory's parent are stored relative to it, so a prebuilt index moves
+with its repository.
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+import hashlib
+import json
+import os
+import shutil
+import time as _time
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+import whoosh.index
+from whoosh.index import LockError
+
+from . import schema, store
+from .errors import ArticleError, IndexLocked
+from .models import BuildReport, SkippedFile
+from .segments import rewrite_segments, write_segments
+from .settings import Settings
+from .version import __version__
+
+__all__ = ["commit", "Progress", "MANIFEST", "PUNKT", "inputs_fingerprint", "file_fingerprint"]
+
+MANIFEST = store.MANIFEST
+PUNKT = "punkt.json"
+SMALL_SEGMENT_PASSAGES = 10_000
+MAX_SMALL_SEGMENTS = 8
+"""A commit leaving more segments of fewer live passages than ``SMALL_SEGMENT_PASSAGES`` re-writes them into new
+ones (each update adds a segment or two, and replacing a file leaves its old passages deleted in place)."""
+PARALLEL_INPUT_BYTES = 2_000_000
+"""Inputs this large are indexed by several processes (below it, a second process costs more than it saves)."""
+MAX_WRITER_PROCS = 4
+"""At most this many indexing processes, one per core: each holds up to ``segments.SEGMENT_POSTINGS`` postings
+in memory (about 200 MB), and the commit's one-process steps bound what more processes would gain."""
+SHARD_BYTES = 2_000_000
+"""A file this large is indexed by all the indexing processes together (see ``_index_files``)."""
+
+Progress = Callable[[int, int, str], None]
+"""Called as ``progress(files_done, files_total, current_path)`` while indexing."""
+
+
+def commit(
+    path: Path, base: str | None, sources: Iterable[str | os.PathLike], *, settings: Settings,
+    progress: Progress | None, prune: bool,
+) -> BuildReport:
+    """Write a new generation of the index at ``path`` (from generation ``base``, or empty) with ``sources``
+    indexed, and make it live. The caller holds the write lock; a failure leaves nothing behind."""
+    directory = store.new_generation(path, base)
+    try:
+        if base is None:
+            ix, manifest = whoosh.index.create_in(str(directory), schema.SCHEMA), _new_manifest()
+        else:
+            ix = whoosh.index.open_dir(str(directory))
+            manifest = json.loads((directory.parent / base / MANIFEST).read_text(encoding="utf-8"))
+        transaction = _Transaction(path, ix, manifest, directory, settings)
+        try:
+            with store.forked_children_die_with_this_process():
+                report = transaction.run(sources, progress=progress, prune=prune)
+        finally:
+            ix.close()
+        store.publish(path, directory)
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+    return report
+
+
+class _Transaction:
+    """One commit in the making: the new generation's Whoosh index and manifest."""
+
+    def __init__(self, path: Path, ix, manifest: dict, directory: Path, settings: Settings) -> None:
+        self.path = path
+        self._ix = ix
+        self.manifest = manifest
+        self.directory = directory
+        self.settings = settings
+        self.root = path.resolve().parent
+        """Where relative stored paths start: the index directory's parent."""
+
+    def _stored_path(self, path: str) -> str:
+        full = os.path.abspath(path)
+        root = str(self.root)
+        if full.startswith(root + os.sep):
+            return Path(os.path.relpath(full, root)).as_posix()
+        return full
+
+    def run(self, sources: Iterable[str | os.PathLike], *, progress: Progress | None, prune: bool) -> BuildReport:
+        """Index ``sources`` into this generation and write its manifest."""
+        from .ingest import iter_input_files  # the indexing path only: keeps nltk out of query start-up
+        from .passages import PassageSplitter, punkt_from_json, punkt_to_json, train_punkt
+
+        began = _time.perf_counter()
+        sources = [os.fspath(s) for s in sources]
+        skipped: list[SkippedFile] = [SkippedFile(s, "no such file or directory") for s in sources if not os.path.exists(s)]
+        files = list(iter_input_files(
+            [s for s in sources if os.path.exists(s)], on_error=lambda f, reason: skipped.append(SkippedFile(f, reason))
+        ))
+        known: dict = self.manifest.setdefault("files", {})
+        changed: list[tuple[str, str, dict]] = []
+        unchanged = 0
+        for f in files:
+            try:
+                fingerprint = file_fingerprint(f)
+            except OSError as e:
+                skipped.append(SkippedFile(f, f"cannot read: {e.strerror or e}"))
+                continue
+            key = self._stored_path(f)
+            if known.get(key, {}).get("sha256") == fingerprint["sha256"]:
+                unchanged += 1
+            else:
+                changed.append((f, key, fingerprint))
+        current_keys = {self._stored_path(f) for f in files}
+        removed = [k for k in known if k not in current_keys] if prune else []
+
+        punkt_file = self.directory / PUNKT
+        if punkt_file.is_file():
+            params = punkt_from_json(json.loads(punkt_file.read_text(encoding="utf-8")))
+        else:
+            params = train_punkt(_ArticleReader(skipped).texts(changed), max_chars=self.settings.punkt_sample_chars)
+            punkt_file.write_text(json.dumps(punkt_to_json(params), indent=0), encoding="utf-8")
+        splitter = PassageSplitter(params, max_chars=self.settings.max_passage_chars)
+
+        new_segments, outcomes = _index_files(self._ix, changed, splitter, progress)
+        articles = passages = added = replaced = 0
+        try:
+            writer = self._ix.writer(compound=False)
+        except LockError:
+            raise IndexLocked(f"another process is writing to the index at {self.path}") from None
+        try:
+            for key in removed:
+                writer.delete_by_term("path", key)
+                del known[key]
+            for (f, key, fingerprint), (file_articles, file_passages, file_skipped) in zip(changed, outcomes):
+                skipped.extend(file_skipped)
+                if file_articles == 0:
+                    continue  # a changed file that can no longer be read keeps its indexed passages
+                if key in known:
+                    writer.delete_by_term("path", key)
+                replaced += key in known
+                added += key not in known
+                known[key] = {**fingerprint, "articles": file_articles, "passages": file_passages}
+                articles += file_articles
+                passages += file_passages
+            writer.segments.extend(new_segments)  # committed with the deletions, in one TOC
+            writer.commit(mergetype=functools.partial(_merge_small_segments, self._ix))
+        except BaseException:
+            writer.cancel()
+            raise
+        from . import topk  # NumPy: only for writing or answering queries
+
+        topk.write(self.directory, self._ix)
+        seconds = _time.perf_counter() - began
+        self._write_manifest(seconds)
+        return BuildReport(
+            articles=articles,
+            passages=passages,
+            files_added=added,
+            files_replaced=replaced,
+            files_unchanged=unchanged,
+            files_removed=len(removed),
+            skipped=tuple(skipped),
+            seconds=seconds,
+        )
+
+    def _write_manifest(self, seconds: float) -> None:
+        files = self.manifest["files"]
+        self.manifest.update(
+            searchkit_version=__version__,
+            schema_version=schema.SCHEMA_VERSION,
+            updated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            build_seconds=round(seconds, 3),
+            counts={
+                "files": len(files),
+                "articles": sum(f["articles"] for f in files.values()),
+                "passages": sum(f["passages"] for f in files.values()),
+            },
+            fingerprint=inputs_fingerprint(files),
+            generation=self.directory.name,
+            segment_files=store.file_checksums(self.directory, self.manifest.get("segment_files")),
+            settings=self.settings.to_dict(),
+        )
+        self.manifest.setdefault("created", self.manifest["updated"])
+        (self.directory / MANIFEST).write_text(json.dumps(self.manifest, indent=1, sort_keys=True), encoding="utf-8")
+
+
+class _ArticleReader:
+    """Reads articles, recording unreadable files and bad lines in ``skipped``."""
+
+    def __init__(self, skipped: list[SkippedFile]) -> None:
+        self.skipped = skipped
+
+    def texts(self, changed: list[tuple[str, str, dict]]) -> Iterator[str]:
+        """The articles' texts, streamed, errors ignored (they are reported when the files are read to be
+        indexed)."""
+        from .ingest import read_articles
+
+        for f, _, _ in changed:
+            try:
+                for article in read_articles(f, on_error=lambda error: None):
+                    yield article.text
+            except ArticleError:
+                continue
+
+    def articles(self, f: str) -> Iterator:
+        from .ingest import read_articles
+
+        def on_error(error: ArticleError) -> None:
+            self.skipped.append(SkippedFile(error.path, error.reason, error.line))
+
+        try:
+            yield from read_articles(f, on_error=on_error)
+        except ArticleError as e:
+            on_error(e)
+
+
+def _index_files(
+    ix, changed: list[tuple[str, str, dict]], splitter, progress: Progress | None,
+) -> tuple[list, list[tuple[int, int, list[SkippedFile]]]]:
+    """Index the ``changed`` files' passages into new segments of ``ix`` (uncommitted); per file, the counts
+    of articles and passages indexed and what was skipped.
+
+    Large inputs are indexed by one process per core; a file of ``SHARD_BYTES`` or more is shared among them
+    (each reads all of it and indexes every n-th article), so that one big JSON Lines file uses every core.
+    """
+    procs = _writer_procs(sum(fp["size"] for _, _, fp in changed))
+    jobs = [(file_no, shard, shards) for file_no, (_, _, fp) in enumerate(changed)
+            for shards in [procs if fp["size"] >= SHARD_BYTES else 1] for shard in range(shards)]
+
+    def index_job(job: tuple[int, int, int], add: Callable[[dict], None]) -> tuple[int, int, list[SkippedFile]]:
+        file_no, shard, shards = job
+        f, key, _ = changed[file_no]
+        file_skipped: list[SkippedFile] = []
+        file_articles = file_passages = 0
+        for n, article in enumerate(_ArticleReader(file_skipped).articles(f)):
+            if n % shards == shard:
+                file_articles += 1
+                for passage in splitter.split(article):
+                    add(schema.to_document(passage, key))
+                    file_passages += 1
+        return file_articles, file_passages, file_skipped if shard == 0 else []
+
+    shards_left = collections.Counter(file_no for file_no, _, _ in jobs)
+    files_done = 0
+
+    def job_done(_: int, job: tuple[int, int, int]) -> None:
+        nonlocal files_done
+        shards_left[job[0]] -= 1
+        if shards_left[job[0]] == 0:
+            files_done += 1
+            if progress:
+                progress(files_done, len(changed), changed[job[0]][0])
+
+    from .topk import SegmentArrays  # NumPy: only for writing or answering queries
+
+    if progress:
+        progress(0, len(changed), changed[0][0] if changed else "")
+    segments, outcomes = write_segments(ix, jobs, index_job, procs=procs, progress=job_done, copy=SegmentArrays)
+    per_file: list[tuple[int, int, list[SkippedFile]]] = [(0, 0, []) for _ in changed]
+    for (file_no, _, _), (file_articles, file_passages, file_skipped) in zip(jobs, outcomes):
+        a, p, k = per_file[file_no]
+        per_file[file_no] = (a + file_articles, p + file_passages, k + file_skipped)
+    return segments, per_file
+
+
+def _merge_small_segments(ix, writer, segments: list) -> list:
+    """The commit's merge policy: once more than ``MAX_SMALL_SEGMENTS`` segments hold fewer than
+    ``SMALL_SEGMENT_PASSAGES`` live passages each, their passages are re-written into new segments; large segments
+    are left alone. (Whoosh's default policy re-wrote most of a 1M-passage index at the commit, through its own
+    one-process writer, for minutes.)"""
+    from .topk import SegmentArrays
+
+    small = [s for s in segments if s.doc_count() < SMALL_SEGMENT_PASSAGES]
+    if len(small) <= MAX_SMALL_SEGMENTS:
+        return segments
+    kept = [s for s in segments if s.doc_count() >= SMALL_SEGMENT_PASSAGES]
+    return kept + rewrite_segments(ix, small, copy=SegmentArrays)
+
+
+def inputs_fingerprint(files: dict) -> str:
+    """One sha256 over the sorted (path, content sha256) pairs of the indexed files."""
+    digest = hashlib.sha256()
+    for key in sorted(files):
+        digest.update(f"{key}\0{files[key]['sha256']}\n".encode())
+    return digest.hexdigest()
+
+
+def file_fingerprint(path: str) -> dict:
+    """The sha256 and size of a file's contents."""
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return {"sha256": digest.hexdigest(), "size": size}
+
+
+def _writer_procs(input_bytes: int) -> int:
+    """Indexing processes: one per core (each writing its own segments) for large inputs."""
+    return min(os.cpu_count() or 1, MAX_WRITER_PROCS) if input_bytes >= PARALLEL_INPUT_BYTES else 1
+
+
+def _new_manifest() -> dict:
+    return {"format": "searchkit-index", "files": {}}

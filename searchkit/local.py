@@ -1,0 +1,254 @@
+"""The local backend: one committed generation of an index, searched through Whoosh and the top-k arrays.
+
+Whoosh matches and scores (its query language, term expansion and postings); the arrays (``topk``) score the
+same matcher trees in NumPy where they can, and hold what ranking needs per passage (date, article, id key), so
+that Whoosh document numbers never leave this module. Every thread searches with a searcher of its own (Whoosh
+readers share file positions), all of them of this one generation.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import whoosh.index
+from whoosh import query as wq
+from whoosh.searching import Searcher
+
+from . import schema
+from .backend import Ranked, Term, tiebreak
+from .errors import PassageNotFound
+from .models import IndexStats, Passage
+from .query import ParsedQuery
+from .scoring import SEARCH_FIELDS, BM25FWeighting, FrozenStatistics, Statistics
+from .settings import Settings
+
+__all__ = ["LocalBackend", "ARRAYS_FIRST_QUERY_POSTINGS"]
+
+ARRAYS_FIRST_QUERY_POSTINGS = 50_000
+"""A first query walking more postings than this loads the top-k arrays (Whoosh: ~1 µs a posting; NumPy's
+import: ~50 ms), as does any query sorted by date or ranked per article (they need the per-passage arrays)."""
+
+
+_SCORABLE = tuple(name for name in schema.SCHEMA.names() if schema.SCHEMA[name].scorable)
+
+
+class LocalBackend:
+    """One generation of an index on disk (``directory``), read-only; paths stored relative to ``root``."""
+
+    def __init__(self, directory: Path, ix: whoosh.index.FileIndex, settings: Settings, root: Path) -> None:
+        self.directory = directory
+        self.settings = settings
+        self.root = root
+        self._ix = ix
+        self._local = threading.local()
+        self._searchers: list[Searcher] = []
+        self._lock = threading.Lock()
+        self._arrays: Any = None
+        self._warm = False
+        self._closed = False
+
+    # --- the Backend protocol -----------------------------------------------------------------------------
+
+    def expand(self, leaf: wq.Query) -> list[Term]:
+        return leaf_terms(leaf, self.searcher().reader())
+
+    def statistics(self, terms: Iterable[Term], *, articles: bool) -> Statistics:
+        """This generation's statistics, read as they are needed (``terms`` is not read)."""
+        return _ReaderStatistics(self)
+
+    def frozen_statistics(self, terms: Iterable[Term], *, articles: bool) -> FrozenStatistics:
+        """The statistics of ``terms`` as a value (a shard's part of a sharded index's statistics)."""
+        reader = self.searcher().reader()
+        terms = set(terms)
+        passage_frequencies = {(f, t): reader.doc_frequency(f, t) for f, t in terms}
+        term_counts = {(f, t): reader.frequency(f, t) for f, t in terms}
+        lengths = {f: reader.field_length(f) for f in _SCORABLE}
+        stats = FrozenStatistics(reader.doc_count_all(), lengths, passage_frequencies, term_counts=term_counts)
+        if not articles:
+            return stats
+        count, article_lengths, frequencies = self.arrays().article_statistics({t for f, t in terms if f in SEARCH_FIELDS})
+        return FrozenStatistics(stats.passages, lengths, passage_frequencies, count, article_lengths, frequencies,
+                                term_counts)
+
+    def rank(
+        self, parsed: ParsedQuery, stats: Statistics, limit: int, *, sort: str, per_article: bool
+    ) -> list[Ranked]:
+        searcher = self.searcher()
+        context = searcher.context(weighting=BM25FWeighting(stats, self.settings))
+        if sort == "score" and not per_article and self._arrays is None and not self._warm and \
+                parsed.query.estimate_size(searcher.reader()) <= ARRAYS_FIRST_QUERY_POSTINGS:
+            self._warm = True  # the next query loads the arrays
+            return self._rank_by_whoosh(searcher, parsed, context, limit)
+        arrays = self.arrays()
+        scores = arrays.passage_scores(searcher, parsed.query, parsed.filter, context)
+        if scores is None:
+            scores = self._whoosh_scores(searcher, parsed, context, arrays.doc_count)
+        if per_article:
+            scores = arrays.per_article(scores, parsed.query, stats, self.settings)
+        top = arrays.top(scores, limit, sort)
+        ids = self._ids([docnum for docnum, _, _ in top])
+        return [Ranked(ids[docnum], score, day) for docnum, score, day in top]
+
+    def passages(self, ids: Sequence[str]) -> list[Passage]:
+        searcher = self.searcher()
+        found = []
+        for passage_id in ids:
+            stored = searcher.document(id=passage_id)
+            if stored is None:
+                raise PassageNotFound(f"no passage with id {passage_id!r}")
+            found.append(self.to_passage(stored))
+        return found
+
+    # --- reading this generation ------------------------------------------------------------------------------
+
+    def searcher(self) -> Searcher:
+        """This thread's searcher of the generation."""
+        searcher = getattr(self._local, "searcher", None)
+        if searcher is None:
+            searcher = self._ix.searcher()
+            with self._lock:
+                self._searchers.append(searcher)
+            self._local.searcher = searcher
+        return searcher
+
+    def arrays(self):
+        """The generation's top-k arrays, loaded at the first call (NumPy: only once a query needs it)."""
+        if self._arrays is None:
+            with self._lock:
+                if self._arrays is None:
+                    from .topk import TopK
+
+                    self._arrays = TopK.load(self.directory)
+        return self._arrays
+
+    def to_passage(self, stored: dict) -> Passage:
+        """The Passage of a document's stored fields, its path resolved against ``root``."""
+        return schema.to_passage(stored, os.path.normpath(os.path.join(self.root, stored["path"])))
+
+    def iter_passages(self) -> Iterator[Passage]:
+        """Every passage, in index order."""
+        for _, stored in self.searcher().reader().iter_docs():
+            yield self.to_passage(stored)
+
+    def stats(self, path: str, manifest: dict) -> IndexStats:
+        """Counts, date range, sources and places, size on disk, and ``manifest`` (without per-file detail)."""
+        searcher = self.searcher()
+        reader = searcher.reader()
+        date_field = schema.SCHEMA["date"]
+        dates = [date_field.from_bytes(b) for b in date_field.sortable_terms(reader, "date")]
+        counts = manifest.get("counts", {})
+        return IndexStats(
+            path=path,
+            passages=searcher.doc_count(),
+            articles=counts.get("articles", 0),
+            files=counts.get("files", 0),
+            first_date=dates[0].date() if dates else None,
+            last_date=dates[-1].date() if dates else None,
+            sources=_facet(searcher, "source"),
+            places=_facet(searcher, "place"),
+            size_bytes=sum(f.stat().st_size for f in self.directory.iterdir() if f.is_file()),
+            manifest={k: v for k, v in manifest.items() if k != "files"},
+        )
+
+    def close(self) -> None:
+        """Close every thread's searcher and the index."""
+        with self._lock:
+            searchers, self._searchers = self._searchers, []
+            self._closed = True
+        for searcher in searchers:
+            searcher.close()
+        self._ix.close()
+
+    # --- internals --------------------------------------------------------------------------------------------
+
+    def _ids(self, docnums: Sequence[int]) -> dict[int, str]:
+        searcher = self.searcher()
+        return {docnum: searcher.stored_fields(docnum)["id"] for docnum in docnums}
+
+    def _whoosh_scores(self, searcher: Searcher, parsed: ParsedQuery, context, doc_count: int):
+        import numpy as np
+
+        scores = np.zeros(doc_count)
+        for score, docnum in self._whoosh_matches(searcher, parsed, context):
+            scores[docnum] = score
+        return scores
+
+    @staticmethod
+    def _whoosh_matches(searcher: Searcher, parsed: ParsedQuery, context) -> list[tuple[float, int]]:
+        """Every match as (score, doc number), as Whoosh scores it."""
+        collector = searcher.collector(limit=None, filter=parsed.filter)
+        searcher.search_with_collector(parsed.query, collector, context=context)
+        return collector.results().top_n
+
+    def _rank_by_whoosh(self, searcher: Searcher, parsed: ParsedQuery, context, limit: int) -> list[Ranked]:
+        """The top ``limit`` by Whoosh alone: ids are read for the top and for the ties at its cut."""
+        matches = sorted(self._whoosh_matches(searcher, parsed, context), key=lambda m: -m[0])
+        if len(matches) > limit:
+            kth = matches[limit - 1][0]
+            matches = [m for m in matches if m[0] >= kth]
+        ids = self._ids([docnum for _, docnum in matches])
+        ordered = sorted(matches, key=lambda m: (-m[0], tiebreak(ids[m[1]])))[:limit]
+        return [Ranked(ids[docnum], score) for score, docnum in ordered]
+
+
+class _ReaderStatistics:
+    """A generation's statistics for any term, read from its Whoosh reader (and, per article, its arrays)."""
+
+    def __init__(self, backend: LocalBackend) -> None:
+        self._backend = backend
+        self._reader = backend.searcher().reader()
+        self.passages = self._reader.doc_count_all()
+        self._articles: tuple[int, dict[str, float]] | None = None
+
+    def passage_length(self, fieldname: str) -> float:
+        return self._reader.field_length(fieldname)
+
+    def passage_frequency(self, fieldname: str, term: bytes) -> int:
+        return self._reader.doc_frequency(fieldname, term)
+
+    def term_count(self, fieldname: str, term: bytes) -> float:
+        return self._reader.frequency(fieldname, term)
+
+    @property
+    def articles(self) -> int:
+        return self._article_level()[0]
+
+    def article_length(self, fieldname: str) -> float:
+        return self._article_level()[1].get(fieldname, 0)
+
+    def article_frequency(self, term: bytes) -> int:
+        return self._backend.arrays().article_statistics([term])[2][term]
+
+    def _article_level(self) -> tuple[int, dict[str, float]]:
+        if self._articles is None:
+            count, lengths, _ = self._backend.arrays().article_statistics(())
+            self._articles = (count, lengths)
+        return self._articles
+
+
+def _facet(searcher: Searcher, fieldname: str) -> dict[str, int]:
+    reader = searcher.reader()
+    facet = {}
+    for term in reader.lexicon(fieldname):
+        stored = searcher.document(**{fieldname: term.decode("utf-8")})
+        name = stored[fieldname] if stored else term.decode("utf-8")
+        facet[name] = reader.doc_frequency(fieldname, term)
+    return dict(sorted(facet.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def leaf_terms(leaf: wq.Query, reader) -> list[Term]:
+    """The indexed terms one leaf reaches in ``reader``: its own terms, or a multi-term query's expansion.
+
+    Each leaf is expanded on its own: ``Query.existing_terms`` on a compound query keeps only the first
+    field's terms in Whoosh 2.7.4.
+    """
+    if isinstance(leaf, wq.Term):
+        field = leaf.fieldname
+        if field not in schema.SCHEMA:
+            return []
+        return [(field, schema.SCHEMA[field].to_bytes(leaf.text))]
+    return [(f, t if isinstance(t, bytes) else t.encode("utf-8")) for f, t in leaf.existing_terms(reader, expand=True)]

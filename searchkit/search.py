@@ -1,0 +1,69 @@
+"""One search through a ``Backend``: parsed query → statistics → (feedback) → ranking → passages → hits.
+
+The same steps whatever the backend holds (one generation, or shards together): the statistics come from the
+backend for the terms the query reaches there, so a sharded backend scores with the whole collection's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from whoosh import query as wq
+
+from . import expand as feedback
+from .backend import Backend, Term
+from .highlight import highlight, match_terms
+from .models import Hit
+from .query import ParsedQuery, expanded
+from .scoring import Statistics
+from .settings import Settings
+
+__all__ = ["run", "query_terms"]
+
+
+def run(
+    backend: Backend, parsed: ParsedQuery, settings: Settings, *, limit: int, sort: str, per_article: bool,
+    expand: bool, highlights: bool,
+) -> list[Hit]:
+    """The hits of ``parsed`` (validated by the caller), best first (see ``Index.search``)."""
+    stats = backend.statistics(query_terms(backend, parsed), articles=per_article)
+    if expand:
+        parsed = _expanded(backend, parsed, stats, settings, per_article)
+        stats = backend.statistics(query_terms(backend, parsed), articles=per_article)
+    ranked = backend.rank(parsed, stats, limit, sort=sort, per_article=per_article)
+    passages = backend.passages([r.passage_id for r in ranked])
+    terms = match_terms(parsed.query, backend.expand) if highlights and ranked else None
+    return [
+        Hit(rank, r.score, passage, highlight(passage.text, terms) if terms is not None else ())
+        for rank, (r, passage) in enumerate(zip(ranked, passages), start=1)
+    ]
+
+
+def query_terms(backend: Backend, parsed: ParsedQuery) -> Iterator[Term]:
+    """The terms the scored part of ``parsed`` reaches in ``backend`` (computed as they are read)."""
+    for leaf in _scored_leaves(parsed.query):
+        yield from backend.expand(leaf)
+
+
+def _expanded(backend: Backend, parsed: ParsedQuery, stats: Statistics, settings: Settings, per_article: bool) -> ParsedQuery:
+    """``parsed`` expanded by words of its top hits (articles' best passages with ``per_article``)."""
+    top = backend.rank(parsed, stats, settings.feedback_hits, sort="score", per_article=per_article)
+    passages = backend.passages([r.passage_id for r in top])
+    counted = feedback.feedback_words(passages)
+    words_stats = backend.statistics(((feedback.FIELD, word.encode("utf-8")) for word in counted), articles=False)
+    words = feedback.expansion_words(words_stats, counted, words=settings.feedback_words)
+    return expanded(parsed, words, settings.feedback_original_weight)
+
+
+def _scored_leaves(q: wq.Query) -> Iterator[wq.Query]:
+    """The leaves of ``q`` that are scored: not under NOT, not the excluded side of an exclusion."""
+    if isinstance(q, wq.Not):
+        return
+    if isinstance(q, wq.AndNot):
+        yield from _scored_leaves(q.a)
+        return
+    if q.is_leaf():
+        yield q
+        return
+    for child in q.children():
+        yield from _scored_leaves(child)
