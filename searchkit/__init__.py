@@ -3,6 +3,7 @@
 from .errors import (
     ArticleError,
     CollectionError,
+    IndexClosed,
     IndexCorrupt,
     IndexIncompatible,
     IndexLocked,
@@ -15,10 +16,12 @@ from .errors import (
 from .check import CheckReport, check_index
 from .index import Index
 from .models import Article, BuildReport, Highlight, Hit, IndexStats, Passage, SkippedFile
+from .settings import Settings
 from .version import __version__
 
 __all__ = [
     "Index",
+    "Settings",
     "Article",
     "Passage",
     "Hit",
@@ -34,6 +37,7 @@ __all__ = [
     "IndexNotFound",
     "IndexIncompatible",
     "IndexCorrupt",
+    "IndexClosed",
     "IndexLocked",
     "IndexWriteError",
     "PassageNotFound",

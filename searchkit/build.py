@@ -50,10 +50,11 @@ Progress = Callable[[int, int, str], None]
 
 def commit(
     path: Path, base: str | None, sources: Iterable[str | os.PathLike], *, settings: Settings,
-    progress: Progress | None, prune: bool,
+    progress: Progress | None, prune: bool, punkt: dict | None = None,
 ) -> BuildReport:
     """Write a new generation of the index at ``path`` (from generation ``base``, or empty) with ``sources``
-    indexed, and make it live. The caller holds the write lock; a failure leaves nothing behind."""
+    indexed, and make it live; a new index learns its sentence splitter from its articles unless given ``punkt``
+    (another index's ``punkt.json``). The caller holds the write lock; a failure leaves nothing behind."""
     directory = store.new_generation(path, base)
     try:
         if base is None:
@@ -61,6 +62,8 @@ def commit(
         else:
             ix = whoosh.index.open_dir(str(directory))
             manifest = json.loads((directory.parent / base / MANIFEST).read_text(encoding="utf-8"))
+        if punkt is not None and base is None:
+            (directory / PUNKT).write_text(json.dumps(punkt, indent=0), encoding="utf-8")
         transaction = _Transaction(path, ix, manifest, directory, settings)
         try:
             with store.forked_children_die_with_this_process():

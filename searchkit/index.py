@@ -7,6 +7,7 @@ reads one generation from start to end, and an update swaps in the next one for 
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Iterable, Iterator
@@ -86,10 +87,11 @@ class Index:
     @classmethod
     def build(
         cls, sources: Iterable[str | os.PathLike], path: str | os.PathLike, *, progress: Progress | None = None,
-        wait: float = 0.0, settings: Settings = DEFAULT,
+        wait: float = 0.0, settings: Settings = DEFAULT, punkt_from: str | os.PathLike | None = None,
     ) -> BuildReport:
         """Build a new index of ``sources`` (files and folders) at ``path`` with ``settings``, replacing any index
-        there.
+        there. With ``punkt_from`` (another index), sentences are split as that index splits them, instead of
+        by a splitter learned from ``sources``: the shards of one corpus cut it into the same passages.
 
         The new index is a new generation, made live only when complete: a failed or killed build leaves
         the previous index as it was. An index of the older layout is replaced in place the same way (its
@@ -105,8 +107,12 @@ class Index:
                 f"{path} exists and is not a searchkit index: nothing was written; choose another --index, "
                 f"or empty or remove {path} first"
             )
+        punkt = None
+        if punkt_from is not None:
+            with cls.open(punkt_from) as other:
+                punkt = json.loads((other.directory / build.PUNKT).read_text(encoding="utf-8"))
         with store.write_lock(path, wait=wait):
-            report = build.commit(path, None, sources, settings=settings, progress=progress, prune=False)
+            report = build.commit(path, None, sources, settings=settings, progress=progress, prune=False, punkt=punkt)
             store.collect_garbage(path)
         return report
 
@@ -158,6 +164,13 @@ class Index:
         """The settings the index was built with (and ranks with)."""
         with self._reading() as generation:
             return generation.backend.settings
+
+    @property
+    def backend(self) -> LocalBackend:
+        """The backend of the generation this Index reads, for composing indexes (``shards.ShardedBackend``); it
+        stays readable until this Index is closed or updated."""
+        with self._reading() as generation:
+            return generation.backend
 
     @property
     def directory(self) -> Path:

@@ -23,7 +23,7 @@ from .backend import Ranked, Term, tiebreak
 from .errors import PassageNotFound
 from .models import IndexStats, Passage
 from .query import ParsedQuery
-from .scoring import SEARCH_FIELDS, BM25FWeighting, FrozenStatistics, Statistics
+from .scoring import SEARCH_FIELDS, BM25FWeighting, FrozenStatistics, Statistics, terms_scored_with
 from .settings import Settings
 
 __all__ = ["LocalBackend", "ARRAYS_FIRST_QUERY_POSTINGS"]
@@ -63,7 +63,7 @@ class LocalBackend:
     def frozen_statistics(self, terms: Iterable[Term], *, articles: bool) -> FrozenStatistics:
         """The statistics of ``terms`` as a value (a shard's part of a sharded index's statistics)."""
         reader = self.searcher().reader()
-        terms = set(terms)
+        terms = terms_scored_with(terms)
         passage_frequencies = {(f, t): reader.doc_frequency(f, t) for f, t in terms}
         term_counts = {(f, t): reader.frequency(f, t) for f, t in terms}
         lengths = {f: reader.field_length(f) for f in _SCORABLE}

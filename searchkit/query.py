@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 
 from whoosh import query as wq
-from whoosh.matching import AndNotMatcher
+from whoosh.matching import AndNotMatcher, IntersectionMatcher, UnionMatcher
 from whoosh.qparser import MultifieldParser, OrGroup
 
 from .errors import QueryError
@@ -265,16 +265,32 @@ def _check_syntax(text: str) -> None:
 
 
 def _union_trees(q: wq.Query) -> wq.Query:
-    """``q`` with every OR matched by a tree of union matchers, whatever the segment's size.
+    """``q`` with every OR and AND matched by an order-preserving binary tree of union (intersection) matchers.
 
-    Whoosh's automatic choice, in segments of 5,000 documents or fewer, reads every posting of every word in
-    Python before scoring (milliseconds a query, per segment of a parallel build). Scores do not change
-    with the choice beyond float rounding, and Whoosh and the top-k arrays evaluate the same tree.
+    Whoosh shapes those trees by each segment's term frequencies, so the order in which a passage's matched words
+    are summed — the last bits of its score — depended on how passages fell into segments (or shards); and in
+    segments of 5,000 documents or fewer it read every posting of an OR in Python before scoring. Here a score
+    sums the words in the query's order in every segment, and Whoosh and the top-k arrays evaluate the same tree.
     """
-    for node in _walk(q):
-        if isinstance(node, wq.Or):
-            node.matcher_type = wq.Or.DEFAULT_MATCHER
-    return q
+    if isinstance(q, wq.Or) and not isinstance(q, _OrderedOr):
+        return _OrderedOr([_union_trees(c) for c in q.subqueries], boost=q.boost)
+    if isinstance(q, wq.And) and not isinstance(q, _OrderedAnd):
+        return _OrderedAnd([_union_trees(c) for c in q.subqueries], boost=q.boost)
+    return q.apply(_union_trees) if q.children() else q
+
+
+class _OrderedOr(wq.Or):
+    """OR as an order-preserving binary tree of union matchers (see ``_union_trees``)."""
+
+    def _matcher(self, subs, searcher, context):
+        return self._tree_matcher(subs, UnionMatcher, searcher, context, None)
+
+
+class _OrderedAnd(wq.And):
+    """AND as an order-preserving binary tree of intersection matchers (see ``_union_trees``)."""
+
+    def _matcher(self, subs, searcher, context):
+        return self._tree_matcher(subs, IntersectionMatcher, searcher, context, None)
 
 
 def _walk(q: wq.Query):

@@ -17,7 +17,7 @@ from whoosh import scoring as whoosh_scoring
 from .settings import Settings
 
 __all__ = [
-    "Statistics", "FrozenStatistics", "idf", "bm25", "query_term_weight", "article_score", "BM25FWeighting", "BM25FScorer",
+    "Statistics", "FrozenStatistics", "terms_scored_with", "idf", "bm25", "query_term_weight", "article_score", "BM25FWeighting", "BM25FScorer",
     "SEARCH_FIELDS",
 ]
 
@@ -121,6 +121,14 @@ def passage_idf(stats: Statistics, fieldname: str, term: bytes) -> float:
     (repeated on every passage of its article) then weighs in the title what it weighs in a body."""
     names = SEARCH_FIELDS if fieldname in SEARCH_FIELDS else (fieldname,)
     return idf(max(stats.passage_frequency(name, term) for name in names), stats.passages)
+
+
+def terms_scored_with(terms: Iterable[tuple[str, bytes]]) -> set[tuple[str, bytes]]:
+    """The terms whose statistics score ``terms``: a word of a search field takes its idf from every search field."""
+    needed = set()
+    for fieldname, text in terms:
+        needed.update((name, text) for name in SEARCH_FIELDS) if fieldname in SEARCH_FIELDS else needed.add((fieldname, text))
+    return needed
 
 
 def average_length(total: float, documents: int) -> float:

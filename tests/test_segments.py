@@ -113,8 +113,8 @@ def test_any_text_makes_the_same_segment_files_as_whoosh(tmp_path_factory, bodie
 def test_a_parallel_build_holds_and_ranks_what_a_one_process_build_does(tmp_path, monkeypatch):
     files = write_corpus(tmp_path / "feeds", seed=11, files=6, articles=40)
     one = Index.build(files, tmp_path / "one")
-    monkeypatch.setattr(searchkit.index, "_writer_procs", lambda input_bytes: 2)
-    monkeypatch.setattr(searchkit.index, "SHARD_BYTES", 0)  # and every file shared by both processes
+    monkeypatch.setattr(searchkit.build, "_writer_procs", lambda input_bytes: 2)
+    monkeypatch.setattr(searchkit.build, "SHARD_BYTES", 0)  # and every file shared by both processes
     done: list[tuple[int, int, str]] = []
     two = Index.build(files, tmp_path / "two", progress=lambda *args: done.append(args))
     assert (two.articles, two.passages, two.files_added) == (one.articles, one.passages, one.files_added)
@@ -142,8 +142,8 @@ def test_a_commit_keeps_large_segments_as_the_builders_wrote_them(tmp_path, monk
         return segments, outcomes
 
     monkeypatch.setattr(searchkit.segments, "SEGMENT_POSTINGS", 400)
-    monkeypatch.setattr(searchkit.index, "SMALL_SEGMENT_PASSAGES", 1)  # every segment is large
-    monkeypatch.setattr(searchkit.index, "write_segments", recording)
+    monkeypatch.setattr(searchkit.build, "SMALL_SEGMENT_PASSAGES", 1)  # every segment is large
+    monkeypatch.setattr(searchkit.build, "write_segments", recording)
     files = write_corpus(tmp_path / "feeds", seed=5, files=3, articles=60)
     Index.build(files[:2], tmp_path / "index")
     before = _segment_ids(tmp_path / "index")
@@ -177,5 +177,5 @@ def test_many_small_segments_are_rewritten_into_one_holding_their_live_passages(
 
 
 def _segment_ids(index_path: Path) -> set[str]:
-    with Index.open(index_path) as ix, ix._ix.reader() as reader:
+    with Index.open(index_path) as ix, whoosh.index.open_dir(str(ix.directory)).reader() as reader:
         return {leaf.segment().segment_id() for leaf, _ in reader.leaf_readers()}
