@@ -1,4 +1,4 @@
-"""Choosing the query-expansion settings (``searchkit.expand``) on the tuning collections only.
+"""Choosing the query-expansion settings (``Settings.feedback_*``) on the tuning collections only.
 
     python benchmarks/expansion_tuning.py --out benchmarks/results/expansion_tuning.json
 
@@ -21,16 +21,13 @@ from pathlib import Path
 
 from multiprocessing import Pool
 
-from whoosh.classify import Bo1Model, KLModel
-
-import searchkit.expand as expand
 from searchkit import Index
+from searchkit.settings import DEFAULT
 from searchkit.collections import TUNING, find_collection, read_collection, shared_data_dir
 from searchkit.evaluate import rank, score_run, write_jsonl
 
 DATA = shared_data_dir()
-MODELS = {"Bo1": Bo1Model, "KL": KLModel}
-GRID = {"model": list(MODELS), "hits": [3, 5, 10], "words": [10, 20, 40], "original": [0.5, 0.7]}
+GRID = {"model": ["bo1", "kl"], "hits": [3, 5, 10], "words": [10, 20, 40], "original": [0.5, 0.7]}
 MEASURES = ("nDCG@10", "AP")
 
 
@@ -48,10 +45,11 @@ def measure(name: str) -> dict[str, dict[str, float]]:
         Index.build([Path(tmp) / "docs.jsonl"], Path(tmp) / "index")
         with Index.open(Path(tmp) / "index") as ix:
             metrics = score_run(collection, rank(ix, collection.queries), MEASURES).metrics
-            results["none"] = metrics
-            for model, hits, words, original in settings():
-                expand.MODEL, expand.FEEDBACK_HITS, expand.FEEDBACK_WORDS = MODELS[model], hits, words
-                expand.ORIGINAL_WEIGHT = original
+        results["none"] = metrics
+        for model, hits, words, original in settings():
+            variant = DEFAULT.replace(feedback_model=model, feedback_hits=hits, feedback_words=words,
+                                      feedback_original_weight=original)
+            with Index.open(Path(tmp) / "index", settings=variant) as ix:
                 run = rank(ix, collection.queries, expand=True)
                 setting = label(model, hits, words, original)
                 results[setting] = score_run(collection, run, MEASURES).metrics

@@ -13,16 +13,16 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
-from whoosh.classify import ExpansionModel, KLModel
+from whoosh.classify import Bo1Model, ExpansionModel, KLModel
 
 from .models import Passage
 from .schema import analyze
 from .scoring import Statistics
 
-__all__ = ["MODEL", "FIELD", "feedback_words", "expansion_words"]
+__all__ = ["MODELS", "FIELD", "feedback_words", "expansion_words"]
 
-MODEL: type[ExpansionModel] = KLModel
-"""Whoosh's expansion model (see above); its Bo1Model (Bose–Einstein) ranked the tuning collections a little lower."""
+MODELS: dict[str, type[ExpansionModel]] = {"kl": KLModel, "bo1": Bo1Model}
+"""Whoosh's expansion models by their ``Settings.feedback_model`` names."""
 FIELD = "body"
 """The field whose collection frequencies the model compares against (titles are analysed the same way)."""
 
@@ -36,12 +36,10 @@ def feedback_words(passages: Iterable[Passage]) -> Counter[str]:
     return counts
 
 
-def expansion_words(
-    stats: Statistics, counts: Counter[str], *, words: int, model: type[ExpansionModel] = MODEL
-) -> list[tuple[str, float]]:
+def expansion_words(stats: Statistics, counts: Counter[str], *, words: int, model: str) -> list[tuple[str, float]]:
     """The ``words`` best expansion words of the feedback ``counts``, with weights in (0, 1] (the best weighs 1),
     as Whoosh's ``Expander.expanded_terms(normalize=False)`` ranks them. Words in no indexed body are left out."""
-    scorer = model(stats.passages, stats.passage_length(FIELD))
+    scorer = MODELS[model](stats.passages, stats.passage_length(FIELD))
     total = sum(counts.values())
     scored = []
     best = 0.0

@@ -60,6 +60,8 @@ class Index:
         """Use ``Index.open`` or ``Index.build``."""
         self.path = path
         self._generation: _Generation | None = generation
+        self._ranking: Settings | None = None
+        """Settings to rank with instead of the index's (``open``), also after updates."""
         self._lock = threading.Lock()
 
     # --- opening and building ------------------------------------------------------------------------------
@@ -70,8 +72,11 @@ class Index:
         return store.is_store(Path(path)) or (Path(path) / MANIFEST).is_file()
 
     @classmethod
-    def open(cls, path: str | os.PathLike, *, verify: bool = False) -> Index:
+    def open(cls, path: str | os.PathLike, *, verify: bool = False, settings: Settings | None = None) -> Index:
         """Open an existing index for searching (and updating): the last commit, until ``close``.
+
+        It ranks with the settings it was built with, or with ``settings`` (for tuning: those that shape
+        passages, ``Settings.BUILD_FIELDS``, must be the index's own; updates keep the index's settings).
 
         Every index file is checked against the manifest: its size, and its CRC-32 where it was written to since
         its commit (or is read whole at open); with ``verify``, the CRC-32 of every file.
@@ -82,7 +87,9 @@ class Index:
             IndexCorrupt: files are missing, truncated or damaged; rebuild it.
         """
         path = Path(path)
-        return cls(path, _open_generation(path, verify=verify))
+        index = cls(path, _open_generation(path, verify=verify, settings=settings))
+        index._ranking = settings
+        return index
 
     @classmethod
     def build(
@@ -130,11 +137,11 @@ class Index:
             IndexLocked: another process is writing to the index (after waiting ``wait`` seconds).
         """
         with self._reading() as current:
-            settings = current.backend.settings
+            settings = Settings.from_dict(current.manifest.get("settings", {}))
         with store.write_lock(self.path, wait=wait):
             base = store.current_generation(self.path)[0]
             report = build.commit(self.path, base, sources, settings=settings, progress=progress, prune=prune)
-            self._swap(_open_generation(self.path, verify=False))
+            self._swap(_open_generation(self.path, verify=False, settings=self._ranking))
             store.collect_garbage(self.path)
         return report
 
@@ -281,8 +288,9 @@ class Index:
             generation.close()
 
 
-def _open_generation(path: Path, *, verify: bool) -> _Generation:
-    """The live generation of the index at ``path``, checked against its manifest and leased."""
+def _open_generation(path: Path, *, verify: bool, settings: Settings | None) -> _Generation:
+    """The live generation of the index at ``path``, checked against its manifest and leased; it ranks with its
+    own settings or with ``settings``."""
     if not store.is_store(path):
         if (path / MANIFEST).is_file():
             raise IndexIncompatible(f"index at {path} has an older layout; {store.rebuild_hint(path)}")
@@ -298,9 +306,13 @@ def _open_generation(path: Path, *, verify: bool) -> _Generation:
                 f"{schema.SCHEMA_VERSION}: rebuild it with searchkit index --rebuild"
             )
         try:
-            settings = Settings.from_dict(manifest.get("settings", {}))
+            built = Settings.from_dict(manifest.get("settings", {}))
         except ValueError as e:
             raise IndexCorrupt(f"index at {path} has unreadable settings ({e}); {store.rebuild_hint(path)}") from None
+        if settings is not None:
+            differ = [name for name in Settings.BUILD_FIELDS if getattr(settings, name) != getattr(built, name)]
+            if differ:
+                raise ValueError(f"settings {', '.join(differ)} shape passages: they must be the index's own ({built})")
         problems = store.verify_files(lease.directory, manifest.get("segment_files", {}), checksums=verify)
         if problems:
             raise IndexCorrupt(f"index at {path} is damaged: {'; '.join(problems)}; {store.rebuild_hint(path)}")
@@ -315,7 +327,8 @@ def _open_generation(path: Path, *, verify: bool) -> _Generation:
                 f"index at {path} holds {stored} passages, its manifest says "
                 f"{manifest.get('counts', {}).get('passages')}; {store.rebuild_hint(path)}"
             )
-        return _Generation(LocalBackend(lease.directory, ix, settings, path.resolve().parent), manifest, lease)
+        backend = LocalBackend(lease.directory, ix, settings or built, path.resolve().parent)
+        return _Generation(backend, manifest, lease)
     except BaseException:
         lease.release()
         raise

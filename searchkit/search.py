@@ -51,7 +51,7 @@ def _expanded(backend: Backend, parsed: ParsedQuery, stats: Statistics, settings
     passages = backend.passages([r.passage_id for r in top])
     counted = feedback.feedback_words(passages)
     words_stats = backend.statistics(((feedback.FIELD, word.encode("utf-8")) for word in counted), articles=False)
-    words = feedback.expansion_words(words_stats, counted, words=settings.feedback_words)
+    words = feedback.expansion_words(words_stats, counted, words=settings.feedback_words, model=settings.feedback_model)
     return expanded(parsed, words, settings.feedback_original_weight)
 
 

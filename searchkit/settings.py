@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-__all__ = ["Settings", "DEFAULT"]
+__all__ = ["Settings", "DEFAULT", "FEEDBACK_MODELS"]
+
+FEEDBACK_MODELS = ("kl", "bo1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +43,24 @@ class Settings:
     """Expansion words added to the query."""
     feedback_original_weight: float = 0.7
     """The original query's share of the expanded query's weight; the expansion words share the rest."""
+    feedback_model: str = "kl"
+    """Whoosh's expansion model scoring the feedback words: ``"kl"`` (its KLModel) or ``"bo1"`` (Bose–Einstein),
+    which ranked the tuning collections a little lower."""
+
+    BUILD_FIELDS = ("max_passage_chars", "punkt_sample_chars")
+    """The settings that shape an index's passages; the others only rank, and may differ at ``Index.open``."""
+
+    def __post_init__(self) -> None:
+        for name in ("k1", "max_passage_chars", "punkt_sample_chars", "feedback_hits", "feedback_words"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"setting {name} must be positive, got {getattr(self, name)!r}")
+        for name in ("b", "article_weight", "feedback_original_weight"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"setting {name} must be between 0 and 1, got {getattr(self, name)!r}")
+        if not self.k3 >= 0 or not self.title_boost > 0:
+            raise ValueError(f"settings k3 and title_boost must be positive, got {self.k3!r}, {self.title_boost!r}")
+        if self.feedback_model not in FEEDBACK_MODELS:
+            raise ValueError(f"setting feedback_model must be one of {', '.join(FEEDBACK_MODELS)}, got {self.feedback_model!r}")
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with ``changes`` applied (unknown names raise TypeError)."""
@@ -65,6 +85,11 @@ class Settings:
             raise ValueError(f"unknown settings {', '.join(map(str, unknown))}")
         values: dict[str, Any] = {}
         for name, value in data.items():
+            if known[name].type in ("str", str):
+                if not isinstance(value, str):
+                    raise ValueError(f"setting {name} must be a string, got {value!r}")
+                values[name] = value
+                continue
             kind = int if known[name].type in ("int", int) else float
             if isinstance(value, bool) or not isinstance(value, (int, float)) or kind is int and not isinstance(value, int):
                 raise ValueError(f"setting {name} must be a number, got {value!r}")
