@@ -15,37 +15,20 @@ from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
-import whoosh.index
 from whoosh import query as wq
 
-from . import build, schema, search, store
+from . import build, search, store
 from .backend import SORTS
-from .errors import IndexClosed, IndexCorrupt, IndexIncompatible, IndexNotFound, QueryError
-from .local import LocalBackend
+from .errors import IndexClosed, IndexNotFound, QueryError
+from .local import Generation, LocalBackend, open_generation
 from .models import BuildReport, Hit, IndexStats, Passage
 from .query import build_query
 from .settings import DEFAULT, Settings
-from .version import __version__
 
 __all__ = ["Index", "Progress", "MANIFEST", "SORTS"]
 
 MANIFEST = store.MANIFEST
 Progress = build.Progress
-
-
-class _Generation:
-    """One committed generation being read: its backend, manifest and reader lease, and how many calls use it."""
-
-    def __init__(self, backend: LocalBackend, manifest: dict, lease: store.ReaderLease) -> None:
-        self.backend = backend
-        self.manifest = manifest
-        self.lease = lease
-        self.users = 0
-        self.retired = False
-
-    def close(self) -> None:
-        self.backend.close()
-        self.lease.release()
 
 
 class Index:
@@ -56,10 +39,10 @@ class Index:
     ...     hits = ix.search("Caspian seabed", limit=3)
     """
 
-    def __init__(self, path: Path, generation: _Generation) -> None:
+    def __init__(self, path: Path, generation: Generation) -> None:
         """Use ``Index.open`` or ``Index.build``."""
         self.path = path
-        self._generation: _Generation | None = generation
+        self._generation: Generation | None = generation
         self._ranking: Settings | None = None
         """Settings to rank with instead of the index's (``open``), also after updates."""
         self._lock = threading.Lock()
@@ -87,7 +70,7 @@ class Index:
             IndexCorrupt: files are missing, truncated or damaged; rebuild it.
         """
         path = Path(path)
-        index = cls(path, _open_generation(path, verify=verify, settings=settings))
+        index = cls(path, open_generation(path, verify=verify, settings=settings))
         index._ranking = settings
         return index
 
@@ -141,7 +124,7 @@ class Index:
         with store.write_lock(self.path, wait=wait):
             base = store.current_generation(self.path)[0]
             report = build.commit(self.path, base, sources, settings=settings, progress=progress, prune=prune)
-            self._swap(_open_generation(self.path, verify=False, settings=self._ranking))
+            self._swap(open_generation(self.path, verify=False, settings=self._ranking))
             store.collect_garbage(self.path)
         return report
 
@@ -256,7 +239,7 @@ class Index:
     # --- generations -----------------------------------------------------------------------------------------
 
     @contextmanager
-    def _reading(self) -> Iterator[_Generation]:
+    def _reading(self) -> Iterator[Generation]:
         """The current generation, kept open until the block ends; Whoosh's errors from damaged segment data
         raised inside become ``IndexCorrupt``."""
         with self._lock:
@@ -274,61 +257,15 @@ class Index:
             if done:
                 generation.close()
 
-    def _swap(self, new: _Generation) -> None:
+    def _swap(self, new: Generation) -> None:
         with self._lock:
             old, self._generation = self._generation, new
         if old is not None:
             self._retire(old)
 
-    def _retire(self, generation: _Generation) -> None:
+    def _retire(self, generation: Generation) -> None:
         with self._lock:
             generation.retired = True
             done = generation.users == 0
         if done:
             generation.close()
-
-
-def _open_generation(path: Path, *, verify: bool, settings: Settings | None) -> _Generation:
-    """The live generation of the index at ``path``, checked against its manifest and leased; it ranks with its
-    own settings or with ``settings``."""
-    if not store.is_store(path):
-        if (path / MANIFEST).is_file():
-            raise IndexIncompatible(f"index at {path} has an older layout; {store.rebuild_hint(path)}")
-        raise IndexNotFound(f"no searchkit index at {path} (build one with: searchkit index PATH --index {path})")
-    lease = store.ReaderLease(path)
-    try:
-        manifest = store.read_manifest(path, lease.generation, lease.manifest_crc)
-        version = manifest.get("schema_version")
-        if version != schema.SCHEMA_VERSION:
-            raise IndexIncompatible(
-                f"index at {path} has schema version {version} (built by searchkit "
-                f"{manifest.get('searchkit_version')}); this searchkit {__version__} reads version "
-                f"{schema.SCHEMA_VERSION}: rebuild it with searchkit index --rebuild"
-            )
-        try:
-            built = Settings.from_dict(manifest.get("settings", {}))
-        except ValueError as e:
-            raise IndexCorrupt(f"index at {path} has unreadable settings ({e}); {store.rebuild_hint(path)}") from None
-        if settings is not None:
-            differ = [name for name in Settings.BUILD_FIELDS if getattr(settings, name) != getattr(built, name)]
-            if differ:
-                raise ValueError(f"settings {', '.join(differ)} shape passages: they must be the index's own ({built})")
-        problems = store.verify_files(lease.directory, manifest.get("segment_files", {}), checksums=verify)
-        if problems:
-            raise IndexCorrupt(f"index at {path} is damaged: {'; '.join(problems)}; {store.rebuild_hint(path)}")
-        try:
-            ix = whoosh.index.open_dir(str(lease.directory), readonly=True)
-            stored = ix.doc_count()
-        except Exception as e:  # a damaged TOC surfaces as any of pickle's, struct's or Whoosh's errors
-            raise IndexCorrupt(f"index at {path} cannot be read ({e!r}); {store.rebuild_hint(path)}") from None
-        if stored != manifest.get("counts", {}).get("passages"):
-            ix.close()
-            raise IndexCorrupt(
-                f"index at {path} holds {stored} passages, its manifest says "
-                f"{manifest.get('counts', {}).get('passages')}; {store.rebuild_hint(path)}"
-            )
-        backend = LocalBackend(lease.directory, ix, settings or built, path.resolve().parent)
-        return _Generation(backend, manifest, lease)
-    except BaseException:
-        lease.release()
-        raise

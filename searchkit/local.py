@@ -18,15 +18,16 @@ import whoosh.index
 from whoosh import query as wq
 from whoosh.searching import Searcher
 
-from . import schema
+from . import schema, store
 from .backend import Ranked, Term, tiebreak
-from .errors import PassageNotFound
+from .errors import IndexCorrupt, IndexIncompatible, IndexNotFound, PassageNotFound
 from .models import IndexStats, Passage
 from .query import ParsedQuery
 from .scoring import SEARCH_FIELDS, BM25FWeighting, FrozenStatistics, Statistics, terms_scored_with
 from .settings import Settings
+from .version import __version__
 
-__all__ = ["LocalBackend", "ARRAYS_FIRST_QUERY_POSTINGS"]
+__all__ = ["LocalBackend", "Generation", "open_generation", "ARRAYS_FIRST_QUERY_POSTINGS"]
 
 ARRAYS_FIRST_QUERY_POSTINGS = 50_000
 """A first query walking more postings than this loads the top-k arrays (Whoosh: ~1 µs a posting; NumPy's
@@ -193,6 +194,67 @@ class LocalBackend:
         ids = self._ids([docnum for _, docnum in matches])
         ordered = sorted(matches, key=lambda m: (-m[0], tiebreak(ids[m[1]])))[:limit]
         return [Ranked(ids[docnum], score) for score, docnum in ordered]
+
+
+class Generation:
+    """One committed generation being read: its backend, manifest and reader lease, and how many calls use it."""
+
+    def __init__(self, backend: LocalBackend, manifest: dict, lease: store.ReaderLease) -> None:
+        self.backend = backend
+        self.manifest = manifest
+        self.lease = lease
+        self.users = 0
+        self.retired = False
+
+    def close(self) -> None:
+        self.backend.close()
+        self.lease.release()
+
+
+def open_generation(path: Path, *, verify: bool, settings: Settings | None) -> Generation:
+    """The live generation of the index at ``path``, checked against its manifest and leased; it ranks with its
+    own settings or with ``settings``."""
+    if not store.is_store(path):
+        if (path / store.MANIFEST).is_file():
+            raise IndexIncompatible(f"index at {path} has an older layout; {store.rebuild_hint(path)}")
+        raise IndexNotFound(f"no searchkit index at {path} (build one with: searchkit index PATH --index {path})")
+    lease = store.ReaderLease(path)
+    try:
+        manifest = store.read_manifest(path, lease.generation, lease.manifest_crc)
+        version = manifest.get("schema_version")
+        if version != schema.SCHEMA_VERSION:
+            raise IndexIncompatible(
+                f"index at {path} has schema version {version} (built by searchkit "
+                f"{manifest.get('searchkit_version')}); this searchkit {__version__} reads version "
+                f"{schema.SCHEMA_VERSION}: rebuild it with searchkit index --rebuild"
+            )
+        try:
+            built = Settings.from_dict(manifest.get("settings", {}))
+        except ValueError as e:
+            raise IndexCorrupt(f"index at {path} has unreadable settings ({e}); {store.rebuild_hint(path)}") from None
+        if settings is not None:
+            differ = [name for name in Settings.BUILD_FIELDS if getattr(settings, name) != getattr(built, name)]
+            if differ:
+                raise ValueError(f"settings {', '.join(differ)} shape passages: they must be the index's own ({built})")
+        problems = store.verify_files(lease.directory, manifest.get("segment_files", {}), checksums=verify)
+        if problems:
+            raise IndexCorrupt(f"index at {path} is damaged: {'; '.join(problems)}; {store.rebuild_hint(path)}")
+        try:
+            ix = whoosh.index.open_dir(str(lease.directory), readonly=True)
+            stored = ix.doc_count()
+        except Exception as e:  # a damaged TOC surfaces as any of pickle's, struct's or Whoosh's errors
+            raise IndexCorrupt(f"index at {path} cannot be read ({e!r}); {store.rebuild_hint(path)}") from None
+        if stored != manifest.get("counts", {}).get("passages"):
+            ix.close()
+            raise IndexCorrupt(
+                f"index at {path} holds {stored} passages, its manifest says "
+                f"{manifest.get('counts', {}).get('passages')}; {store.rebuild_hint(path)}"
+            )
+        backend = LocalBackend(lease.directory, ix, settings or built, path.resolve().parent)
+        return Generation(backend, manifest, lease)
+    except BaseException:
+        lease.release()
+        raise
 
 
 class _ReaderStatistics:

@@ -116,7 +116,7 @@ def expanded(parsed: ParsedQuery, words: list[tuple[str, float]], original_weigh
         wq.Or([wq.Term(field, word, boost=weight) for field in SEARCH_FIELDS]) for word, weight in words
     ], boost=1 - original_weight)
     original = parsed.query.with_boost(original_weight)
-    any_word = all(type(node) in (wq.Or, wq.Term) for node in _walk(parsed.query))
+    any_word = all(isinstance(node, wq.Or) or type(node) is wq.Term for node in _walk(parsed.query))
     combined = wq.Or([original, expansion]) if any_word else wq.AndMaybe(original, expansion)
     return ParsedQuery(_union_trees(combined), parsed.filter)
 

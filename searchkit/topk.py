@@ -204,12 +204,12 @@ class TopK:
 
     def _article_scores(self, q: wq.Query, stats: scoring.Statistics, settings: Settings) -> np.ndarray:
         kind = type(q)
-        if kind is wq.Or:
+        if isinstance(q, wq.Or):
             total = np.zeros(self.article_count)
             for sub in q.subqueries:
                 total += self._article_scores(sub, stats, settings)
             return total * q.boost
-        if kind is wq.And:
+        if isinstance(q, wq.And):
             parts = [self._article_scores(sub, stats, settings) for sub in q.subqueries]
             every = np.logical_and.reduce([p != 0 for p in parts])
             return np.where(every, sum(parts), 0.0) * q.boost
