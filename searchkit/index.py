@@ -345,21 +345,24 @@ class Index:
 
     @_reads_segments
     def stats(self) -> IndexStats:
-        """Counts, date range, sources and places, size on disk, and the manifest (without per-file detail)."""
+        """Counts, date range, sources and places of the live passages (those a query can find), the bytes the
+        index directory occupies, and the manifest (without per-file detail)."""
         searcher = self._searcher_now()
         reader = searcher.reader()
-        dates = [schema.SCHEMA["date"].from_bytes(b) for b in schema.SCHEMA["date"].sortable_terms(reader, "date")]
+        # The lexicon still holds the terms of replaced (deleted) passages: keep the dates a live passage has.
+        dates = [term for term in schema.SCHEMA["date"].sortable_terms(reader, "date")
+                 if reader.postings("date", term).is_active()]
         counts = self.manifest.get("counts", {})
         return IndexStats(
             path=str(self.path),
             passages=searcher.doc_count(),
             articles=counts.get("articles", 0),
             files=counts.get("files", 0),
-            first_date=dates[0].date() if dates else None,
-            last_date=dates[-1].date() if dates else None,
+            first_date=schema.SCHEMA["date"].from_bytes(dates[0]).date() if dates else None,
+            last_date=schema.SCHEMA["date"].from_bytes(dates[-1]).date() if dates else None,
             sources=self._facet(searcher, "source"),
             places=self._facet(searcher, "place"),
-            size_bytes=sum(f.stat().st_size for f in self.directory.iterdir() if f.is_file()),
+            size_bytes=_occupied_bytes(self.path),
             manifest={k: v for k, v in self.manifest.items() if k != "files"},
         )
 
@@ -439,12 +442,13 @@ class Index:
 
     @staticmethod
     def _facet(searcher, fieldname: str) -> dict[str, int]:
+        """Live passages per value of ``fieldname``, most first, each value as stored (its term is lowercased)."""
         reader = searcher.reader()
         facet = {}
         for term in reader.lexicon(fieldname):
-            stored = searcher.document(**{fieldname: term.decode("utf-8")})
-            name = stored[fieldname] if stored else term.decode("utf-8")
-            facet[name] = reader.doc_frequency(fieldname, term)
+            count = sum(_live_frequency(leaf, fieldname, term) for leaf, _ in reader.leaf_readers())
+            if count:
+                facet[searcher.document(**{fieldname: term.decode("utf-8")})[fieldname]] = count
         return dict(sorted(facet.items(), key=lambda kv: (-kv[1], kv[0])))
 
     def _index(self, sources: Iterable[str | os.PathLike], *, progress: Progress | None, prune: bool) -> BuildReport:
@@ -643,6 +647,31 @@ def inputs_fingerprint(files: dict) -> str:
     for key in sorted(files):
         digest.update(f"{key}\0{files[key]['sha256']}\n".encode())
     return digest.hexdigest()
+
+
+def _live_frequency(leaf, fieldname: str, term: bytes) -> int:
+    """Live passages of one segment holding ``term`` (its document frequency counts deleted ones too)."""
+    if not leaf.has_deletions():
+        return leaf.doc_frequency(fieldname, term)
+    if (fieldname, term) not in leaf:
+        return 0
+    return sum(1 for _ in leaf.postings(fieldname, term).all_ids())
+
+
+def _occupied_bytes(path: Path) -> int:
+    """The bytes of every file under ``path``, each file once (generations share files as hard links)."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for folder, _, files in os.walk(path):
+        for name in files:
+            try:
+                stat = os.lstat(os.path.join(folder, name))
+            except OSError:  # removed meanwhile by a writer
+                continue
+            if (stat.st_dev, stat.st_ino) not in seen:
+                seen.add((stat.st_dev, stat.st_ino))
+                total += stat.st_size
+    return total
 
 
 def _fingerprint(path: str) -> dict:
