@@ -32,6 +32,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+from stat import S_ISREG
 
 from .errors import IndexCorrupt, IndexLocked, SearchkitError
 
@@ -115,6 +116,8 @@ def read_manifest(path: Path, generation: str, manifest_crc: int) -> dict:
         IndexCorrupt: the manifest is missing, damaged or not JSON.
     """
     file = path / generation / MANIFEST
+    if file.exists() and not file.is_file():  # a named pipe would block the read for ever
+        raise IndexCorrupt(f"{file} is not a regular file; {rebuild_hint(path)}")
     try:
         data = file.read_bytes()
     except OSError as e:
@@ -355,6 +358,9 @@ def verify_files(directory: Path, expected: dict[str, dict], *, checksums: bool)
         except OSError:
             problems.append(f"{name} is missing")
             continue
+        if not S_ISREG(stat.st_mode):  # a named pipe would block the read for ever
+            problems.append(f"{name} is not a regular file")
+            continue
         if stat.st_size != want["size"]:
             problems.append(
                 f"{name} is {stat.st_size} bytes, the manifest says {want['size']} (truncated or overwritten)"
@@ -397,7 +403,7 @@ def _crc32(path: str | Path) -> int:
 
 def _open_lock_file(path: Path, flags: int) -> int | None:
     try:
-        return os.open(path, flags)
+        return os.open(path, flags | os.O_NONBLOCK)  # a named pipe put there must not block the open
     except (FileNotFoundError, PermissionError):
         return None
 
