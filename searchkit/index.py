@@ -170,6 +170,7 @@ class Index:
 
         Raises:
             IndexLocked: another process is writing to the index (after waiting ``wait`` seconds).
+            IndexWriteError: the disk filled up, or an indexing process died; nothing was committed.
             IndexNotFound: ``path`` is a file, or a non-empty directory that is not a searchkit index.
         """
         path = Path(path)
@@ -178,7 +179,7 @@ class Index:
                 f"{path} exists and is not a searchkit index: nothing was written; choose another --index, "
                 f"or empty or remove {path} first"
             )
-        with store.write_lock(path, wait=wait):
+        with store.full_disk_is_write_error(path), store.write_lock(path, wait=wait):
             report = cls._commit(path, None, sources, progress=progress, prune=False)
             store.collect_garbage(path)
         return report
@@ -199,8 +200,9 @@ class Index:
 
         Raises:
             IndexLocked: another process is writing to the index (after waiting ``wait`` seconds).
+            IndexWriteError: the disk filled up, or an indexing process died; nothing was committed.
         """
-        with store.write_lock(self.path, wait=wait):
+        with store.full_disk_is_write_error(self.path), store.write_lock(self.path, wait=wait):
             base = store.current_generation(self.path)[0]
             report = self._commit(self.path, base, sources, progress=progress, prune=prune)
             reopened = Index.open(self.path)

@@ -34,7 +34,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from stat import S_ISREG
 
-from .errors import IndexCorrupt, IndexLocked, SearchkitError
+from .errors import IndexCorrupt, IndexLocked, IndexWriteError, SearchkitError
 
 __all__ = [
     "CURRENT",
@@ -53,6 +53,7 @@ __all__ = [
     "file_checksums",
     "verify_files",
     "damage_is_corruption",
+    "full_disk_is_write_error",
 ]
 
 CURRENT = "CURRENT"
@@ -390,6 +391,31 @@ def damage_is_corruption(path: Path) -> Iterator[None]:
         raise IndexCorrupt(
             f"index at {path} could not be read ({type(e).__name__}: {' '.join(str(e).split())}); "
             f"see searchkit check --index {path}, then {rebuild_hint(path)}"
+        ) from None
+
+
+_FULL = {errno.ENOSPC: "disk full", errno.EDQUOT: "disk quota exceeded", errno.EFBIG: "file size limit reached"}
+_SHORT_WRITE = re.compile(r"\d+ requested and \d+ written")
+"""NumPy's message for a short write (no errno): what a full disk looks like to ``np.save``."""
+
+
+@contextmanager
+def full_disk_is_write_error(path: Path) -> Iterator[None]:
+    """Report a full disk (or quota, or file size limit) met inside the block, in this process or an indexing
+    process, as one ``IndexWriteError`` naming the index; other errors pass.
+
+    Use it around a whole build or update: every write comes before the commit point (``publish``), and a
+    failed commit leaves the previous generation live.
+    """
+    try:
+        yield
+    except OSError as e:
+        reason = _FULL.get(e.errno) or ("disk full" if e.errno is None and _SHORT_WRITE.search(str(e)) else None)
+        if reason is None:
+            raise
+        raise IndexWriteError(
+            f"{reason} writing the index at {path}: nothing was committed, the index is as it was; "
+            f"free space and run again"
         ) from None
 
 
