@@ -176,9 +176,10 @@ def show(
 @app.command()
 def stats(
     index: Optional[Path] = IndexOption,
-    json: bool = typer.Option(False, "--json", help="The stats as one JSON object."),
+    json: bool = typer.Option(False, "--json", help="The stats as one JSON object: every source and place, "
+                              "and the manifest."),
 ) -> None:
-    """Print counts, date range, sources, places, size and build manifest of the index."""
+    """Print a summary of the index: counts, date range, largest sources and places, size, what built it."""
     try:
         with _open(index) as ix:
             result = ix.stats()

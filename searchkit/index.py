@@ -351,17 +351,18 @@ class Index:
         index directory occupies, and the manifest (without per-file detail)."""
         searcher = self._searcher_now()
         reader = searcher.reader()
-        # The lexicon still holds the terms of replaced (deleted) passages: keep the dates a live passage has.
-        dates = [term for term in schema.SCHEMA["date"].sortable_terms(reader, "date")
-                 if reader.postings("date", term).is_active()]
+        # The lexicon still holds the dates of replaced (deleted) passages: the range is of dates a live one has.
+        dates = list(schema.SCHEMA["date"].sortable_terms(reader, "date"))
+        first = next((term for term in dates if reader.postings("date", term).is_active()), None)
+        last = next((term for term in reversed(dates) if reader.postings("date", term).is_active()), None)
         counts = self.manifest.get("counts", {})
         return IndexStats(
             path=str(self.path),
             passages=searcher.doc_count(),
             articles=counts.get("articles", 0),
             files=counts.get("files", 0),
-            first_date=schema.SCHEMA["date"].from_bytes(dates[0]).date() if dates else None,
-            last_date=schema.SCHEMA["date"].from_bytes(dates[-1]).date() if dates else None,
+            first_date=schema.SCHEMA["date"].from_bytes(first).date() if first else None,
+            last_date=schema.SCHEMA["date"].from_bytes(last).date() if last else None,
             sources=self._facet(searcher, "source"),
             places=self._facet(searcher, "place"),
             size_bytes=_occupied_bytes(self.path),

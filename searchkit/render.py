@@ -64,6 +64,7 @@ def message(line: str) -> Text:
 
 
 def _json(data: object) -> str:
+    """One line of JSON, UTF-8 kept readable, every character of ``_JSON_UNSAFE`` escaped."""
     return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m[0]):04x}", json.dumps(data, ensure_ascii=False))
 
 
