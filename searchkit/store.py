@@ -410,7 +410,7 @@ def full_disk_is_write_error(path: Path) -> Iterator[None]:
     try:
         yield
     except OSError as e:
-        reason = _FULL.get(e.errno) or ("disk full" if e.errno is None and _SHORT_WRITE.search(str(e)) else None)
+        reason = _FULL.get(e.errno) if e.errno is not None else "disk full" if _SHORT_WRITE.search(str(e)) else None
         if reason is None:
             raise
         raise IndexWriteError(

@@ -7,7 +7,6 @@ The real thing is a small tmpfs (mounting needs root: skipped otherwise); a full
 from __future__ import annotations
 
 import errno
-import json
 import os
 import shutil
 import subprocess
@@ -128,10 +127,3 @@ def test_each_write_path_maps_a_full_disk_to_one_index_write_error(committed, mo
     assert "\n" not in message and "requested and" not in message
     assert snapshot(index) == before and check_index(index).ok
 
-
-def test_other_write_errors_are_not_called_a_full_disk(committed, monkeypatch):
-    index, inputs = committed
-    monkeypatch.setattr("searchkit.store.publish", raise_(OSError(errno.EACCES, "Permission denied")))
-    with Index.open(index) as ix, pytest.raises(PermissionError):
-        ix.update([inputs])
-    json.dumps(snapshot(index)[0])  # still readable
