@@ -139,8 +139,10 @@ def test_messages_on_stderr_quoting_input_hold_no_control_sequence(tmp_path, run
     assert "bad␛]0;title␇␛[2J" in runs[0].stderr
 
 
-PRINTABLE_OR_NOT = st.text(st.characters(codec=None, categories=None), max_size=30)
-"""Any code points: controls, bidi controls, lone surrogates."""
+DANGEROUS = st.sampled_from(["\x1b", "\x1b]52;c;", "\x9b", "\x85", "\x07", "\x08", "\r", "\x7f", "\u202e", "\u2067",
+                             "\u2028", "\ud800", "\udcff", "[/x]", "[link=https://evil]", ":smile:"])
+PRINTABLE_OR_NOT = st.lists(st.one_of(st.characters(codec=None, categories=None), DANGEROUS), max_size=20).map("".join)
+"""Any code points, with controls, bidi controls, lone surrogates and rich markup mixed in."""
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
