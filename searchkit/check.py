@@ -174,7 +174,7 @@ def _changed_source(source: Path, indexed: dict) -> str | None:
         return f"source file unreadable ({e.strerror or e})"
     if not stat.S_ISREG(info.st_mode):
         return f"source is no longer a regular file (it is {_FILE_TYPES.get(stat.S_IFMT(info.st_mode), 'special')})"
-    if info.st_size != indexed.get("size"):
+    if info.st_size != indexed.get("size", info.st_size):
         return changed
     try:
         # O_NONBLOCK: a named pipe put in its place since the stat must not block the open (fstat then tells).
