@@ -460,21 +460,25 @@ class Index:
             if old_key not in current_keys:
                 gone_by_content[entry.get("sha256")].append(old_key)
         moved: dict[str, str] = {}
-        for _, key, fingerprint in changed:
+        for f, key, fingerprint in changed:
             if key in known or fingerprint["sha256"] not in gone_by_content:
                 continue
             name = posixpath.basename(key)
             for old_key in sorted(gone_by_content[fingerprint["sha256"]], key=lambda k: posixpath.basename(k) != name):
-                if old_key not in moved.values() and not self._still_holds(old_key, fingerprint["sha256"]):
+                if old_key not in moved.values() and not self._still_holds(old_key, fingerprint["sha256"], f):
                     moved[key] = old_key
                     break
         return moved
 
-    def _still_holds(self, key: str, sha256: str) -> bool:
-        """Whether the file indexed under ``key`` is still there with this content (then a new path of the
-        same content is a copy, indexed as a file of its own)."""
+    def _still_holds(self, key: str, sha256: str, new_path: str) -> bool:
+        """Whether the file indexed under ``key`` is still there with this content, and is not the file at
+        ``new_path`` under another name (a key written before links were resolved): then the file at
+        ``new_path`` is a copy, indexed as a file of its own."""
+        old_path = os.path.join(self.root, key)
+        if os.path.realpath(old_path) == os.path.realpath(new_path):
+            return False
         try:
-            return _fingerprint(os.path.join(self.root, key))["sha256"] == sha256
+            return _fingerprint(old_path)["sha256"] == sha256
         except OSError:
             return False
 
