@@ -2,8 +2,9 @@
 
 An index directory holds generations (see ``store``); the live one holds the Whoosh segments,
 ``manifest.json`` (versions, counts, per-file fingerprints, the size and CRC-32 of each segment file) and
-``punkt.json`` (the sentence splitter learned at the first build). Paths of input files under the index
-directory's parent are stored relative to it, so a prebuilt index moves with its repository.
+``punkt.json`` (the sentence splitter learned at the first build with text). Input files are known by their
+real path, stored relative to the index directory's parent when under it, so a prebuilt index moves with its
+repository; a file moved or renamed is recognised by its content (see ``Index.update``).
 """
 
 from __future__ import annotations
@@ -472,13 +473,11 @@ class Index:
 
     def _still_holds(self, key: str, sha256: str, new_path: str) -> bool:
         """Whether the file indexed under ``key`` is still there with this content, and is not the file at
-        ``new_path`` under another name (a key written before links were resolved): then the file at
-        ``new_path`` is a copy, indexed as a file of its own."""
+        ``new_path`` under another name (a hard link, or a key written before links were resolved): then the
+        file at ``new_path`` is a copy, indexed as a file of its own."""
         old_path = os.path.join(self.root, key)
-        if os.path.realpath(old_path) == os.path.realpath(new_path):
-            return False
         try:
-            return _fingerprint(old_path)["sha256"] == sha256
+            return not os.path.samefile(old_path, new_path) and _fingerprint(old_path)["sha256"] == sha256
         except OSError:
             return False
 

@@ -123,7 +123,7 @@ def iter_input_files(
     def is_index(folder: str) -> bool:
         return os.path.realpath(folder) in excluded or _is_index_directory(folder)
 
-    seen: set[str] = set()
+    seen: set[tuple[int, int]] = set()
     for given in paths:
         p = os.fspath(given)
         if not _is_utf8(p):
@@ -157,16 +157,16 @@ def iter_input_files(
             candidates = [p]
         for c in candidates:
             try:
-                mode = os.stat(c).st_mode
+                status = os.stat(c)
             except OSError as e:
                 report(c, f"cannot read: {e.strerror or e}")
                 continue
-            if not stat.S_ISREG(mode):
+            if not stat.S_ISREG(status.st_mode):
                 report(c, "not a regular file (a pipe, socket or device)")
                 continue
-            key = os.path.realpath(c)
-            if key not in seen:
-                seen.add(key)
+            file_id = (status.st_dev, status.st_ino)  # one file reached by links, hard links or two paths
+            if file_id not in seen:
+                seen.add(file_id)
                 yield c
 
 
