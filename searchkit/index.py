@@ -461,13 +461,15 @@ class Index:
             if old_key not in current_keys:
                 gone_by_content[entry.get("sha256")].append(old_key)
         moved: dict[str, str] = {}
+        claimed: set[str] = set()
         for f, key, fingerprint in changed:
             if key in known or fingerprint["sha256"] not in gone_by_content:
                 continue
             name = posixpath.basename(key)
             for old_key in sorted(gone_by_content[fingerprint["sha256"]], key=lambda k: posixpath.basename(k) != name):
-                if old_key not in moved.values() and not self._still_holds(old_key, fingerprint["sha256"], f):
+                if old_key not in claimed and not self._still_holds(old_key, fingerprint["sha256"], f):
                     moved[key] = old_key
+                    claimed.add(old_key)
                     break
         return moved
 
@@ -517,7 +519,8 @@ class Index:
             else:
                 changed.append((f, key, fingerprint))
         moved = self._moved(changed, known, current_keys)
-        removed = [k for k in known if k not in current_keys and k not in moved.values()] if prune else []
+        moved_from = set(moved.values())
+        removed = [k for k in known if k not in current_keys and k not in moved_from] if prune else []
 
         punkt_file = self.directory / PUNKT
         if punkt_file.is_file():
