@@ -227,6 +227,8 @@ def test_an_index_given_by_a_link_or_a_relative_path_is_not_its_own_input(repo_c
         result = run_cli("index", ".", "--index", index, cwd=repo_copy)
         assert result.code == 0 and "0 added" in result.stderr, result.stderr
     assert passage_count(repo_copy / "index") == 30
+    report = Index.build([repo_copy], repo_copy / "sub" / "new")  # a first build, into its inputs
+    assert report.files_added == 5 and not report.skipped
 
 
 # --- moving an index or its inputs ---------------------------------------------------------------------------
