@@ -2,8 +2,9 @@
 
 An index directory holds generations (see ``store``); the live one holds the Whoosh segments,
 ``manifest.json`` (versions, counts, per-file fingerprints, the size and CRC-32 of each segment file) and
-``punkt.json`` (the sentence splitter learned at the first build). Paths of input files under the index
-directory's parent are stored relative to it, so a prebuilt index moves with its repository.
+``punkt.json`` (the sentence splitter learned at the first build with text). Input files are known by their
+real path, stored relative to the index directory's parent when under it, so a prebuilt index moves with its
+repository; a file moved or renamed is recognised by its content (see ``Index.update``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import functools
 import hashlib
 import json
 import os
+import posixpath
 import shutil
 import time as _time
 from collections.abc import Callable, Iterable, Iterator
@@ -61,6 +63,8 @@ _BY_DATE = sorting.TranslateFacet(lambda v: -1 if v == _UNDATED else v, sorting.
 
 Progress = Callable[[int, int, str], None]
 """Called as ``progress(files_done, files_total, current_path)`` while indexing."""
+Sources = Iterable[str | bytes | os.PathLike] | str | bytes | os.PathLike
+"""Files and folders to index: paths, or one path."""
 
 
 def _reads_segments(method):
@@ -156,13 +160,14 @@ class Index:
     @classmethod
     def build(
         cls,
-        sources: Iterable[str | os.PathLike],
+        sources: Sources,
         path: str | os.PathLike,
         *,
         progress: Progress | None = None,
         wait: float = 0.0,
     ) -> BuildReport:
-        """Build a new index of ``sources`` (files and folders) at ``path``, replacing any index there.
+        """Build a new index of ``sources`` (files and folders, or one of them) at ``path``, replacing any index
+        there. No sources, or none readable, make a valid empty index.
 
         The new index is a new generation, made live only when complete: a failed or killed build leaves
         the previous index as it was. An index of the older layout is replaced in place the same way (its
@@ -172,8 +177,10 @@ class Index:
             IndexLocked: another process is writing to the index (after waiting ``wait`` seconds).
             IndexWriteError: the disk filled up, or an indexing process died; nothing was committed.
             IndexNotFound: ``path`` is a file, or a non-empty directory that is not a searchkit index.
+            TypeError: ``sources`` or ``path`` is not a path (str, bytes or os.PathLike) or paths.
+            ValueError: a path holds a NUL byte.
         """
-        path = Path(path)
+        sources, path = _source_list(sources), Path(_path_text(path, "path"))
         if not store.can_hold_store(path):
             raise IndexNotFound(
                 f"{path} exists and is not a searchkit index: nothing was written; choose another --index, "
@@ -186,22 +193,29 @@ class Index:
 
     def update(
         self,
-        sources: Iterable[str | os.PathLike],
+        sources: Sources,
         *,
         prune: bool = False,
         progress: Progress | None = None,
         wait: float = 0.0,
     ) -> BuildReport:
-        """Index new and changed files of ``sources``; unchanged files are skipped, changed ones replaced.
+        """Index new and changed files of ``sources`` (files and folders, or one of them); unchanged files are
+        skipped, changed ones replaced.
 
-        With ``prune``, files indexed before but no longer among ``sources`` are removed. All of it is one
-        commit: a failed or killed update leaves the index as it was. Afterwards this Index reads the new
-        commit.
+        Files are known by their real path (links resolved), relative to ``root`` when inside it. A file
+        under a new path whose content an indexed file had, that file no longer at its own path, has moved
+        (the index, its inputs, or both): it is re-indexed under its new path in place of the old one, never
+        beside it. With ``prune``, files indexed before but no longer among ``sources`` are removed. All of it
+        is one commit: a failed or killed update leaves the index as it was. Afterwards this Index reads the
+        new commit.
 
         Raises:
             IndexLocked: another process is writing to the index (after waiting ``wait`` seconds).
             IndexWriteError: the disk filled up, or an indexing process died; nothing was committed.
+            TypeError: ``sources`` is not a path (str, bytes or os.PathLike) or paths.
+            ValueError: a path holds a NUL byte.
         """
+        sources = _source_list(sources)
         with store.full_disk_is_write_error(self.path), store.write_lock(self.path, wait=wait):
             base = store.current_generation(self.path)[0]
             report = self._commit(self.path, base, sources, progress=progress, prune=prune)
@@ -215,7 +229,7 @@ class Index:
 
     @classmethod
     def _commit(
-        cls, path: Path, base: str | None, sources: Iterable[str | os.PathLike], *,
+        cls, path: Path, base: str | None, sources: list[str], *,
         progress: Progress | None, prune: bool,
     ) -> BuildReport:
         """Write a new generation (from ``base``, or empty) with ``sources`` indexed, and make it live."""
@@ -437,11 +451,43 @@ class Index:
         return schema.to_passage(stored, os.path.normpath(os.path.join(self.root, stored["path"])))
 
     def _stored_path(self, path: str) -> str:
-        full = os.path.abspath(path)
+        """The key a file is indexed under: its real path (one file reached by two paths is one file),
+        relative to ``root`` when inside it (an index moves with its inputs), else absolute."""
+        full = os.path.realpath(path)
         root = str(self.root)
         if full.startswith(root + os.sep):
             return Path(os.path.relpath(full, root)).as_posix()
         return full
+
+    def _moved(self, changed: list[tuple[str, str, dict]], known: dict, current_keys: set[str]) -> dict[str, str]:
+        """New key → old key of the ``changed`` files that moved: indexed before under a key not among this
+        run's inputs, of the same content (the same file name preferred), which no longer holds it."""
+        gone_by_content: dict[str, list[str]] = collections.defaultdict(list)
+        for old_key, entry in known.items():
+            if old_key not in current_keys:
+                gone_by_content[entry.get("sha256")].append(old_key)
+        moved: dict[str, str] = {}
+        claimed: set[str] = set()
+        for f, key, fingerprint in changed:
+            if key in known or fingerprint["sha256"] not in gone_by_content:
+                continue
+            name = posixpath.basename(key)
+            for old_key in sorted(gone_by_content[fingerprint["sha256"]], key=lambda k: posixpath.basename(k) != name):
+                if old_key not in claimed and not self._still_holds(old_key, fingerprint["sha256"], f):
+                    moved[key] = old_key
+                    claimed.add(old_key)
+                    break
+        return moved
+
+    def _still_holds(self, key: str, sha256: str, new_path: str) -> bool:
+        """Whether the file indexed under ``key`` is still there with this content, and is not the file at
+        ``new_path`` under another name (a hard link, or a key written before links were resolved): then the
+        file at ``new_path`` is a copy, indexed as a file of its own."""
+        old_path = os.path.join(self.root, key)
+        try:
+            return not os.path.samefile(old_path, new_path) and _fingerprint(old_path)["sha256"] == sha256
+        except OSError:
+            return False
 
     @staticmethod
     def _facet(searcher, fieldname: str) -> dict[str, int]:
@@ -454,39 +500,43 @@ class Index:
                 facet[searcher.document(**{fieldname: term.decode("utf-8")})[fieldname]] = count
         return dict(sorted(facet.items(), key=lambda kv: (-kv[1], kv[0])))
 
-    def _index(self, sources: Iterable[str | os.PathLike], *, progress: Progress | None, prune: bool) -> BuildReport:
+    def _index(self, sources: list[str], *, progress: Progress | None, prune: bool) -> BuildReport:
         from .ingest import iter_input_files  # the indexing path only: keeps nltk out of query start-up
         from .passages import PassageSplitter, punkt_from_json, punkt_to_json, train_punkt
 
         began = _time.perf_counter()
-        sources = [os.fspath(s) for s in sources]
         skipped: list[SkippedFile] = [SkippedFile(s, "no such file or directory") for s in sources if not os.path.exists(s)]
         files = list(iter_input_files(
-            [s for s in sources if os.path.exists(s)], on_error=lambda f, reason: skipped.append(SkippedFile(f, reason))
+            [s for s in sources if os.path.exists(s)], on_error=lambda f, reason: skipped.append(SkippedFile(f, reason)),
+            exclude=[self.path],
         ))
         known: dict = self.manifest.setdefault("files", {})
+        keys = [self._stored_path(f) for f in files]
+        current_keys = set(keys)
         changed: list[tuple[str, str, dict]] = []
         unchanged = 0
-        for f in files:
+        for f, key in zip(files, keys):
             try:
                 fingerprint = _fingerprint(f)
             except OSError as e:
                 skipped.append(SkippedFile(f, f"cannot read: {e.strerror or e}"))
                 continue
-            key = self._stored_path(f)
             if known.get(key, {}).get("sha256") == fingerprint["sha256"]:
                 unchanged += 1
             else:
                 changed.append((f, key, fingerprint))
-        current_keys = {self._stored_path(f) for f in files}
-        removed = [k for k in known if k not in current_keys] if prune else []
+        moved = self._moved(changed, known, current_keys)
+        moved_from = set(moved.values())
+        removed = [k for k in known if k not in current_keys and k not in moved_from] if prune else []
 
         punkt_file = self.directory / PUNKT
         if punkt_file.is_file():
             params = punkt_from_json(json.loads(punkt_file.read_text(encoding="utf-8")))
         else:
-            params = train_punkt(_ArticleReader(skipped).texts(changed), max_chars=PUNKT_SAMPLE_CHARS)
-            punkt_file.write_text(json.dumps(punkt_to_json(params), indent=0), encoding="utf-8")
+            sample = _Counted(_ArticleReader(skipped).texts(changed))
+            params = train_punkt(sample, max_chars=PUNKT_SAMPLE_CHARS)
+            if sample.count:  # learned from no text (an empty build), it is not kept: the first text teaches it
+                punkt_file.write_text(json.dumps(punkt_to_json(params), indent=0), encoding="utf-8")
         splitter = PassageSplitter(params)
 
         new_segments, outcomes = _index_files(self._ix, changed, splitter, progress)
@@ -503,10 +553,13 @@ class Index:
                 skipped.extend(file_skipped)
                 if file_articles == 0:
                     continue  # a changed file that can no longer be read keeps its indexed passages
-                if key in known:
-                    writer.delete_by_term("path", key)
-                replaced += key in known
-                added += key not in known
+                old_key = moved.get(key)
+                replaced += key in known or old_key is not None
+                added += key not in known and old_key is None
+                for stale in (key, old_key):
+                    if stale in known:
+                        writer.delete_by_term("path", stale)
+                        del known[stale]
                 known[key] = {**fingerprint, "articles": file_articles, "passages": file_passages}
                 articles += file_articles
                 passages += file_passages
@@ -517,7 +570,10 @@ class Index:
             raise
         from . import topk  # NumPy: only for writing or answering queries
 
-        topk.write(self.directory, self._ix)
+        if self._ix.doc_count():
+            topk.write(self.directory, self._ix)
+        else:  # no passages: there may be no segments (Whoosh's EmptyReader), and no query needs arrays
+            shutil.rmtree(self.directory / topk.FOLDER, ignore_errors=True)
         seconds = _time.perf_counter() - began
         self._write_manifest(seconds)
         return BuildReport(
@@ -549,6 +605,22 @@ class Index:
         )
         self.manifest.setdefault("created", self.manifest["updated"])
         (self.directory / MANIFEST).write_text(json.dumps(self.manifest, indent=1, sort_keys=True), encoding="utf-8")
+
+
+class _Counted:
+    """An iterator of texts that counts those it has yielded."""
+
+    def __init__(self, texts: Iterable[str]) -> None:
+        self._texts = iter(texts)
+        self.count = 0
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        text = next(self._texts)
+        self.count += 1
+        return text
 
 
 class _ArticleReader:
@@ -685,6 +757,25 @@ def _fingerprint(path: str) -> dict:
             digest.update(chunk)
             size += len(chunk)
     return {"sha256": digest.hexdigest(), "size": size}
+
+
+def _source_list(sources: object) -> list[str]:
+    """``sources`` as a list of paths (one path given alone is one source)."""
+    if isinstance(sources, (str, bytes, os.PathLike)):
+        return [_path_text(sources, "sources")]
+    if not isinstance(sources, Iterable):
+        raise TypeError(f"sources must be a path or an iterable of paths, got {type(sources).__name__}")
+    return [_path_text(source, "sources") for source in sources]
+
+
+def _path_text(path: object, argument: str) -> str:
+    """``path`` (str, bytes or os.PathLike) as a str, undecodable bytes as lone surrogates (``os.fsdecode``)."""
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError(f"{argument}: expected a path (str, bytes or os.PathLike), got {type(path).__name__} {path!r:.60}")
+    text = os.fsdecode(path)
+    if "\0" in text:
+        raise ValueError(f"{argument}: a path cannot hold a NUL byte, got {text!r:.60}")
+    return text
 
 
 def _writer_procs(input_bytes: int) -> int:

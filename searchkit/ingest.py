@@ -12,10 +12,11 @@ import json
 import os
 import re
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
 from pathlib import Path
 
+from . import store
 from .errors import ArticleError
 from .models import Article, Paragraph
 
@@ -96,13 +97,19 @@ def read_articles(path: str | os.PathLike, on_error: Callable[[ArticleError], No
 
 
 def iter_input_files(
-    paths: list[str | os.PathLike], on_error: Callable[[str, str], None] | None = None
+    paths: list[str | os.PathLike],
+    on_error: Callable[[str, str], None] | None = None,
+    *,
+    exclude: Iterable[str | os.PathLike] = (),
 ) -> Iterator[str]:
     """Every regular file under ``paths`` (folders recursively, hidden entries and folder links skipped),
     sorted, each once.
 
-    Unreadable folders, broken or looping links and pipes, sockets or devices are passed to
-    ``on_error(path, reason)`` (ignored when None): reading a pipe would block the run.
+    Searchkit index directories are never inputs: one met in a folder is skipped silently (an index kept
+    beside its articles, as ``searchkit index .`` with ``./index``), and so is each folder of ``exclude``
+    (the index being written). A given path in one, unreadable folders, broken or looping links, pipes,
+    sockets or devices, and names that are not valid UTF-8 are passed to ``on_error(path, reason)`` (ignored
+    when None): reading a pipe would block the run.
     """
     def report(path: str, reason: str) -> None:
         if on_error is not None:
@@ -111,30 +118,94 @@ def iter_input_files(
     def walk_error(error: OSError) -> None:
         report(error.filename, f"cannot read: {error.strerror or error}")
 
-    seen: set[str] = set()
+    excluded = {os.path.realpath(os.fspath(p)) for p in exclude}
+
+    def is_index(folder: str) -> bool:
+        return os.path.realpath(folder) in excluded or _is_index_directory(folder)
+
+    seen: set[tuple[int, int]] = set()
     for given in paths:
         p = os.fspath(given)
+        if not _is_utf8(p):
+            report(p, _NOT_UTF8_NAME)
+            continue
+        holder = _index_holding(p, is_index)
+        if holder is not None:
+            report(p, f"in the searchkit index {holder}: an index is never an input")
+            continue
         if os.path.isdir(p):
             found: list[str] = []
             for root, dirs, files in os.walk(p, onerror=walk_error, followlinks=False):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                found.extend(os.path.join(root, name) for name in files if not name.startswith("."))
+                kept = []
+                for d in sorted(dirs):
+                    if d.startswith("."):
+                        continue
+                    if not _is_utf8(d):
+                        report(os.path.join(root, d), _NOT_UTF8_NAME)
+                    elif not is_index(os.path.join(root, d)):
+                        kept.append(d)
+                dirs[:] = kept
+                for name in files:
+                    if name.startswith("."):
+                        continue
+                    if _is_utf8(name):
+                        found.append(os.path.join(root, name))
+                    else:
+                        report(os.path.join(root, name), _NOT_UTF8_NAME)
             candidates = sorted(found)
         else:
             candidates = [p]
         for c in candidates:
             try:
-                mode = os.stat(c).st_mode
+                status = os.stat(c)
             except OSError as e:
                 report(c, f"cannot read: {e.strerror or e}")
                 continue
-            if not stat.S_ISREG(mode):
+            if not stat.S_ISREG(status.st_mode):
                 report(c, "not a regular file (a pipe, socket or device)")
                 continue
-            key = os.path.realpath(c)
-            if key not in seen:
-                seen.add(key)
+            file_id = (status.st_dev, status.st_ino)  # one file reached by links, hard links or two paths
+            if file_id not in seen:
+                seen.add(file_id)
                 yield c
+
+
+_NOT_UTF8_NAME = "file name is not valid UTF-8 (rename it to index it)"
+_GENERATION_DIR = re.compile(r"gen-\d{6,}")
+"""The names of an index's generation folders (see ``store``)."""
+
+
+def _is_utf8(name: str) -> bool:
+    """Whether a file name (as Python decodes it, undecodable bytes as lone surrogates) is valid UTF-8."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _is_index_directory(folder: str) -> bool:
+    """Whether ``folder`` is laid out as a searchkit index: ``CURRENT`` (or, while its first build runs, the
+    writer's lock) beside generation folders, or the older layout's manifest."""
+    if os.path.isfile(os.path.join(folder, store.CURRENT)) or os.path.isfile(os.path.join(folder, store.WRITER_LOCK)):
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            return False
+        return any(_GENERATION_DIR.fullmatch(n) and os.path.isdir(os.path.join(folder, n)) for n in names)
+    return os.path.isfile(os.path.join(folder, store.MANIFEST)) and store.is_older_layout(Path(folder))
+
+
+def _index_holding(path: str, is_index: Callable[[str], bool]) -> str | None:
+    """The index folder that ``path`` is (or lies in, links resolved), or None."""
+    here = os.path.realpath(path)
+    while True:
+        if is_index(here):
+            return here
+        parent = os.path.dirname(here)
+        if parent == here:
+            return None
+        here = parent
 
 
 def normalise_source(name: str | None) -> str | None:
