@@ -62,6 +62,8 @@ _DATELINE = re.compile(r"(?P<place>[A-Z][A-Z .'’\-]*[A-Z])\s+\((?P<agency>[A-Z
 _SPEAKER = re.compile(r"(?P<label>[A-Z][^\s:.,;!?]*(?: [^\s:.,;!?]+){0,7}):\s+(?=\S)")
 _NAME_WORD = re.compile(r"[A-Z][\w’'\-]+")
 _TIME_LINE = re.compile(r"\d{1,2}:\d{2}")
+_WORD = re.compile(r"\w")
+"""An article needs one word character (what the analyzer's tokens are made of) to be searchable."""
 
 # Lines that are site furniture wherever they appear: short, with no sentence in them ("Subscribe to our
 # channel" is furniture, "Subscribers to the service grew. ..." is text).
@@ -258,12 +260,17 @@ def _read_text_article(path: str) -> Article:
     text = _decode(path, data)
     if not text.strip():
         raise ArticleError(path, "empty file")
+    if not _WORD.search(text):
+        raise ArticleError(path, "no article text (no words: only punctuation, symbols or control characters)")
     lines = _lines(text)
     article_id = Path(path).stem
-    for parse in (_parse_kremlin, _parse_kazinform, _parse_dateline, _parse_plain):
-        fields = parse(text, lines)
-        if fields is not None:
-            break
+    try:
+        for parse in (_parse_kremlin, _parse_kazinform, _parse_dateline, _parse_plain):
+            fields = parse(text, lines)
+            if fields is not None:
+                break
+    except Exception as e:  # a layout no parser foresaw: this file is skipped, not the run
+        raise ArticleError(path, unexpected_error(e)) from None
     paragraphs = tuple(p for p in fields.pop("paragraphs") if p.end > p.start)
     if not paragraphs:
         raise ArticleError(path, "no article text (only headers or site furniture)")
@@ -426,7 +433,6 @@ def _with_speaker(text: str, paragraph: Paragraph) -> Paragraph:
 
 
 _READ_BYTES = 1 << 16
-_WORD = re.compile(r"\w")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 """What a surrogate looks like escaped in a JSON line: only lines holding one are searched for a lone one."""
