@@ -643,7 +643,7 @@ def _index_article(article, splitter, key: str, add: Callable[[dict], None], ski
             add(document)
         except DocumentError as e:
             kept = f"; its first {added} passages are indexed" if added else ""
-            skipped.append(SkippedFile(article.path, unexpected_error(e.__cause__) + kept, article.line))
+            skipped.append(SkippedFile(article.path, unexpected_error(e.__cause__ or e) + kept, article.line))
             return added
     return len(documents)
 

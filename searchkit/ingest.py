@@ -1,7 +1,8 @@
 """Article files → Article: format sniffing, metadata (dates, places, sources, tags), furniture stripping.
 
 Two formats: plain-text articles (the seed variants: Kazinform ``date YYYY-MM-DD PLACE. AGENCY`` headers,
-Kremlin event pages, TCA ``PLACE (TCA) —`` datelines, or any other text) and JSON Lines, one article per line.
+Kremlin event pages, TCA ``PLACE (TCA) —`` datelines, or any other text) and JSON Lines, one article per line
+(ended by ``\n``, ``\r\n`` or a lone ``\r``); a bad line is skipped with its reason, the rest of the file read.
 Offsets in ``Article.paragraphs`` index ``Article.text`` exactly; nothing is rewritten.
 """
 
@@ -82,7 +83,8 @@ def read_articles(path: str | os.PathLike, on_error: Callable[[ArticleError], No
 
     Raises:
         ArticleError: the whole file is unreadable, empty, binary or not UTF-8. A bad line of a JSON Lines
-            file is passed to ``on_error`` instead (raised when ``on_error`` is None) and the rest is read.
+            file (any failure to read it as an article, see ``_article_of_json``) is passed to ``on_error``
+            instead (raised when ``on_error`` is None) and the rest is read.
     """
     path_str = os.fspath(path)
     try:
@@ -555,7 +557,7 @@ def _article_of_json(path: str, stem: str, number: int, raw: bytes) -> Article:
     )
 
 
-def unexpected_error(error: Exception) -> str:
+def unexpected_error(error: BaseException) -> str:
     """A one-line reason for an error no check foresaw (its type and message, at most 200 characters)."""
     message = " ".join(str(error).split()).encode("utf-8", "backslashreplace").decode("utf-8")
     message = message if len(message) <= 200 else message[:199] + "…"

@@ -103,7 +103,8 @@ class SegmentBuilder(SegmentWriter):
             if value is None:
                 continue
             field = self.schema[name]
-            postings = length = None
+            postings: Any = None
+            length = 0
             if field.indexed:
                 if _analyzed_here(field):
                     postings, length = _text_postings(field, value)
@@ -126,7 +127,7 @@ class SegmentBuilder(SegmentWriter):
                     _pad(lengths, docnum)
                     # The length Whoosh's postings writer records: the stored (one-byte) approximation.
                     lengths.append(byte_to_length(length_to_byte(length)) if length else 0)
-            perdoc.add_field(name, field, value if field.stored else None, length or 0)
+            perdoc.add_field(name, field, value if field.stored else None, length)
             if field.column_type:
                 perdoc.add_column_value(name, field.column_type, column)
         perdoc.finish_doc()
