@@ -33,7 +33,7 @@ from .errors import (
 from .highlight import highlight, match_terms
 from .models import BuildReport, Hit, IndexStats, Passage, SkippedFile
 from .query import build_query, expanded
-from .segments import rewrite_segments, write_segments
+from .segments import DocumentError, rewrite_segments, write_segments
 from .version import __version__
 
 __all__ = ["Index", "Progress", "MANIFEST", "SORTS"]
@@ -638,11 +638,11 @@ class _ArticleReader:
             try:
                 for article in read_articles(f, on_error=lambda error: None):
                     yield article.text
-            except ArticleError:
+            except Exception:  # ArticleError, or any other: reported when the file is read to be indexed
                 continue
 
     def articles(self, f: str) -> Iterator:
-        from .ingest import read_articles
+        from .ingest import read_articles, unexpected_error
 
         def on_error(error: ArticleError) -> None:
             self.skipped.append(SkippedFile(error.path, error.reason, error.line))
@@ -651,6 +651,8 @@ class _ArticleReader:
             yield from read_articles(f, on_error=on_error)
         except ArticleError as e:
             on_error(e)
+        except Exception as e:  # a reader's failure no check foresaw skips the rest of this file, not the run
+            on_error(ArticleError(f, unexpected_error(e)))
 
 
 def _index_files(
@@ -669,15 +671,16 @@ def _index_files(
     def index_job(job: tuple[int, int, int], add: Callable[[dict], None]) -> tuple[int, int, list[SkippedFile]]:
         file_no, shard, shards = job
         f, key, _ = changed[file_no]
-        file_skipped: list[SkippedFile] = []
+        read_skipped: list[SkippedFile] = []
+        split_skipped: list[SkippedFile] = []
         file_articles = file_passages = 0
-        for n, article in enumerate(_ArticleReader(file_skipped).articles(f)):
+        for n, article in enumerate(_ArticleReader(read_skipped).articles(f)):
             if n % shards == shard:
-                file_articles += 1
-                for passage in splitter.split(article):
-                    add(schema.to_document(passage, key))
-                    file_passages += 1
-        return file_articles, file_passages, file_skipped if shard == 0 else []
+                added = _index_article(article, splitter, key, add, split_skipped)
+                file_articles += added > 0
+                file_passages += added
+        # Every shard reads the whole file and meets the same bad lines: the first one reports them.
+        return file_articles, file_passages, (read_skipped if shard == 0 else []) + split_skipped
 
     shards_left = collections.Counter(file_no for file_no, _, _ in jobs)
     files_done = 0
@@ -699,7 +702,29 @@ def _index_files(
     for (file_no, _, _), (file_articles, file_passages, file_skipped) in zip(jobs, outcomes):
         a, p, k = per_file[file_no]
         per_file[file_no] = (a + file_articles, p + file_passages, k + file_skipped)
+    # Shards report the articles they could not split in turn: in line order, as one process would.
+    per_file = [(a, p, sorted(k, key=lambda skip: skip.line or 0)) for a, p, k in per_file]
     return segments, per_file
+
+
+def _index_article(article, splitter, key: str, add: Callable[[dict], None], skipped: list[SkippedFile]) -> int:
+    """Add the passages of one article; the number added. An article that cannot be split or analysed is
+    recorded in ``skipped`` (with its line) instead of stopping the run."""
+    from .ingest import unexpected_error
+
+    try:
+        documents = [schema.to_document(passage, key) for passage in splitter.split(article)]
+    except Exception as e:  # Punkt, the id hash or a field conversion failing on this article's text
+        skipped.append(SkippedFile(article.path, unexpected_error(e), article.line))
+        return 0
+    for added, document in enumerate(documents):
+        try:
+            add(document)
+        except DocumentError as e:
+            kept = f"; its first {added} passages are indexed" if added else ""
+            skipped.append(SkippedFile(article.path, unexpected_error(e.__cause__ or e) + kept, article.line))
+            return added
+    return len(documents)
 
 
 def _merge_small_segments(ix, writer, segments: list) -> list:
