@@ -24,15 +24,18 @@ from whoosh import query as wq
 from whoosh import sorting
 from whoosh.index import LockError
 
-from . import schema, store
+from . import safepickle, schema, store
 from .errors import (
-    ArticleError, IndexCorrupt, IndexIncompatible, IndexLocked, IndexNotFound, PassageNotFound, QueryError,
+    ArticleError, IndexCorrupt, IndexIncompatible, IndexLocked, IndexNotFound, IndexUntrusted, PassageNotFound,
+    QueryError,
 )
 from .highlight import highlight, match_terms
 from .models import BuildReport, Hit, IndexStats, Passage, SkippedFile
 from .query import build_query, expanded
 from .segments import rewrite_segments, write_segments
 from .version import __version__
+
+safepickle.install()  # before any index is read: Whoosh's own unpickling runs whatever code a crafted index names
 
 __all__ = ["Index", "Progress", "MANIFEST", "SORTS"]
 
@@ -109,12 +112,15 @@ class Index:
         """Open an existing index for searching (and updating): the last commit, until ``close``.
 
         Every index file is checked against the manifest: its size, and its CRC-32 where it was written to since
-        its commit (or is read whole at open); with ``verify``, the CRC-32 of every file.
+        its commit (or is read whole at open); with ``verify``, the CRC-32 of every file, and every posting list
+        and stored passage is decoded. What Whoosh unpickles admits only the classes a searchkit index holds
+        (see ``safepickle``): opening a crafted index runs none of its code.
 
         Raises:
             IndexNotFound: there is no index at ``path``.
             IndexIncompatible: it was built with another schema version; rebuild it.
             IndexCorrupt: files are missing, truncated or damaged; rebuild it.
+            IndexUntrusted: files hold what searchkit never writes (a crafted index).
         """
         path = Path(path)
         if not store.is_store(path):
@@ -144,6 +150,8 @@ class Index:
         try:
             ix = whoosh.index.open_dir(str(lease.directory), readonly=True)
             stored = ix.doc_count()
+        except IndexUntrusted as e:
+            raise IndexUntrusted(e.reason, str(path)) from None
         except Exception as e:  # a damaged TOC surfaces as any of pickle's, struct's or Whoosh's errors
             raise IndexCorrupt(f"index at {path} cannot be read ({e!r}); {store.rebuild_hint(path)}") from None
         if stored != manifest.get("counts", {}).get("passages"):
@@ -151,6 +159,9 @@ class Index:
                 f"index at {path} holds {stored} passages, its manifest says {manifest.get('counts', {}).get('passages')}"
                 f"; {store.rebuild_hint(path)}"
             )
+        if verify:
+            with store.damage_is_corruption(path):
+                _decode_segments(ix)
         return cls(path, ix, manifest, lease.directory, lease)
 
     @classmethod
@@ -635,6 +646,15 @@ def _merge_small_segments(ix, writer, segments: list) -> list:
         return segments
     kept = [s for s in segments if s.doc_count() >= SMALL_SEGMENT_PASSAGES]
     return kept + rewrite_segments(ix, small, copy=SegmentArrays)
+
+
+def _decode_segments(ix: whoosh.index.Index) -> None:
+    """Decode every posting list (ids, weights) and every stored passage, as ``check`` does."""
+    with ix.reader() as reader:
+        for fieldname, text in reader.all_terms():
+            reader.postings(fieldname, text).all_ids()
+        for _ in reader.iter_docs():
+            pass
 
 
 def inputs_fingerprint(files: dict) -> str:
