@@ -112,9 +112,9 @@ class Index:
         """Open an existing index for searching (and updating): the last commit, until ``close``.
 
         Every index file is checked against the manifest: its size, and its CRC-32 where it was written to since
-        its commit (or is read whole at open); with ``verify``, the CRC-32 of every file, and every posting list
-        and stored passage is decoded. What Whoosh unpickles admits only the classes a searchkit index holds
-        (see ``safepickle``): opening a crafted index runs none of its code.
+        its commit (or is read whole at open); with ``verify``, the CRC-32 of every file. What Whoosh unpickles,
+        here and at every later read, admits only what a searchkit index holds (see ``safepickle``): a crafted
+        index runs none of its code.
 
         Raises:
             IndexNotFound: there is no index at ``path``.
@@ -159,9 +159,6 @@ class Index:
                 f"index at {path} holds {stored} passages, its manifest says {manifest.get('counts', {}).get('passages')}"
                 f"; {store.rebuild_hint(path)}"
             )
-        if verify:
-            with store.damage_is_corruption(path):
-                _decode_segments(ix)
         return cls(path, ix, manifest, lease.directory, lease)
 
     @classmethod
@@ -646,15 +643,6 @@ def _merge_small_segments(ix, writer, segments: list) -> list:
         return segments
     kept = [s for s in segments if s.doc_count() >= SMALL_SEGMENT_PASSAGES]
     return kept + rewrite_segments(ix, small, copy=SegmentArrays)
-
-
-def _decode_segments(ix: whoosh.index.Index) -> None:
-    """Decode every posting list (ids, weights) and every stored passage, as ``check`` does."""
-    with ix.reader() as reader:
-        for fieldname, text in reader.all_terms():
-            reader.postings(fieldname, text).all_ids()
-        for _ in reader.iter_docs():
-            pass
 
 
 def inputs_fingerprint(files: dict) -> str:

@@ -1,12 +1,13 @@
 """Restricted unpickling for everything Whoosh reads from an index directory, installed at Whoosh's read sites.
 
 Whoosh pickles its schema and segment list (the TOC), every document's stored fields, posting blocks and their
-headers, inlined postings, posting values (positions) and column headers; ``pickle.loads`` of a crafted file
-runs any code it names. ``install`` gives each of Whoosh's read sites (the module-level names it
+headers, inlined postings, posting values (positions) and the terms table's extras; ``pickle.loads`` of a
+crafted file runs any code it names. ``install`` gives each of Whoosh's read sites (the module-level names it
 calls) a loader that admits only the classes and functions a searchkit index holds (``ALLOWED``) and raises
-``IndexUntrusted`` naming anything else, before it is imported or called. It also drops Whoosh's loaders of
-older TOC formats (they unpickle with a permissive renaming unpickler; searchkit never wrote those formats)
-and confines the file names Whoosh opens to the index directory. Writing is unchanged.
+``IndexUntrusted`` naming anything else, before it is imported or called; stored fields must also have the
+types searchkit writes. It also drops Whoosh's loaders of older TOC formats (they unpickle with a permissive
+renaming unpickler; searchkit never wrote those formats) and confines the file names Whoosh opens to the index
+directory. Writing is unchanged.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 import pickle
 import re
 import types
+from datetime import datetime
 from typing import Any
 
 import whoosh.codec.whoosh3
@@ -27,7 +29,7 @@ import whoosh.index
 
 from .errors import IndexUntrusted
 
-__all__ = ["ALLOWED", "loads", "load", "install"]
+__all__ = ["ALLOWED", "STORED_TYPES", "loads", "load", "stored_fields_loads", "install"]
 
 
 def _latin1_bytes(text: str, encoding: str) -> bytes:
@@ -98,12 +100,45 @@ def loads(data: bytes, *_: object, **__: object) -> Any:
     Raises:
         IndexUntrusted: the pickle refers to anything else (nothing of it is imported or called).
     """
-    return _RestrictedUnpickler(io.BytesIO(data)).load()
+    # An unpickler reads its file once per opcode unless the file can peek (then in 128 KB chunks): a peeking
+    # reader halves the cost of a posting block or a passage; for a few bytes (positions) it costs more.
+    file = io.BytesIO(data)
+    return _RestrictedUnpickler(io.BufferedReader(file) if len(data) > _PEEK_FROM_BYTES else file).load()
+
+
+_PEEK_FROM_BYTES = 200
 
 
 def load(file: io.BufferedIOBase, *_: object, **__: object) -> Any:
     """``pickle.load`` admitting only ``ALLOWED`` (see ``loads``)."""
     return _RestrictedUnpickler(file).load()
+
+
+STORED_TYPES: dict[str, tuple[type, ...]] = {
+    "id": (str,), "article": (str,), "path": (str,), "body": (str,), "position": (int,), "span": (tuple, list),
+    "line": (int, type(None)), "url": (str, type(None)), "date": (datetime,), "source": (str,), "place": (str,),
+    "title": (str,), "speaker": (str,), "tags": (str,), "authors": (str,),
+}
+"""The types of the stored fields ``schema.to_document`` writes (other names pass: a later version's fields)."""
+
+
+def stored_fields_loads(data: bytes, *_: object, **__: object) -> dict:
+    """A passage's stored fields (``loads``), checked against ``STORED_TYPES``, so that a crafted value of an
+    admitted type (an int for a title) is refused here rather than failing wherever it is used.
+
+    Raises:
+        IndexUntrusted: not a dict of those types.
+    """
+    stored = loads(data)
+    if not isinstance(stored, dict):
+        raise IndexUntrusted(f"stored fields that are a {type(stored).__name__}, not a dict")
+    for name, value in stored.items():
+        if not isinstance(value, STORED_TYPES.get(name, object)):
+            raise IndexUntrusted(f"a stored {name!r} of type {type(value).__name__}, which searchkit never writes")
+    span = stored.get("span", (0, 0))
+    if len(span) != 2 or not all(isinstance(n, int) for n in span):
+        raise IndexUntrusted("a stored 'span' that is not two integers, which searchkit never writes")
+    return stored
 
 
 def _confined(storage: whoosh.filedb.filestore.FileStorage, name: str) -> str:
@@ -120,6 +155,6 @@ def install() -> None:
     whoosh.index.toc_loaders = {}
     whoosh.filedb.structfile.load_pickle = load
     whoosh.codec.whoosh3.loads = loads
-    whoosh.columns.loads = loads
+    whoosh.columns.loads = stored_fields_loads  # its one pickled column in Whoosh's codec: the stored fields
     whoosh.formats.loads = loads
     whoosh.filedb.filestore.FileStorage._fpath = _confined
