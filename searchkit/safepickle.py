@@ -85,13 +85,19 @@ segments), queries of every kind, ``get``, ``stats`` and ``check``, and nothing 
 
 class _RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
-        if (module, name) not in ALLOWED:
-            raise IndexUntrusted(f"a pickled reference to {module}.{name}, which searchkit never writes")
-        substitute = _SUBSTITUTES.get((module, name))
-        return substitute if substitute is not None else super().find_class(module, name)
+        found = _FOUND.get((module, name))
+        if found is None:
+            if (module, name) not in ALLOWED:
+                raise IndexUntrusted(f"a pickled reference to {module}.{name}, which searchkit never writes")
+            found = _FOUND[module, name] = _SUBSTITUTES.get((module, name)) or super().find_class(module, name)
+        return found
 
     def persistent_load(self, pid: object) -> Any:
         raise IndexUntrusted("a pickled persistent reference, which searchkit never writes")
+
+
+_FOUND: dict[tuple[str, str], Any] = {}
+"""What each admitted (module, name) resolved to."""
 
 
 def loads(data: bytes, *_: object, **__: object) -> Any:
@@ -100,12 +106,18 @@ def loads(data: bytes, *_: object, **__: object) -> Any:
     Raises:
         IndexUntrusted: the pickle refers to anything else (nothing of it is imported or called).
     """
+    if not _NAMES_OR_PERSISTS.search(data):
+        # No byte that could be an opcode naming a global (or a persistent id): nothing callable can be reached,
+        # so pickle's own loads is as safe, and 4x faster on the few bytes of a term's positions.
+        return pickle.loads(data)
     # An unpickler reads its file once per opcode unless the file can peek (then in 128 KB chunks): a peeking
-    # reader halves the cost of a posting block or a passage; for a few bytes (positions) it costs more.
+    # reader halves the cost of a posting block or a passage; for a few bytes it costs more.
     file = io.BytesIO(data)
     return _RestrictedUnpickler(io.BufferedReader(file) if len(data) > _PEEK_FROM_BYTES else file).load()
 
 
+_NAMES_OR_PERSISTS = re.compile(rb"[ci\x93\x82\x83\x84PQ]")
+"""GLOBAL, INST, STACK_GLOBAL, EXT1/2/4 (the opcodes that call ``find_class``), PERSID, BINPERSID."""
 _PEEK_FROM_BYTES = 200
 
 
