@@ -26,15 +26,18 @@ from whoosh import query as wq
 from whoosh import sorting
 from whoosh.index import LockError
 
-from . import schema, store
+from . import safepickle, schema, store
 from .errors import (
-    ArticleError, IndexCorrupt, IndexIncompatible, IndexLocked, IndexNotFound, PassageNotFound, QueryError,
+    ArticleError, IndexCorrupt, IndexIncompatible, IndexLocked, IndexNotFound, IndexUntrusted, PassageNotFound,
+    QueryError,
 )
 from .highlight import highlight, match_terms
 from .models import BuildReport, Hit, IndexStats, Passage, SkippedFile
 from .query import build_query, expanded
 from .segments import DocumentError, rewrite_segments, write_segments
 from .version import __version__
+
+safepickle.install()  # before any index is read: Whoosh's own unpickling runs whatever code a crafted index names
 
 __all__ = ["Index", "Progress", "MANIFEST", "SORTS"]
 
@@ -113,12 +116,15 @@ class Index:
         """Open an existing index for searching (and updating): the last commit, until ``close``.
 
         Every index file is checked against the manifest: its size, and its CRC-32 where it was written to since
-        its commit (or is read whole at open); with ``verify``, the CRC-32 of every file.
+        its commit (or is read whole at open); with ``verify``, the CRC-32 of every file. What Whoosh unpickles,
+        here and at every later read, admits only what a searchkit index holds (see ``safepickle``): a crafted
+        index runs none of its code.
 
         Raises:
             IndexNotFound: there is no index at ``path``.
             IndexIncompatible: it was built with another schema version; rebuild it.
             IndexCorrupt: files are missing, truncated or damaged; rebuild it.
+            IndexUntrusted: files hold what searchkit never writes (a crafted index).
         """
         path = Path(path)
         if not store.is_store(path):
@@ -148,6 +154,8 @@ class Index:
         try:
             ix = whoosh.index.open_dir(str(lease.directory), readonly=True)
             stored = ix.doc_count()
+        except IndexUntrusted as e:
+            raise IndexUntrusted(e.reason, str(path)) from None
         except Exception as e:  # a damaged TOC surfaces as any of pickle's, struct's or Whoosh's errors
             raise IndexCorrupt(f"index at {path} cannot be read ({e!r}); {store.rebuild_hint(path)}") from None
         if stored != manifest.get("counts", {}).get("passages"):
