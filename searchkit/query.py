@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable, Iterator
+from itertools import islice
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
@@ -15,11 +17,11 @@ from whoosh import query as wq
 from whoosh.matching import AndNotMatcher
 from whoosh.qparser import MultifieldParser, OrGroup
 
-from .errors import QueryError
+from .errors import NothingToSearch, QueryError
 from .ingest import normalise_source, parse_date
-from .schema import K3, SCHEMA, SEARCH_FIELDS
+from .schema import K3, SCHEMA, SEARCH_FIELDS, STOP_WORDS
 
-__all__ = ["ParsedQuery", "build_query", "expanded", "parse_filter_date", "QUERY_FIELDS"]
+__all__ = ["ParsedQuery", "build_query", "check_reach", "expanded", "parse_filter_date", "QUERY_FIELDS"]
 
 QUERY_FIELDS = ("title", "body", "date", "source", "place", "speaker", "tags", "authors", "article", "id", "path")
 """Field names usable as ``field:value`` in query text."""
@@ -30,6 +32,20 @@ MAX_NESTING = 32
 """Parentheses deeper than this are refused: Whoosh's parser recurses once per level."""
 MAX_PHRASE_WORDS = 32
 """Words in all "phrases" of one query: matching positions costs each phrase word a pass over its documents."""
+MAX_FILTER_CHARS = 500
+"""A filter value (source, place, speaker, since, until) longer than this is refused."""
+MAX_EXPANDED_TERMS = 1_000
+"""Index terms that all the wildcards, prefixes, ranges and fuzzy words of one query may expand to, together
+(``MAX_TERMS`` counts the query's text; this counts what its patterns match in the index)."""
+MAX_EXPANDED_POSTINGS = 100_000
+"""Postings (the summed document frequencies of those terms) they may reach: Whoosh scores each posting in
+Python (about 2 µs), so this bounds such a query to a fraction of a second on any corpus."""
+MAX_SCANNED_TERMS = 100_000
+"""Index terms that the query's patterns may read to find their matches: a pattern without a literal start
+(``*stan``, ``*a*``) reads its field's whole vocabulary."""
+MAX_FUZZY_EDITS = 2
+"""The largest edit distance of a fuzzy word (``word~2``), as in Lucene: the matcher of more grows
+exponentially."""
 
 _BINARY = frozenset({"AND", "OR", "ANDNOT", "ANDMAYBE"})
 _TOKEN = re.compile(r'"[^"]*"?|\[[^\]]*\]?|\{[^}]*\}?|[()]|[^\s()"\[\]{}]+')
@@ -60,6 +76,7 @@ def build_query(
     characters, and any of the words may match (as for a question pasted into a search box).
 
     Raises:
+        NothingToSearch: every word of the text is a stop word (or a single letter, or punctuation).
         QueryError: the text or a filter is malformed; the message says what is wrong.
     """
     if not syntax:
@@ -76,8 +93,87 @@ def build_query(
             raise QueryError(f"cannot parse query: {_one_line(error)}")
     if sum(1 for _ in parsed.leaves()) > MAX_TERMS:
         raise QueryError(f"query has more than {MAX_TERMS} terms")
+    if all(leaf is wq.NullQuery for leaf in parsed.leaves()):
+        raise _nothing_to_search(text)
     scored, restrictions = _split_restrictions(_exclude_negations(parsed))
     return ParsedQuery(_union_trees(scored), _filters(restrictions, source, place, since, until, speaker))
+
+
+def check_reach(parsed: ParsedQuery, reader) -> None:
+    """Refuse a query whose wildcards, prefixes, ranges and fuzzy words reach too much of the index.
+
+    Counts, over the whole query and its filter, the index terms they expand to, the postings those reach and
+    the vocabulary read to find them, against ``MAX_EXPANDED_TERMS``, ``MAX_EXPANDED_POSTINGS`` and
+    ``MAX_SCANNED_TERMS``. Counting stops at the first bound passed, so a refusal costs no more than the bound.
+    Date ranges of the filter (``since``, ``until``, ``date:[...]`` beside words) are not counted: they restrict
+    by one pass over the dates.
+
+    Raises:
+        QueryError: a bound is passed; the message names the pattern where it was and what to narrow.
+    """
+    terms = postings = scanned = 0
+    for q, scored in ((parsed.query, True), (parsed.filter, False)):
+        for leaf in q.leaves() if q is not None else ():
+            if isinstance(leaf, wq.NumericRange) and not scored:
+                continue
+            if isinstance(leaf, wq.FuzzyTerm) and leaf.maxdist > MAX_FUZZY_EDITS:
+                raise QueryError(f"{leaf.text}~{leaf.maxdist}: a fuzzy word may differ by at most "
+                                 f"{MAX_FUZZY_EDITS} edits")
+            if isinstance(leaf, wq.Every) and leaf.fieldname is None:
+                postings += reader.doc_count()
+            field = leaf.field() if hasattr(leaf, "fieldname") else None
+            for btext in _expansion(leaf, reader):
+                scanned += 1
+                if scanned > MAX_SCANNED_TERMS:
+                    raise QueryError(
+                        f"query too broad: its patterns read more than {MAX_SCANNED_TERMS:,} index terms to find "
+                        f"their matches (at {_label(leaf)}); start each pattern with a few letters (e.g. cas*)"
+                    )
+                if btext is None:
+                    continue
+                terms += 1
+                postings += reader.doc_frequency(field, btext)
+                if terms > MAX_EXPANDED_TERMS:
+                    raise QueryError(
+                        f"query too broad: its wildcards, prefixes, ranges and fuzzy words match more than "
+                        f"{MAX_EXPANDED_TERMS:,} index terms (at {_label(leaf)}); narrow them: a longer prefix, "
+                        "a smaller range, fewer patterns"
+                    )
+            if postings > MAX_EXPANDED_POSTINGS:
+                raise QueryError(
+                    f"query too broad: its wildcards, prefixes, ranges and fuzzy words reach more than "
+                    f"{MAX_EXPANDED_POSTINGS:,} postings (at {_label(leaf)}); narrow them: a longer prefix, "
+                    "a smaller range, fewer patterns, or a word instead of a pattern"
+                )
+
+
+def _expansion(leaf: wq.Query, reader) -> Iterator[bytes | None]:
+    """The index terms ``leaf`` reads to find its matches: each one it matches, and None for each it reads and
+    rejects. Nothing for a leaf of one term (or none)."""
+    field = getattr(leaf, "fieldname", None)
+    if field is None or field not in reader.schema or not isinstance(leaf, (wq.MultiTerm, wq.Every, wq.NumericRange)):
+        return
+    if isinstance(leaf, wq.Every) or isinstance(leaf, (wq.Prefix, wq.Wildcard)) and leaf.text in ("", "*"):
+        yield from reader.lexicon(field)
+    elif isinstance(leaf, wq.Prefix):
+        yield from reader.expand_prefix(field, leaf.text)
+    elif isinstance(leaf, wq.PatternQuery):  # Wildcard, Regex: the terms after the literal start, one by one
+        pattern, start = re.compile(leaf._get_pattern()), leaf._find_prefix(leaf.text)
+        to_text = reader.schema[field].from_bytes
+        for btext in reader.expand_prefix(field, start) if start else reader.lexicon(field):
+            yield btext if pattern.match(to_text(btext)) else None
+    elif isinstance(leaf, wq.NumericRange):
+        for part in leaf._compile_query(reader).leaves():
+            if isinstance(part, wq.Term):
+                yield part.text
+            else:
+                yield from _expansion(part, reader)
+    else:  # TermRange, FuzzyTerm, Variations
+        yield from leaf._btexts(reader)
+
+
+def _label(leaf: wq.Query) -> str:
+    return _one_line(leaf)[:80]
 
 
 def _plain_words(text: str) -> wq.Query:
@@ -85,7 +181,7 @@ def _plain_words(text: str) -> wq.Query:
     _check_length(text)
     counts = Counter(token.text for token in SCHEMA["body"].analyzer(text, mode="query"))
     if not counts:
-        raise QueryError("query has no searchable words (only stop words or punctuation)")
+        raise _nothing_to_search(text)
     if len(counts) > MAX_TERMS:
         raise QueryError(f"query has more than {MAX_TERMS} terms")
     return wq.Or([
@@ -116,19 +212,47 @@ def parse_filter_date(value: date | str | None, name: str) -> date | None:
     """A ``--since``/``--until`` value as a date; a malformed one raises QueryError."""
     if value is None or isinstance(value, date):
         return value
-    parsed = parse_date(value)
-    if parsed is None or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
-        raise QueryError(f"{name} must be a date as YYYY-MM-DD, got {value!r}")
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", _filter_value(name, value).strip(), re.ASCII) \
+            or (parsed := parse_date(value)) is None:
+        raise QueryError(f"{name} must be a date as YYYY-MM-DD, got {value[:40]!r}")
     return parsed
+
+
+def _nothing_to_search(text: str) -> NothingToSearch:
+    stop_words = [w for w in dict.fromkeys(re.findall(r"\w+", text.lower())) if w in STOP_WORDS]
+    if stop_words:
+        return NothingToSearch(
+            f"every word of the query is a stop word or a single letter ({', '.join(stop_words)[:200]}); "
+            "nothing to search"
+        )
+    return NothingToSearch("the query has no word to search (only punctuation or single letters)")
+
+
+def _filter_value(name: str, value: str) -> str:
+    """``value`` checked as filter text: refused where it could match nothing for a reason the user cannot see."""
+    _check_text(value, name)
+    if len(value) > MAX_FILTER_CHARS:
+        raise QueryError(f"{name} is longer than {MAX_FILTER_CHARS} characters")
+    return value
+
+
+def _keyword(name: str, value: str | None, normalise) -> wq.Query | None:
+    """A filter on a keyword field (``source``, ``place``): None when not given; its value must name something."""
+    if value is None:
+        return None
+    key = normalise(_filter_value(name, value))
+    if not key or not any(c.isalnum() for c in key):
+        raise QueryError(f"{name} {value!r} has no letters or digits to match")
+    return wq.Term(name, key.lower())
 
 
 def _filters(clauses: list[wq.Query], source, place, since, until, speaker) -> wq.Query | None:
     """One query of every restriction: metadata clauses of the query text and the keyword filters."""
     clauses = list(clauses)
-    if source:
-        clauses.append(wq.Term("source", normalise_source(source).lower()))
-    if place:
-        clauses.append(wq.Term("place", " ".join(place.split()).lower()))
+    for name, value, normalise in (("source", source, normalise_source), ("place", place, _squeeze)):
+        keyword = _keyword(name, value, normalise)
+        if keyword is not None:
+            clauses.append(keyword)
     start, end = parse_filter_date(since, "since"), parse_filter_date(until, "until")
     if start and end and start > end:
         raise QueryError(f"since ({start}) is after until ({end})")
@@ -140,8 +264,8 @@ def _filters(clauses: list[wq.Query], source, place, since, until, speaker) -> w
                 datetime.combine(end, time.max) if end else None,
             )
         )
-    if speaker:
-        words = [t.text for t in SCHEMA["speaker"].analyzer(speaker)]
+    if speaker is not None:
+        words = [t.text for t in SCHEMA["speaker"].analyzer(_filter_value("speaker", speaker))]
         if not words:
             raise QueryError(f"speaker {speaker!r} has no words to match")
         clauses.extend(wq.Term("speaker", w) for w in words)
@@ -203,7 +327,19 @@ def _only_metadata(q: wq.Query) -> bool:
     return all(getattr(leaf, "fieldname", None) not in SEARCH_FIELDS for leaf in q.leaves())
 
 
+def _squeeze(value: str) -> str:
+    return " ".join(value.split())
+
+
+def _check_text(text: str, name: str) -> None:
+    """Text Whoosh can look up: a lone surrogate (from undecodable bytes) cannot be encoded as UTF-8."""
+    bad = next((c for c in text if "\ud800" <= c <= "\udfff"), None)
+    if bad is not None:
+        raise QueryError(f"{name} holds a lone surrogate (U+{ord(bad):04X}), which is not text")
+
+
 def _check_length(text: str) -> None:
+    _check_text(text, "query")
     if not text or not text.strip():
         raise QueryError("empty query")
     if len(text) > MAX_QUERY_CHARS:

@@ -121,6 +121,19 @@ class TopK:
         scores = self._passage_scores(searcher, q, filter_q)
         return None if scores is None else _top(scores, limit)
 
+    def search_by_date(
+        self, searcher, q: wq.Query, filter_q: wq.Query | None, limit: int
+    ) -> list[tuple[int, float]] | None:
+        """The first ``limit`` matches as (doc number, score) by date, newest first, then by score, best first,
+        then by doc number (undated last); None when ``search`` would return None."""
+        scores = self._passage_scores(searcher, q, filter_q)
+        if scores is None:
+            return None
+        matched = np.flatnonzero(scores)
+        # ~date orders newest first without overflow; the undated (the smallest value) go last
+        order = np.lexsort((matched, -scores[matched], ~np.asarray(self.dates[matched])))[:limit]
+        return [(int(matched[i]), float(scores[matched[i]])) for i in order]
+
     def search_articles(
         self, searcher, q: wq.Query, filter_q: wq.Query | None, limit: int, article_weight: float
     ) -> list[tuple[int, float]] | None:
