@@ -280,8 +280,8 @@ class Index:
 
         Raises:
             NothingToSearch: every word of ``text`` is a stop word (a ``QueryError``).
-            QueryError: the query, a filter, ``limit`` or ``sort`` is malformed, the query's wildcards, prefixes,
-                ranges or fuzzy words reach too much of the index (see ``query.check_reach``), or ``per_article``
+            QueryError: the query, a filter, ``limit`` or ``sort`` is malformed, the query's wildcards, prefixes
+                or ranges reach too much of the index (see ``query.check_reach``), or ``per_article``
                 is combined with ``sort="date"``.
             TypeError: an argument is not of its type.
         """

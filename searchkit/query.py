@@ -35,7 +35,7 @@ MAX_PHRASE_WORDS = 32
 MAX_FILTER_CHARS = 500
 """A filter value (source, place, speaker, since, until) longer than this is refused."""
 MAX_EXPANDED_TERMS = 1_000
-"""Index terms that all the wildcards, prefixes, ranges and fuzzy words of one query may expand to, together
+"""Index terms that all the wildcards, prefixes and ranges of one query may expand to, together
 (``MAX_TERMS`` counts the query's text; this counts what its patterns match in the index)."""
 MAX_EXPANDED_POSTINGS = 100_000
 """Postings (the summed document frequencies of those terms) they may reach: Whoosh scores each posting in
@@ -43,9 +43,6 @@ Python (about 2 µs), so this bounds such a query to a fraction of a second on a
 MAX_SCANNED_TERMS = 100_000
 """Index terms that the query's patterns may read to find their matches: a pattern without a literal start
 (``*stan``, ``*a*``) reads its field's whole vocabulary."""
-MAX_FUZZY_EDITS = 2
-"""The largest edit distance of a fuzzy word (``word~2``), as in Lucene: the matcher of more grows
-exponentially."""
 
 _BINARY = frozenset({"AND", "OR", "ANDNOT", "ANDMAYBE"})
 _TOKEN = re.compile(r'"[^"]*"?|\[[^\]]*\]?|\{[^}]*\}?|[()]|[^\s()"\[\]{}]+')
@@ -100,7 +97,7 @@ def build_query(
 
 
 def check_reach(parsed: ParsedQuery, reader) -> None:
-    """Refuse a query whose wildcards, prefixes, ranges and fuzzy words reach too much of the index.
+    """Refuse a query whose wildcards, prefixes and ranges reach too much of the index.
 
     Counts, over the whole query and its filter, the index terms they expand to, the postings those reach and
     the vocabulary read to find them, against ``MAX_EXPANDED_TERMS``, ``MAX_EXPANDED_POSTINGS`` and
@@ -116,9 +113,6 @@ def check_reach(parsed: ParsedQuery, reader) -> None:
         for leaf in q.leaves() if q is not None else ():
             if isinstance(leaf, wq.NumericRange) and not scored:
                 continue
-            if isinstance(leaf, wq.FuzzyTerm) and leaf.maxdist > MAX_FUZZY_EDITS:
-                raise QueryError(f"{leaf.text}~{leaf.maxdist}: a fuzzy word may differ by at most "
-                                 f"{MAX_FUZZY_EDITS} edits")
             if isinstance(leaf, wq.Every) and leaf.fieldname is None:
                 postings += reader.doc_count()
             field = leaf.field() if hasattr(leaf, "fieldname") else None
@@ -135,13 +129,13 @@ def check_reach(parsed: ParsedQuery, reader) -> None:
                 postings += reader.doc_frequency(field, btext)
                 if terms > MAX_EXPANDED_TERMS:
                     raise QueryError(
-                        f"query too broad: its wildcards, prefixes, ranges and fuzzy words match more than "
+                        f"query too broad: its wildcards, prefixes and ranges match more than "
                         f"{MAX_EXPANDED_TERMS:,} index terms (at {_label(leaf)}); narrow them: a longer prefix, "
                         "a smaller range, fewer patterns"
                     )
             if postings > MAX_EXPANDED_POSTINGS:
                 raise QueryError(
-                    f"query too broad: its wildcards, prefixes, ranges and fuzzy words reach more than "
+                    f"query too broad: its wildcards, prefixes and ranges reach more than "
                     f"{MAX_EXPANDED_POSTINGS:,} postings (at {_label(leaf)}); narrow them: a longer prefix, "
                     "a smaller range, fewer patterns, or a word instead of a pattern"
                 )
@@ -168,7 +162,7 @@ def _expansion(leaf: wq.Query, reader) -> Iterator[bytes | None]:
                 yield part.text
             else:
                 yield from _expansion(part, reader)
-    else:  # TermRange, FuzzyTerm, Variations
+    else:  # TermRange (the parser makes no fuzzy terms: ``word~`` is the word)
         yield from leaf._btexts(reader)
 
 
