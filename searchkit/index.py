@@ -30,7 +30,7 @@ from .errors import (
 )
 from .highlight import highlight, match_terms
 from .models import BuildReport, Hit, IndexStats, Passage, SkippedFile
-from .query import build_query, check_reach, expanded
+from .query import bound_patterns, build_query, expanded
 from .segments import rewrite_segments, write_segments
 from .version import __version__
 
@@ -281,7 +281,7 @@ class Index:
         Raises:
             NothingToSearch: every word of ``text`` is a stop word (a ``QueryError``).
             QueryError: the query, a filter, ``limit`` or ``sort`` is malformed, the query's wildcards, prefixes
-                or ranges reach too much of the index (see ``query.check_reach``), or ``per_article``
+                or ranges reach too much of the index (see ``query.bound_patterns``), or ``per_article``
                 is combined with ``sort="date"``.
             TypeError: an argument is not of its type.
         """
@@ -300,7 +300,7 @@ class Index:
             text, source=source, place=place, since=since, until=until, speaker=speaker, syntax=syntax
         )
         searcher = self._searcher_now()
-        check_reach(parsed, searcher.reader())
+        parsed = bound_patterns(parsed, searcher.reader())
         limit = min(limit, max(1, searcher.doc_count_all()))
         if expand:
             parsed = self._expanded(searcher, parsed, per_article)

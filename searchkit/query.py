@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from itertools import islice
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
@@ -21,7 +20,7 @@ from .errors import NothingToSearch, QueryError
 from .ingest import normalise_source, parse_date
 from .schema import K3, SCHEMA, SEARCH_FIELDS, STOP_WORDS
 
-__all__ = ["ParsedQuery", "build_query", "check_reach", "expanded", "parse_filter_date", "QUERY_FIELDS"]
+__all__ = ["ParsedQuery", "bound_patterns", "build_query", "expanded", "parse_filter_date", "QUERY_FIELDS"]
 
 QUERY_FIELDS = ("title", "body", "date", "source", "place", "speaker", "tags", "authors", "article", "id", "path")
 """Field names usable as ``field:value`` in query text."""
@@ -96,57 +95,97 @@ def build_query(
     return ParsedQuery(_union_trees(scored), _filters(restrictions, source, place, since, until, speaker))
 
 
-def check_reach(parsed: ParsedQuery, reader) -> None:
-    """Refuse a query whose wildcards, prefixes and ranges reach too much of the index.
+def bound_patterns(parsed: ParsedQuery, reader) -> ParsedQuery:
+    """``parsed`` with each wildcard, prefix and text range replaced by the index terms it matches (an OR of
+    them, scored as Whoosh scores the pattern), refused where the patterns reach too much of the index.
 
-    Counts, over the whole query and its filter, the index terms they expand to, the postings those reach and
-    the vocabulary read to find them, against ``MAX_EXPANDED_TERMS``, ``MAX_EXPANDED_POSTINGS`` and
-    ``MAX_SCANNED_TERMS``. Counting stops at the first bound passed, so a refusal costs no more than the bound.
-    Date ranges of the filter (``since``, ``until``, ``date:[...]`` beside words) are not counted: they restrict
-    by one pass over the dates.
+    Counts, over the whole query and its filter, the index terms the patterns expand to, the postings those reach
+    and the vocabulary read to find them, against ``MAX_EXPANDED_TERMS``, ``MAX_EXPANDED_POSTINGS`` and
+    ``MAX_SCANNED_TERMS``; counting stops at the first bound passed, so a refusal costs no more than the bound.
+    Each pattern reads the vocabulary once here, where Whoosh would read it again in every segment and the
+    highlighter once more. Date ranges of the filter (``since``, ``until``, ``date:[...]`` beside words) are not
+    counted: they restrict by one pass over the dates.
 
     Raises:
         QueryError: a bound is passed; the message names the pattern where it was and what to narrow.
     """
-    terms = postings = scanned = 0
-    for q, scored in ((parsed.query, True), (parsed.filter, False)):
-        for leaf in q.leaves() if q is not None else ():
-            if isinstance(leaf, wq.NumericRange) and not scored:
-                continue
-            if isinstance(leaf, wq.Every) and leaf.fieldname is None:
-                postings += reader.doc_count()
-            field = leaf.field() if hasattr(leaf, "fieldname") else None
-            for btext in _expansion(leaf, reader):
-                scanned += 1
-                if scanned > MAX_SCANNED_TERMS:
+    budget = _Budget(reader)
+    query = _union_trees(parsed.query.accept(lambda node: budget.expand(node, scored=True)))
+    restriction = parsed.filter and _union_trees(parsed.filter.accept(lambda node: budget.expand(node, scored=False)))
+    return ParsedQuery(query, restriction)
+
+
+class _Terms(wq.Or):
+    """The index terms a pattern matched: an OR, not one of the query's own (``expanded`` tells them apart)."""
+
+
+class _Budget:
+    """What the query's patterns have expanded to so far, against the bounds; each distinct pattern read once."""
+
+    def __init__(self, reader) -> None:
+        self.reader = reader
+        self.terms = self.postings = self.scanned = 0
+        self.expansions: dict[wq.Query, tuple[list[bytes], int]] = {}
+
+    def expand(self, node: wq.Query, *, scored: bool) -> wq.Query:
+        """``node``, or the OR of the terms it matches; counted against the bounds."""
+        if isinstance(node, wq.Every) and node.fieldname is None:
+            self.postings += self.reader.doc_count()
+            self._check(node)
+            return node
+        if not isinstance(node, (wq.MultiTerm, wq.Every, wq.NumericRange)) or node.field() not in self.reader.schema \
+                or isinstance(node, wq.NumericRange) and not scored:
+            return node
+        texts, postings = self._doc_frequencies(node)
+        self.postings += postings
+        self._check(node)
+        if not isinstance(node, wq.MultiTerm):  # Every field, a date range scored by itself: kept, counted
+            return node
+        if not texts:
+            return wq.NullQuery
+        to_text = self.reader.schema[node.field()].from_bytes
+        return _Terms([wq.Term(node.field(), to_text(btext)) for btext in texts], boost=node.boost)
+
+    def _doc_frequencies(self, node: wq.Query) -> tuple[list[bytes], int]:
+        """The terms ``node`` matches and their summed document frequencies (read once per distinct node)."""
+        if node not in self.expansions:
+            field = node.field()
+            texts: list[bytes] = []
+            postings = 0
+            for btext in _expansion(node, self.reader):
+                self.scanned += 1
+                if self.scanned > MAX_SCANNED_TERMS:
                     raise QueryError(
                         f"query too broad: its patterns read more than {MAX_SCANNED_TERMS:,} index terms to find "
-                        f"their matches (at {_label(leaf)}); start each pattern with a few letters (e.g. cas*)"
+                        f"their matches (at {_label(node)}); start each pattern with a few letters (e.g. cas*)"
                     )
-                if btext is None:
-                    continue
-                terms += 1
-                postings += reader.doc_frequency(field, btext)
-                if terms > MAX_EXPANDED_TERMS:
-                    raise QueryError(
-                        f"query too broad: its wildcards, prefixes and ranges match more than "
-                        f"{MAX_EXPANDED_TERMS:,} index terms (at {_label(leaf)}); narrow them: a longer prefix, "
-                        "a smaller range, fewer patterns"
-                    )
-            if postings > MAX_EXPANDED_POSTINGS:
-                raise QueryError(
-                    f"query too broad: its wildcards, prefixes and ranges reach more than "
-                    f"{MAX_EXPANDED_POSTINGS:,} postings (at {_label(leaf)}); narrow them: a longer prefix, "
-                    "a smaller range, fewer patterns, or a word instead of a pattern"
-                )
+                if btext is not None:
+                    texts.append(btext)
+                    postings += self.reader.doc_frequency(field, btext)
+                    self._check(node, len(texts))
+            self.expansions[node] = (texts, postings)
+        texts, postings = self.expansions[node]
+        self.terms += len(texts)
+        return texts, postings
+
+    def _check(self, node: wq.Query, pending: int = 0) -> None:
+        if self.terms + pending > MAX_EXPANDED_TERMS:
+            raise QueryError(
+                f"query too broad: its wildcards, prefixes and ranges match more than {MAX_EXPANDED_TERMS:,} "
+                f"index terms (at {_label(node)}); narrow them: a longer prefix, a smaller range, fewer patterns"
+            )
+        if self.postings > MAX_EXPANDED_POSTINGS:
+            raise QueryError(
+                f"query too broad: its wildcards, prefixes and ranges reach more than {MAX_EXPANDED_POSTINGS:,} "
+                f"postings (at {_label(node)}); narrow them: a longer prefix, a smaller range, fewer patterns, "
+                "or a word instead of a pattern"
+            )
 
 
 def _expansion(leaf: wq.Query, reader) -> Iterator[bytes | None]:
     """The index terms ``leaf`` reads to find its matches: each one it matches, and None for each it reads and
     rejects. Nothing for a leaf of one term (or none)."""
-    field = getattr(leaf, "fieldname", None)
-    if field is None or field not in reader.schema or not isinstance(leaf, (wq.MultiTerm, wq.Every, wq.NumericRange)):
-        return
+    field = leaf.field()
     if isinstance(leaf, wq.Every) or isinstance(leaf, (wq.Prefix, wq.Wildcard)) and leaf.text in ("", "*"):
         yield from reader.lexicon(field)
     elif isinstance(leaf, wq.Prefix):

@@ -30,7 +30,7 @@ from whoosh import query as wq
 from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.fields import NUMERIC
 from whoosh.matching import wrappers
-from whoosh.matching.binary import IntersectionMatcher, UnionMatcher
+from whoosh.matching.binary import AndMaybeMatcher, IntersectionMatcher, UnionMatcher
 from whoosh.matching.combo import ArrayUnionMatcher
 from whoosh.matching.mcore import NullMatcherClass
 from whoosh.scoring import BM25FScorer
@@ -250,6 +250,9 @@ class TopK:
         if kind is IntersectionMatcher:
             a, b = self._evaluate(m.a, segment), self._evaluate(m.b, segment)
             return np.where((a != 0) & (b != 0), a + b, 0.0)
+        if kind is AndMaybeMatcher:  # ``b`` adds to ``a``'s score where both match
+            a, b = self._evaluate(m.a, segment), self._evaluate(m.b, segment)
+            return np.where((a != 0) & (b != 0), a + b, a)
         if kind is ArrayUnionMatcher:
             total = np.zeros(segment.doc_count)
             for sub in m._submatchers:
@@ -289,6 +292,11 @@ class TopK:
             mask = self.live.copy()
             for child in f.subqueries:
                 mask &= self._filter_mask(child)
+            return mask
+        if isinstance(f, wq.Or):  # a pattern's terms (``query.bound_patterns``)
+            mask = np.zeros(self.doc_count, dtype=bool)
+            for child in f.subqueries:
+                mask |= self._filter_mask(child)
             return mask
         if type(f) is wq.Term and f.fieldname in FILTER_FIELDS and f.boost == 1.0:
             mask = np.zeros(self.doc_count, dtype=bool)
