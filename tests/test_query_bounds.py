@@ -228,3 +228,43 @@ def test_sort_by_date_returns_the_best_of_the_newest_day(same_day_index, text, l
     expected = sorted(every, key=lambda h: (h.passage.date, h.score), reverse=True)[:limit]
     assert [h.passage.id for h in by_date] == [h.passage.id for h in expected]
     assert [h.score for h in by_date] == pytest.approx([h.score for h in expected])
+
+
+# --- patterns: expanded once into their terms, ranked alike by Whoosh and the arrays ---------------------------
+
+PATTERNS = ["caspia*", "c*", "ca*n", "body:[casp TO caspz]", "caspian AND c*", "seabed c*", "c* NOT caspian",
+            "source:reu* caspian"]
+
+
+@pytest.mark.parametrize("text", PATTERNS)
+def test_a_pattern_ranks_alike_on_the_first_and_later_queries(wide_index, text):
+    # Whoosh scores a pattern as a constant, the arrays (loaded from an Index's second query) by its terms
+    with Index.open(wide_index) as ix:
+        first, second = ([(h.passage.id, h.score) for h in ix.search(text, limit=10)] for _ in range(2))
+    assert first == second
+
+
+@pytest.mark.parametrize("text", PATTERNS)
+def test_expanded_patterns_rank_as_whoosh_ranks_their_terms(wide, text):
+    from whoosh import query as wq
+
+    from searchkit.expand import ORIGINAL_WEIGHT
+    from searchkit.query import bound_patterns, build_query, expanded
+
+    searcher = wide._searcher_now()
+    bounded = bound_patterns(build_query(text), searcher.reader())
+    assert not any(isinstance(leaf, wq.MultiTerm) for leaf in bounded.query.leaves())
+    by_whoosh = [(searcher.stored_fields(hit.docnum)["id"], hit.score)
+                 for hit in searcher.search(bounded.query, limit=10, filter=bounded.filter)]
+    ranked = [(h.passage.id, h.score) for h in wide.search(text, limit=10, highlights=False)]
+    assert [i for i, _ in ranked] == [i for i, _ in by_whoosh]
+    assert [s for _, s in ranked] == pytest.approx([s for _, s in by_whoosh], rel=1e-12)
+    # with expansion words (AND-MAYBE unless the query is words combined by OR), the arrays answer as Whoosh does
+    arrays = wide._arrays(load=True)
+    grown = expanded(bounded, [("seabed", 1.0), ("caspian", 0.5)], ORIGINAL_WEIGHT)
+    by_whoosh = [(hit.docnum, hit.score) for hit in searcher.search(grown.query, limit=10, filter=grown.filter)]
+    if "NOT" not in text:
+        by_arrays = arrays.search(searcher, grown.query, grown.filter, 10)
+        assert by_arrays is not None
+        assert [d for d, _ in by_arrays] == [d for d, _ in by_whoosh]
+        assert [s for _, s in by_arrays] == pytest.approx([s for _, s in by_whoosh], rel=1e-12)
