@@ -30,7 +30,7 @@ from .errors import (
 )
 from .highlight import highlight, match_terms
 from .models import BuildReport, Hit, IndexStats, Passage, SkippedFile
-from .query import bound_patterns, build_query, expanded
+from .query import bound_patterns, build_query, check_whoosh_reach, expanded
 from .segments import rewrite_segments, write_segments
 from .version import __version__
 
@@ -41,7 +41,7 @@ PUNKT = "punkt.json"
 SORTS = ("score", "date")
 ARRAYS_FIRST_QUERY_POSTINGS = 50_000
 """A first query walking more postings than this loads the top-k arrays (Whoosh: ~1 µs a posting; NumPy's
-import: ~50 ms)."""
+import: ~50 ms); at most ``query.MAX_WHOOSH_POSTINGS``, so that no query Whoosh would refuse skips the arrays."""
 PUNKT_SAMPLE_CHARS = 500_000
 """Punkt learns from (at most) this much text of the first build's articles: 0.6 s of training, before any
 indexing starts (1 MB took 1.3 s and cut all 19,043 Reuters-21578 articles into the same passages)."""
@@ -400,10 +400,11 @@ class Index:
         """
         self._queries += 1
         arrays = self._arrays(
-            load=self._queries > 1 or parsed.query.estimate_size(searcher.reader()) > ARRAYS_FIRST_QUERY_POSTINGS
+            load=self._queries > 1 or parsed.postings > ARRAYS_FIRST_QUERY_POSTINGS
         )
         ranked = arrays.search(searcher, parsed.query, parsed.filter, limit) if arrays else None
         if ranked is None:
+            check_whoosh_reach(parsed)
             results = searcher.search(parsed.query, limit=limit, filter=parsed.filter)
             ranked = [(h.docnum, h.score) for h in results]
         return ranked
@@ -441,6 +442,7 @@ class Index:
         ranked = arrays.search_by_date(searcher, parsed.query, parsed.filter, limit) if arrays else None
         if ranked is not None:
             return ranked
+        check_whoosh_reach(parsed)
         dates = searcher.reader().column_reader("date", translate=False)
         matches = ((hit.docnum, hit.score) for hit in searcher.search(parsed.query, limit=None, filter=parsed.filter))
 

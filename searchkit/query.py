@@ -20,7 +20,7 @@ from .errors import NothingToSearch, QueryError
 from .ingest import normalise_source, parse_date
 from .schema import K3, SCHEMA, SEARCH_FIELDS, STOP_WORDS
 
-__all__ = ["ParsedQuery", "bound_patterns", "build_query", "expanded", "parse_filter_date", "QUERY_FIELDS"]
+__all__ = ["ParsedQuery", "bound_patterns", "build_query", "check_whoosh_reach", "expanded", "parse_filter_date", "QUERY_FIELDS"]
 
 QUERY_FIELDS = ("title", "body", "date", "source", "place", "speaker", "tags", "authors", "article", "id", "path")
 """Field names usable as ``field:value`` in query text."""
@@ -33,15 +33,18 @@ MAX_PHRASE_WORDS = 32
 """Words in all "phrases" of one query: matching positions costs each phrase word a pass over its documents."""
 MAX_FILTER_CHARS = 500
 """A filter value (source, place, speaker, since, until) longer than this is refused."""
-MAX_EXPANDED_TERMS = 1_000
-"""Index terms that all the wildcards, prefixes and ranges of one query may expand to, together
-(``MAX_TERMS`` counts the query's text; this counts what its patterns match in the index)."""
-MAX_EXPANDED_POSTINGS = 100_000
-"""Postings (the summed document frequencies of those terms) they may reach: Whoosh scores each posting in
-Python (about 2 µs), so this bounds such a query to a fraction of a second on any corpus."""
-MAX_SCANNED_TERMS = 100_000
+MAX_EXPANDED_TERMS = 200
+"""Index terms that all the wildcards, prefixes and ranges of one query may expand to, together (``MAX_TERMS``
+counts the query's text; this counts what its patterns match in the index): each is scored like a word, a pass
+over an array of every passage (``kazakh*`` is 6 terms on 100k passages, ``title:[k TO l]`` 149)."""
+MAX_EXPANDED_POSTINGS = 500_000
+"""Postings (summed document frequencies) those terms may reach together."""
+MAX_SCANNED_TERMS = 20_000
 """Index terms that the query's patterns may read to find their matches: a pattern without a literal start
-(``*stan``, ``*a*``) reads its field's whole vocabulary."""
+(``*stan``, ``*a*``) reads its field's whole vocabulary (28,000 terms in title and body of 100k passages)."""
+MAX_WHOOSH_POSTINGS = 50_000
+"""Postings that the terms of a query the top-k arrays cannot score (``NOT``, phrases, a date range scored by
+itself) may reach: Whoosh scores them one at a time in Python (several µs each)."""
 
 _BINARY = frozenset({"AND", "OR", "ANDNOT", "ANDMAYBE"})
 _TOKEN = re.compile(r'"[^"]*"?|\[[^\]]*\]?|\{[^}]*\}?|[()]|[^\s()"\[\]{}]+')
@@ -54,6 +57,8 @@ class ParsedQuery:
 
     query: wq.Query
     filter: wq.Query | None
+    postings: int = 0
+    """Postings its terms reach (words and the terms of patterns; see ``bound_patterns``), or 0: not counted."""
 
 
 def build_query(
@@ -112,7 +117,37 @@ def bound_patterns(parsed: ParsedQuery, reader) -> ParsedQuery:
     budget = _Budget(reader)
     query = _union_trees(parsed.query.accept(lambda node: budget.expand(node, scored=True)))
     restriction = parsed.filter and _union_trees(parsed.filter.accept(lambda node: budget.expand(node, scored=False)))
-    return ParsedQuery(query, restriction)
+    return ParsedQuery(query, restriction, budget.postings + _word_postings(query, reader))
+
+
+def check_whoosh_reach(parsed: ParsedQuery) -> None:
+    """Refuse to have Whoosh score a query whose terms reach more than ``MAX_WHOOSH_POSTINGS`` postings.
+
+    Raises:
+        QueryError: the message says what to narrow.
+    """
+    if parsed.postings > MAX_WHOOSH_POSTINGS:
+        raise QueryError(
+            f"query too broad: with NOT, a phrase or a date range scored alone, its words and patterns may reach "
+            f"{MAX_WHOOSH_POSTINGS:,} postings, and they reach {parsed.postings:,}; narrow it: rarer words, "
+            "a longer prefix, or a date range beside words (a filter)"
+        )
+
+
+def _word_postings(q: wq.Query, reader) -> int:
+    """Postings the words (terms and phrases' words) of ``q`` reach, patterns' terms left out (counted apart)."""
+    if isinstance(q, _Terms):
+        return 0
+    if isinstance(q, (wq.Term, wq.Phrase)) and q.fieldname in reader.schema:
+        field = reader.schema[q.fieldname]
+        total = 0
+        for word in [q.text] if isinstance(q, wq.Term) else q.words:
+            try:
+                total += reader.doc_frequency(q.fieldname, field.to_bytes(word))
+            except ValueError:  # a value the field cannot hold matches nothing (as in Whoosh's Term.matcher)
+                pass
+        return total
+    return sum(_word_postings(child, reader) for child in q.children())
 
 
 class _Terms(wq.Or):
@@ -238,7 +273,8 @@ def expanded(parsed: ParsedQuery, words: list[tuple[str, float]], original_weigh
     original = parsed.query.with_boost(original_weight)
     any_word = all(type(node) in (wq.Or, wq.Term) for node in _walk(parsed.query))
     combined = wq.Or([original, expansion]) if any_word else wq.AndMaybe(original, expansion)
-    return ParsedQuery(_union_trees(combined), parsed.filter)
+    # Whoosh's AND-MAYBE probes every expansion word at each match of the original
+    return ParsedQuery(_union_trees(combined), parsed.filter, parsed.postings * (1 + len(words)))
 
 
 def parse_filter_date(value: date | str | None, name: str) -> date | None:
