@@ -427,6 +427,7 @@ class Index:
             ranked = arrays.search_articles(searcher, parsed.query, parsed.filter, limit, schema.ARTICLE_WEIGHT)
             if ranked is not None:
                 return ranked
+        check_whoosh_reach(parsed)
         best: dict[tuple[str, str], tuple[int, float]] = {}
         for docnum, score in self._top(searcher, parsed, max(1, searcher.doc_count_all())):
             stored = searcher.stored_fields(docnum)

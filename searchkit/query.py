@@ -422,7 +422,10 @@ def _check_syntax(text: str) -> None:
     depth = phrase_words = 0
     previous: str | None = None
     awaiting_value: str | None = None
-    for token in _TOKEN.findall(text):
+    tokens = _TOKEN.findall(text)
+    if len(tokens) > MAX_TERMS:  # refused before Whoosh's parser spends a millisecond on each
+        raise QueryError(f"query has more than {MAX_TERMS} terms")
+    for token in tokens:
         if awaiting_value and (token == ")" or token in _BINARY or token == "NOT"):
             raise QueryError(f"field {awaiting_value!r} has no value")
         awaiting_value = None

@@ -255,7 +255,7 @@ def test_a_pattern_ranks_alike_on_the_first_and_later_queries(wide_index, text):
     assert first == second
 
 
-@pytest.mark.parametrize("text", PATTERNS)
+@pytest.mark.parametrize("text", [t for t in PATTERNS if "AND" not in t])
 def test_expanded_patterns_rank_as_whoosh_ranks_their_terms(wide, text):
     from whoosh import query as wq
 
