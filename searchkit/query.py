@@ -20,7 +20,9 @@ from .errors import NothingToSearch, QueryError
 from .ingest import normalise_source, parse_date
 from .schema import K3, SCHEMA, SEARCH_FIELDS, STOP_WORDS
 
-__all__ = ["ParsedQuery", "bound_patterns", "build_query", "check_whoosh_reach", "expanded", "parse_filter_date", "QUERY_FIELDS"]
+__all__ = [
+    "ParsedQuery", "bound_patterns", "build_query", "check_whoosh_reach", "expanded", "parse_filter_date", "QUERY_FIELDS",
+]
 
 QUERY_FIELDS = ("title", "body", "date", "source", "place", "speaker", "tags", "authors", "article", "id", "path")
 """Field names usable as ``field:value`` in query text."""
@@ -102,7 +104,10 @@ def build_query(
 
 def bound_patterns(parsed: ParsedQuery, reader) -> ParsedQuery:
     """``parsed`` with each wildcard, prefix and text range replaced by the index terms it matches (an OR of
-    them, scored as Whoosh scores the pattern), refused where the patterns reach too much of the index.
+    them, each scored as a word), refused where the patterns reach too much of the index.
+
+    Whoosh's own pattern matcher gives every match one constant score, while the top-k arrays (from an Index's
+    second query) scored the terms: a pattern ranked differently on a process's first query and the next.
 
     Counts, over the whole query and its filter, the index terms the patterns expand to, the postings those reach
     and the vocabulary read to find them, against ``MAX_EXPANDED_TERMS``, ``MAX_EXPANDED_POSTINGS`` and
