@@ -216,13 +216,14 @@ def test_cli_stop_words_are_a_note_and_exit_1(seed_index, run_cli):
 
 @pytest.fixture(scope="module")
 def same_day_index(tmp_path_factory):
-    """40 wheat passages on the newest day, later ones mentioning wheat more (so doc order is not score order),
-    and 40 older ones."""
+    """40 wheat passages on the newest day, earlier ones mentioning wheat more (so that neither doc order nor
+    its reverse is score order within the day), and 40 older ones."""
     folder = tmp_path_factory.mktemp("sameday")
     with open(folder / "news.jsonl", "w", encoding="utf-8") as f:
         for n in range(80):
             day = "2020-03-05" if n >= 40 else f"2020-02-{n % 28 + 1:02d}"
-            text = " ".join(["wheat harvest"] * (1 + n % 40) + ["grain"] * (40 - n % 40))
+            wheat = 40 - n % 40 if n % 2 else 20 - n % 20
+            text = " ".join(["wheat harvest"] * wheat + ["grain"] * (41 - wheat))
             f.write(json.dumps({"id": f"a{n}", "title": f"Report {n}", "date": day, "text": text}) + "\n")
     path = folder / "index"
     Index.build([folder], path)
