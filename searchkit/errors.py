@@ -22,6 +22,10 @@ class QueryError(SearchkitError):
     """The query text or a filter is malformed; the message names the problem."""
 
 
+class NothingToSearch(QueryError):
+    """Every word of the query is a stop word (or a single letter): no index holds them, nothing can match."""
+
+
 class IndexNotFound(SearchkitError):
     """There is no searchkit index at the given path."""
 

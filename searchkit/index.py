@@ -12,18 +12,18 @@ from __future__ import annotations
 import collections
 import functools
 import hashlib
+import heapq
 import json
 import os
 import posixpath
 import shutil
 import time as _time
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import whoosh.index
 from whoosh import query as wq
-from whoosh import sorting
 from whoosh.index import LockError
 
 from . import safepickle, schema, store
@@ -33,7 +33,7 @@ from .errors import (
 )
 from .highlight import highlight, match_terms
 from .models import BuildReport, Hit, IndexStats, Passage, SkippedFile
-from .query import build_query, expanded
+from .query import bound_patterns, build_query, check_whoosh_reach, expanded
 from .segments import DocumentError, rewrite_segments, write_segments
 from .version import __version__
 
@@ -46,7 +46,7 @@ PUNKT = "punkt.json"
 SORTS = ("score", "date")
 ARRAYS_FIRST_QUERY_POSTINGS = 50_000
 """A first query walking more postings than this loads the top-k arrays (Whoosh: ~1 µs a posting; NumPy's
-import: ~50 ms)."""
+import: ~50 ms); at most ``query.MAX_WHOOSH_POSTINGS``, so that no query Whoosh would refuse skips the arrays."""
 PUNKT_SAMPLE_CHARS = 500_000
 """Punkt learns from (at most) this much text of the first build's articles: 0.6 s of training, before any
 indexing starts (1 MB took 1.3 s and cut all 19,043 Reuters-21578 articles into the same passages)."""
@@ -60,9 +60,8 @@ MAX_WRITER_PROCS = 4
 SHARD_BYTES = 2_000_000
 """A file this large is indexed by all the indexing processes together (see ``_index_files``)."""
 
-# An undated passage holds the column's default, its largest value: sort it as the oldest instead.
+# An undated passage holds the date column's default, its largest value: ``sort="date"`` puts it last.
 _UNDATED = schema.SCHEMA["date"].default
-_BY_DATE = sorting.TranslateFacet(lambda v: -1 if v == _UNDATED else v, sorting.FieldFacet("date"))
 
 Progress = Callable[[int, int, str], None]
 """Called as ``progress(files_done, files_total, current_path)`` while indexing."""
@@ -283,8 +282,8 @@ class Index:
         limit: int = 10,
         source: str | None = None,
         place: str | None = None,
-        since: str | None = None,
-        until: str | None = None,
+        since: str | date | None = None,
+        until: str | date | None = None,
         speaker: str | None = None,
         sort: str = "score",
         syntax: bool = True,
@@ -294,7 +293,8 @@ class Index:
     ) -> list[Hit]:
         """Ranked passages matching ``text`` (Whoosh query syntax), best first, with highlights.
 
-        ``since``/``until`` are ISO dates (inclusive); ``sort="date"`` orders matches newest first.
+        ``since``/``until`` are ISO dates or ``date``s (inclusive); ``sort="date"`` orders matches newest first,
+        best first within a day.
         ``syntax=False`` reads ``text`` as plain words, any of which may match (see ``build_query``);
         ``highlights=False`` leaves ``Hit.highlights`` empty, for callers that only rank.
         ``per_article=True`` returns one hit per article: its best passage, with the article's score, ranked
@@ -303,9 +303,17 @@ class Index:
         and searches again; highlights then mark the added words too.
 
         Raises:
-            QueryError: the query, a filter, ``limit`` or ``sort`` is malformed, or ``per_article`` is
-                combined with ``sort="date"``.
+            NothingToSearch: every word of ``text`` is a stop word (a ``QueryError``).
+            QueryError: the query, a filter, ``limit`` or ``sort`` is malformed, the query's wildcards, prefixes
+                or ranges reach too much of the index (see ``query.bound_patterns``), or ``per_article``
+                is combined with ``sort="date"``.
+            TypeError: an argument is not of its type.
         """
+        _check_types(
+            text=(text, str), limit=(limit, int), source=(source, _TEXT), place=(place, _TEXT), since=(since, _DAY),
+            until=(until, _DAY), speaker=(speaker, _TEXT), sort=(sort, str), syntax=(syntax, bool),
+            highlights=(highlights, bool), per_article=(per_article, bool), expand=(expand, bool),
+        )
         if limit < 1:
             raise QueryError(f"limit must be at least 1, got {limit}")
         if sort not in SORTS:
@@ -316,15 +324,12 @@ class Index:
             text, source=source, place=place, since=since, until=until, speaker=speaker, syntax=syntax
         )
         searcher = self._searcher_now()
+        parsed = bound_patterns(parsed, searcher.reader())
+        limit = min(limit, max(1, searcher.doc_count_all()))
         if expand:
             parsed = self._expanded(searcher, parsed, per_article)
         if sort == "date":
-            newest = searcher.search(parsed.query, limit=limit, filter=parsed.filter, sortedby=_BY_DATE, reverse=True)
-            # Sorted results carry sort keys, not scores: score just those passages to report BM25F,
-            # then order them newest first, best first within a day, undated last.
-            scored = searcher.search(parsed.query, limit=limit, filter={hit.docnum for hit in newest})
-            results = sorted(scored, key=lambda hit: (hit.get("date") is not None, hit.get("date") or datetime.min, hit.score), reverse=True)
-            ranked = [(hit.docnum, hit.score) for hit in results]
+            ranked = self._newest(searcher, parsed, limit)
         elif per_article:
             ranked = self._top_articles(searcher, parsed, limit)
         else:
@@ -343,7 +348,11 @@ class Index:
 
         Raises:
             PassageNotFound: no passage has this id.
+            TypeError: ``passage_id`` is not a string.
         """
+        _check_types(passage_id=(passage_id, str))
+        if any("\ud800" <= c <= "\udfff" for c in passage_id):  # not UTF-8: no id can hold it
+            raise PassageNotFound(f"no passage with id {passage_id!r} in {self.path}")
         stored = self._searcher_now().document(id=passage_id)
         if stored is None:
             raise PassageNotFound(f"no passage with id {passage_id!r} in {self.path}")
@@ -351,7 +360,12 @@ class Index:
 
     @_reads_segments
     def neighbours(self, passage_id: str) -> list[Passage]:
-        """The passages just before and after this one in its article (zero, one or two, in order)."""
+        """The passages just before and after this one in its article (zero, one or two, in order).
+
+        Raises:
+            PassageNotFound: no passage has this id.
+            TypeError: ``passage_id`` is not a string.
+        """
         passage = self.get(passage_id)
         near = wq.And([
             wq.Term("article", passage.article),
@@ -414,10 +428,11 @@ class Index:
         """
         self._queries += 1
         arrays = self._arrays(
-            load=self._queries > 1 or parsed.query.estimate_size(searcher.reader()) > ARRAYS_FIRST_QUERY_POSTINGS
+            load=self._queries > 1 or parsed.postings > ARRAYS_FIRST_QUERY_POSTINGS
         )
         ranked = arrays.search(searcher, parsed.query, parsed.filter, limit) if arrays else None
         if ranked is None:
+            check_whoosh_reach(parsed)
             results = searcher.search(parsed.query, limit=limit, filter=parsed.filter)
             ranked = [(h.docnum, h.score) for h in results]
         return ranked
@@ -440,11 +455,31 @@ class Index:
             ranked = arrays.search_articles(searcher, parsed.query, parsed.filter, limit, schema.ARTICLE_WEIGHT)
             if ranked is not None:
                 return ranked
+        check_whoosh_reach(parsed)
         best: dict[tuple[str, str], tuple[int, float]] = {}
         for docnum, score in self._top(searcher, parsed, max(1, searcher.doc_count_all())):
             stored = searcher.stored_fields(docnum)
             best.setdefault((stored["path"], stored["article"]), (docnum, score))
-        return list(best.values())[:limit]
+            if len(best) == limit:  # the next articles' best passages all rank below
+                break
+        return list(best.values())
+
+    def _newest(self, searcher, parsed, limit: int) -> list[tuple[int, float]]:
+        """The first ``limit`` (docnum, score) by date, newest first, then by score, best first (undated last):
+        from the top-k arrays where they answer exactly, else from every match as Whoosh scores it."""
+        arrays = self._arrays(load=True)
+        ranked = arrays.search_by_date(searcher, parsed.query, parsed.filter, limit) if arrays else None
+        if ranked is not None:
+            return ranked
+        check_whoosh_reach(parsed)
+        dates = searcher.reader().column_reader("date", translate=False)
+        matches = ((hit.docnum, hit.score) for hit in searcher.search(parsed.query, limit=None, filter=parsed.filter))
+
+        def order(match: tuple[int, float]) -> tuple[bool, int, float, int]:
+            day = dates[match[0]]
+            return (day == _UNDATED, 0 if day == _UNDATED else -day, -match[1], match[0])
+
+        return heapq.nsmallest(limit, matches, key=order)
 
     def _expanded(self, searcher, parsed, per_article: bool):
         """``parsed`` expanded by words of its top hits (articles' best passages with ``per_article``)."""
@@ -747,6 +782,19 @@ def _merge_small_segments(ix, writer, segments: list) -> list:
         return segments
     kept = [s for s in segments if s.doc_count() >= SMALL_SEGMENT_PASSAGES]
     return kept + rewrite_segments(ix, small, copy=SegmentArrays)
+
+
+_TEXT = (str, type(None))
+_DAY = (str, date, type(None))
+
+
+def _check_types(**arguments: tuple[object, type | tuple[type, ...]]) -> None:
+    """Raise TypeError naming the first argument whose value is not of its type(s) (a bool is not an int)."""
+    for name, (value, types) in arguments.items():
+        types = types if isinstance(types, tuple) else (types,)
+        if not isinstance(value, types) or isinstance(value, bool) and bool not in types:
+            expected = " or ".join("None" if t is type(None) else t.__name__ for t in types)
+            raise TypeError(f"{name} must be {expected}, got {type(value).__name__}")
 
 
 def inputs_fingerprint(files: dict) -> str:

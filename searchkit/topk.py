@@ -31,7 +31,7 @@ from whoosh import query as wq
 from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.fields import NUMERIC
 from whoosh.matching import wrappers
-from whoosh.matching.binary import IntersectionMatcher, UnionMatcher
+from whoosh.matching.binary import AndMaybeMatcher, IntersectionMatcher, UnionMatcher
 from whoosh.matching.combo import ArrayUnionMatcher
 from whoosh.matching.mcore import NullMatcherClass
 from whoosh.scoring import BM25FScorer
@@ -129,6 +129,19 @@ class TopK:
         ranks them; None when the arrays are stale for this searcher or cannot evaluate the query exactly."""
         scores = self._passage_scores(searcher, q, filter_q)
         return None if scores is None else _top(scores, limit)
+
+    def search_by_date(
+        self, searcher, q: wq.Query, filter_q: wq.Query | None, limit: int
+    ) -> list[tuple[int, float]] | None:
+        """The first ``limit`` matches as (doc number, score) by date, newest first, then by score, best first,
+        then by doc number (undated last); None when ``search`` would return None."""
+        scores = self._passage_scores(searcher, q, filter_q)
+        if scores is None:
+            return None
+        matched = np.flatnonzero(scores)
+        # ~date orders newest first without overflow; the undated (the smallest value) go last
+        order = np.lexsort((matched, -scores[matched], ~np.asarray(self.dates[matched])))[:limit]
+        return [(int(matched[i]), float(scores[matched[i]])) for i in order]
 
     def search_articles(
         self, searcher, q: wq.Query, filter_q: wq.Query | None, limit: int, article_weight: float
@@ -246,6 +259,9 @@ class TopK:
         if kind is IntersectionMatcher:
             a, b = self._evaluate(m.a, segment), self._evaluate(m.b, segment)
             return np.where((a != 0) & (b != 0), a + b, 0.0)
+        if kind is AndMaybeMatcher:  # ``b`` adds to ``a``'s score where both match
+            a, b = self._evaluate(m.a, segment), self._evaluate(m.b, segment)
+            return np.where((a != 0) & (b != 0), a + b, a)
         if kind is ArrayUnionMatcher:
             total = np.zeros(segment.doc_count)
             for sub in m._submatchers:
@@ -285,6 +301,11 @@ class TopK:
             mask = self.live.copy()
             for child in f.subqueries:
                 mask &= self._filter_mask(child)
+            return mask
+        if isinstance(f, wq.Or):  # a pattern's terms (``query.bound_patterns``)
+            mask = np.zeros(self.doc_count, dtype=bool)
+            for child in f.subqueries:
+                mask |= self._filter_mask(child)
             return mask
         if type(f) is wq.Term and f.fieldname in FILTER_FIELDS and f.boost == 1.0:
             mask = np.zeros(self.doc_count, dtype=bool)
