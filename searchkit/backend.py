@@ -1,7 +1,7 @@
 """The ranking seam: what a search asks of an engine, in passage ids and scores (never Whoosh document numbers).
 
-``search.run`` ranks through a ``Backend``: ``expand`` (a query leaf's terms as this engine's lexicon expands
-them), ``statistics`` (the collection statistics of those terms), ``rank`` (its best passages or articles
+``search.run`` ranks through a ``Backend``: ``lexicon`` (the vocabulary a query's patterns expand against, see
+``bounds``), ``statistics`` (the collection statistics of the query's terms), ``rank`` (its best passages or articles
 scored with the statistics it is given) and ``passages`` (stored passages by id). A backend scored with
 the statistics of a whole collection ranks its part of it exactly as one index of the whole would, so a sharded
 backend gathers statistics from its shards, ranks on each with their sum, and merges on ``Ranked.key``.
@@ -10,17 +10,15 @@ backend gathers statistics from its shards, ranks on each with their sum, and me
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
-
-from whoosh import query as wq
+from typing import Any, Protocol
 
 from .models import Passage
 from .query import ParsedQuery
 from .scoring import Statistics
 
-__all__ = ["Ranked", "Backend", "Term", "merge", "SORTS", "tiebreak"]
+__all__ = ["Ranked", "Backend", "Lexicon", "Term", "merge", "SORTS", "tiebreak"]
 
 SORTS = ("score", "date")
 Term = tuple[str, bytes]
@@ -53,11 +51,27 @@ class Ranked:
         return (-self.score, tiebreak(self.passage_id))
 
 
+class Lexicon(Protocol):
+    """An engine's vocabulary, as much of Whoosh's reader interface as ``bounds`` and Whoosh's range queries read."""
+
+    schema: Any
+
+    def doc_count(self) -> int: ...
+
+    def doc_frequency(self, fieldname: str, text: bytes) -> int: ...
+
+    def lexicon(self, fieldname: str) -> Iterator[bytes]: ...
+
+    def expand_prefix(self, fieldname: str, prefix: str) -> Iterator[bytes]: ...
+
+    def terms_from(self, fieldname: str, prefix: bytes) -> Iterator[tuple[str, bytes]]: ...
+
+
 class Backend(Protocol):
     """An engine holding some passages: one index generation, or several shards together."""
 
-    def expand(self, leaf: wq.Query) -> list[Term]:
-        """The indexed terms one query leaf reaches here: its own, or a multi-term leaf's expansion."""
+    def lexicon(self) -> Lexicon:
+        """This engine's vocabulary, which the query's wildcards, prefixes and ranges expand against."""
 
     def statistics(self, terms: Iterable[Term], *, articles: bool) -> Statistics:
         """Statistics covering ``terms`` (with ``articles``, at the article level too): this engine's, or, for

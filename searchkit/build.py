@@ -12,6 +12,7 @@ import functools
 import hashlib
 import json
 import os
+import posixpath
 import shutil
 import time as _time
 from collections.abc import Callable, Iterable, Iterator
@@ -24,7 +25,7 @@ from whoosh.index import LockError
 from . import schema, store
 from .errors import ArticleError, IndexLocked
 from .models import BuildReport, SkippedFile
-from .segments import rewrite_segments, write_segments
+from .segments import DocumentError, rewrite_segments, write_segments
 from .settings import Settings
 from .version import __version__
 
@@ -90,46 +91,82 @@ class _Transaction:
         """Where relative stored paths start: the index directory's parent."""
 
     def _stored_path(self, path: str) -> str:
-        full = os.path.abspath(path)
+        """The key a file is indexed under: its real path (one file reached by two paths is one file),
+        relative to ``root`` when inside it (an index moves with its inputs), else absolute."""
+        full = os.path.realpath(path)
         root = str(self.root)
         if full.startswith(root + os.sep):
             return Path(os.path.relpath(full, root)).as_posix()
         return full
 
-    def run(self, sources: Iterable[str | os.PathLike], *, progress: Progress | None, prune: bool) -> BuildReport:
+    def _moved(self, changed: list[tuple[str, str, dict]], known: dict, current_keys: set[str]) -> dict[str, str]:
+        """New key → old key of the ``changed`` files that moved: indexed before under a key not among this
+        run's inputs, of the same content (the same file name preferred), which no longer holds it."""
+        gone_by_content: dict[str, list[str]] = collections.defaultdict(list)
+        for old_key, entry in known.items():
+            if old_key not in current_keys:
+                gone_by_content[entry.get("sha256")].append(old_key)
+        moved: dict[str, str] = {}
+        claimed: set[str] = set()
+        for f, key, fingerprint in changed:
+            if key in known or fingerprint["sha256"] not in gone_by_content:
+                continue
+            name = posixpath.basename(key)
+            for old_key in sorted(gone_by_content[fingerprint["sha256"]], key=lambda k: posixpath.basename(k) != name):
+                if old_key not in claimed and not self._still_holds(old_key, fingerprint["sha256"], f):
+                    moved[key] = old_key
+                    claimed.add(old_key)
+                    break
+        return moved
+
+    def _still_holds(self, key: str, sha256: str, new_path: str) -> bool:
+        """Whether the file indexed under ``key`` is still there with this content, and is not the file at
+        ``new_path`` under another name (a hard link, or a key written before links were resolved): then the
+        file at ``new_path`` is a copy, indexed as a file of its own."""
+        old_path = os.path.join(self.root, key)
+        try:
+            return not os.path.samefile(old_path, new_path) and file_fingerprint(old_path)["sha256"] == sha256
+        except OSError:
+            return False
+
+    def run(self, sources: list[str], *, progress: Progress | None, prune: bool) -> BuildReport:
         """Index ``sources`` into this generation and write its manifest."""
         from .ingest import iter_input_files  # the indexing path only: keeps nltk out of query start-up
         from .passages import PassageSplitter, punkt_from_json, punkt_to_json, train_punkt
 
         began = _time.perf_counter()
-        sources = [os.fspath(s) for s in sources]
         skipped: list[SkippedFile] = [SkippedFile(s, "no such file or directory") for s in sources if not os.path.exists(s)]
         files = list(iter_input_files(
-            [s for s in sources if os.path.exists(s)], on_error=lambda f, reason: skipped.append(SkippedFile(f, reason))
+            [s for s in sources if os.path.exists(s)], on_error=lambda f, reason: skipped.append(SkippedFile(f, reason)),
+            exclude=[self.path],
         ))
         known: dict = self.manifest.setdefault("files", {})
+        keys = [self._stored_path(f) for f in files]
+        current_keys = set(keys)
         changed: list[tuple[str, str, dict]] = []
         unchanged = 0
-        for f in files:
+        for f, key in zip(files, keys):
             try:
                 fingerprint = file_fingerprint(f)
             except OSError as e:
                 skipped.append(SkippedFile(f, f"cannot read: {e.strerror or e}"))
                 continue
-            key = self._stored_path(f)
             if known.get(key, {}).get("sha256") == fingerprint["sha256"]:
                 unchanged += 1
             else:
                 changed.append((f, key, fingerprint))
-        current_keys = {self._stored_path(f) for f in files}
-        removed = [k for k in known if k not in current_keys] if prune else []
+        moved = self._moved(changed, known, current_keys)
+        moved_from = set(moved.values())
+        removed = [k for k in known if k not in current_keys and k not in moved_from] if prune else []
 
         punkt_file = self.directory / PUNKT
         if punkt_file.is_file():
             params = punkt_from_json(json.loads(punkt_file.read_text(encoding="utf-8")))
         else:
-            params = train_punkt(_ArticleReader(skipped).texts(changed), max_chars=self.settings.punkt_sample_chars)
-            punkt_file.write_text(json.dumps(punkt_to_json(params), indent=0), encoding="utf-8")
+            sample = _Counted(_ArticleReader(skipped).texts(changed))
+            params = train_punkt(sample, max_chars=self.settings.punkt_sample_chars)
+            if sample.count:  # learned from no text (an empty build), it is not kept: the first text teaches it
+                punkt_file.write_text(json.dumps(punkt_to_json(params), indent=0), encoding="utf-8")
         splitter = PassageSplitter(params, max_chars=self.settings.max_passage_chars)
 
         new_segments, outcomes = _index_files(self._ix, changed, splitter, progress)
@@ -146,10 +183,13 @@ class _Transaction:
                 skipped.extend(file_skipped)
                 if file_articles == 0:
                     continue  # a changed file that can no longer be read keeps its indexed passages
-                if key in known:
-                    writer.delete_by_term("path", key)
-                replaced += key in known
-                added += key not in known
+                old_key = moved.get(key)
+                replaced += key in known or old_key is not None
+                added += key not in known and old_key is None
+                for stale in (key, old_key):
+                    if stale in known:
+                        writer.delete_by_term("path", stale)
+                        del known[stale]
                 known[key] = {**fingerprint, "articles": file_articles, "passages": file_passages}
                 articles += file_articles
                 passages += file_passages
@@ -160,7 +200,10 @@ class _Transaction:
             raise
         from . import topk  # NumPy: only for writing or answering queries
 
-        topk.write(self.directory, self._ix)
+        if self._ix.doc_count():
+            topk.write(self.directory, self._ix)
+        else:  # no passages: there may be no segments (Whoosh's EmptyReader), and no query needs arrays
+            shutil.rmtree(self.directory / topk.FOLDER, ignore_errors=True)
         seconds = _time.perf_counter() - began
         self._write_manifest(seconds)
         return BuildReport(
@@ -195,6 +238,22 @@ class _Transaction:
         (self.directory / MANIFEST).write_text(json.dumps(self.manifest, indent=1, sort_keys=True), encoding="utf-8")
 
 
+class _Counted:
+    """An iterator of texts that counts those it has yielded."""
+
+    def __init__(self, texts: Iterable[str]) -> None:
+        self._texts = iter(texts)
+        self.count = 0
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        text = next(self._texts)
+        self.count += 1
+        return text
+
+
 class _ArticleReader:
     """Reads articles, recording unreadable files and bad lines in ``skipped``."""
 
@@ -210,11 +269,11 @@ class _ArticleReader:
             try:
                 for article in read_articles(f, on_error=lambda error: None):
                     yield article.text
-            except ArticleError:
+            except Exception:  # ArticleError, or any other: reported when the file is read to be indexed
                 continue
 
     def articles(self, f: str) -> Iterator:
-        from .ingest import read_articles
+        from .ingest import read_articles, unexpected_error
 
         def on_error(error: ArticleError) -> None:
             self.skipped.append(SkippedFile(error.path, error.reason, error.line))
@@ -223,6 +282,8 @@ class _ArticleReader:
             yield from read_articles(f, on_error=on_error)
         except ArticleError as e:
             on_error(e)
+        except Exception as e:  # a reader's failure no check foresaw skips the rest of this file, not the run
+            on_error(ArticleError(f, unexpected_error(e)))
 
 
 def _index_files(
@@ -241,15 +302,16 @@ def _index_files(
     def index_job(job: tuple[int, int, int], add: Callable[[dict], None]) -> tuple[int, int, list[SkippedFile]]:
         file_no, shard, shards = job
         f, key, _ = changed[file_no]
-        file_skipped: list[SkippedFile] = []
+        read_skipped: list[SkippedFile] = []
+        split_skipped: list[SkippedFile] = []
         file_articles = file_passages = 0
-        for n, article in enumerate(_ArticleReader(file_skipped).articles(f)):
+        for n, article in enumerate(_ArticleReader(read_skipped).articles(f)):
             if n % shards == shard:
-                file_articles += 1
-                for passage in splitter.split(article):
-                    add(schema.to_document(passage, key))
-                    file_passages += 1
-        return file_articles, file_passages, file_skipped if shard == 0 else []
+                added = _index_article(article, splitter, key, add, split_skipped)
+                file_articles += added > 0
+                file_passages += added
+        # Every shard reads the whole file and meets the same bad lines: the first one reports them.
+        return file_articles, file_passages, (read_skipped if shard == 0 else []) + split_skipped
 
     shards_left = collections.Counter(file_no for file_no, _, _ in jobs)
     files_done = 0
@@ -271,7 +333,29 @@ def _index_files(
     for (file_no, _, _), (file_articles, file_passages, file_skipped) in zip(jobs, outcomes):
         a, p, k = per_file[file_no]
         per_file[file_no] = (a + file_articles, p + file_passages, k + file_skipped)
+    # Shards report the articles they could not split in turn: in line order, as one process would.
+    per_file = [(a, p, sorted(k, key=lambda skip: skip.line or 0)) for a, p, k in per_file]
     return segments, per_file
+
+
+def _index_article(article, splitter, key: str, add: Callable[[dict], None], skipped: list[SkippedFile]) -> int:
+    """Add the passages of one article; the number added. An article that cannot be split or analysed is
+    recorded in ``skipped`` (with its line) instead of stopping the run."""
+    from .ingest import unexpected_error
+
+    try:
+        documents = [schema.to_document(passage, key) for passage in splitter.split(article)]
+    except Exception as e:  # Punkt, the id hash or a field conversion failing on this article's text
+        skipped.append(SkippedFile(article.path, unexpected_error(e), article.line))
+        return 0
+    for added, document in enumerate(documents):
+        try:
+            add(document)
+        except DocumentError as e:
+            kept = f"; its first {added} passages are indexed" if added else ""
+            skipped.append(SkippedFile(article.path, unexpected_error(e.__cause__ or e) + kept, article.line))
+            return added
+    return len(documents)
 
 
 def _merge_small_segments(ix, writer, segments: list) -> list:

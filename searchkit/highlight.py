@@ -6,8 +6,6 @@ Only words that matched are marked: every query term of the body field (stemmed 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-
 from whoosh import query as wq
 
 from .models import Highlight
@@ -30,11 +28,9 @@ class MatchTerms:
         self.phrases = phrases
 
 
-def match_terms(
-    q: wq.Query, expand: Callable[[wq.Query], Iterable[tuple[str, bytes]]], fieldname: str = "body"
-) -> MatchTerms:
-    """Collect the positive terms of ``q`` in ``fieldname``; ``expand(leaf)`` gives the indexed terms of a
-    wildcard, prefix, range or fuzzy leaf (``Backend.expand``)."""
+def match_terms(q: wq.Query, fieldname: str = "body") -> MatchTerms:
+    """Collect the positive terms of ``q`` in ``fieldname``: its words, and its phrases (``bounds`` has replaced
+    its wildcards, prefixes and ranges by the terms they match)."""
     words: set[str] = set()
     phrases: list[tuple[str, ...]] = []
 
@@ -53,8 +49,6 @@ def match_terms(
                 return
             if isinstance(node, wq.Term):
                 words.add(node.text)
-            else:
-                words.update(text.decode("utf-8") for field, text in expand(node) if field == fieldname)
             return
         for child in node.children():
             visit(child)

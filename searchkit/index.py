@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -18,6 +18,7 @@ from pathlib import Path
 from whoosh import query as wq
 
 from . import build, search, store
+from .arguments import DAY, TEXT, Sources, check_types, path_text, source_list
 from .backend import SORTS
 from .errors import IndexClosed, IndexNotFound, QueryError
 from .local import Generation, LocalBackend, open_generation
@@ -59,7 +60,9 @@ class Index:
         """Open an existing index for searching (and updating): the last commit, until ``close``.
 
         It ranks with the settings it was built with, or with ``settings`` (for tuning: those that shape
-        passages, ``Settings.BUILD_FIELDS``, must be the index's own; updates keep the index's settings).
+        passages, ``Settings.BUILD_FIELDS``, must be the index's own; updates keep the index's settings). What
+        Whoosh unpickles, here and at every later read, admits only what a searchkit index holds (see
+        ``safepickle``): a crafted index runs none of its code.
 
         Every index file is checked against the manifest: its size, and its CRC-32 where it was written to since
         its commit (or is read whole at open); with ``verify``, the CRC-32 of every file.
@@ -68,19 +71,20 @@ class Index:
             IndexNotFound: there is no index at ``path``.
             IndexIncompatible: it was built with another schema version; rebuild it.
             IndexCorrupt: files are missing, truncated or damaged; rebuild it.
+            IndexUntrusted: files hold what searchkit never writes (a crafted index).
         """
-        path = Path(path)
+        path = Path(path_text(path, "path"))
         index = cls(path, open_generation(path, verify=verify, settings=settings))
         index._ranking = settings
         return index
 
     @classmethod
     def build(
-        cls, sources: Iterable[str | os.PathLike], path: str | os.PathLike, *, progress: Progress | None = None,
+        cls, sources: Sources, path: str | os.PathLike, *, progress: Progress | None = None,
         wait: float = 0.0, settings: Settings = DEFAULT, punkt_from: str | os.PathLike | None = None,
     ) -> BuildReport:
-        """Build a new index of ``sources`` (files and folders) at ``path`` with ``settings``, replacing any index
-        there. With ``punkt_from`` (another index), sentences are split as that index splits them, instead of
+        """Build a new index of ``sources`` (files and folders, or one of them) at ``path`` with ``settings``,
+        replacing any index there; no sources, or none readable, make a valid empty index. With ``punkt_from`` (another index), sentences are split as that index splits them, instead of
         by a splitter learned from ``sources``: the shards of one corpus cut it into the same passages.
 
         The new index is a new generation, made live only when complete: a failed or killed build leaves
@@ -89,9 +93,12 @@ class Index:
 
         Raises:
             IndexLocked: another process is writing to the index (after waiting ``wait`` seconds).
+            IndexWriteError: the disk filled up, or an indexing process died; nothing was committed.
             IndexNotFound: ``path`` is a file, or a non-empty directory that is not a searchkit index.
+            TypeError: ``sources`` or ``path`` is not a path (str, bytes or os.PathLike) or paths.
+            ValueError: a path holds a NUL byte.
         """
-        path = Path(path)
+        sources, path = source_list(sources), Path(path_text(path, "path"))
         if not store.can_hold_store(path):
             raise IndexNotFound(
                 f"{path} exists and is not a searchkit index: nothing was written; choose another --index, "
@@ -101,27 +108,34 @@ class Index:
         if punkt_from is not None:
             with cls.open(punkt_from) as other:
                 punkt = json.loads((other.directory / build.PUNKT).read_text(encoding="utf-8"))
-        with store.write_lock(path, wait=wait):
+        with store.full_disk_is_write_error(path), store.write_lock(path, wait=wait):
             report = build.commit(path, None, sources, settings=settings, progress=progress, prune=False, punkt=punkt)
             store.collect_garbage(path)
         return report
 
     def update(
-        self, sources: Iterable[str | os.PathLike], *, prune: bool = False, progress: Progress | None = None,
+        self, sources: Sources, *, prune: bool = False, progress: Progress | None = None,
         wait: float = 0.0,
     ) -> BuildReport:
-        """Index new and changed files of ``sources`` with the index's settings; unchanged files are skipped,
-        changed ones replaced; with ``prune``, files indexed before but no longer among ``sources`` are removed.
+        """Index new and changed files of ``sources`` (files and folders, or one of them) with the index's
+        settings; unchanged files are skipped, changed ones replaced; with ``prune``, files indexed before but no
+        longer among ``sources`` are removed. Files are known by their real path (links resolved), and a file at
+        a new path with the content of an indexed file no longer at its own path has moved (the index, its
+        inputs, or both): it is re-indexed in place of the old one, never beside it.
 
         All of it is one commit: a failed or killed update leaves the index as it was. Calls made afterwards read
         the new commit; calls under way finish on the one they started with.
 
         Raises:
             IndexLocked: another process is writing to the index (after waiting ``wait`` seconds).
+            IndexWriteError: the disk filled up, or an indexing process died; nothing was committed.
+            TypeError: ``sources`` is not a path (str, bytes or os.PathLike) or paths.
+            ValueError: a path holds a NUL byte.
         """
+        sources = source_list(sources)
         with self._reading() as current:
             settings = Settings.from_dict(current.manifest.get("settings", {}))
-        with store.write_lock(self.path, wait=wait):
+        with store.full_disk_is_write_error(self.path), store.write_lock(self.path, wait=wait):
             base = store.current_generation(self.path)[0]
             report = build.commit(self.path, base, sources, settings=settings, progress=progress, prune=prune)
             self._swap(open_generation(self.path, verify=False, settings=self._ranking))
@@ -176,7 +190,7 @@ class Index:
     ) -> list[Hit]:
         """Ranked passages matching ``text`` (Whoosh query syntax), best first, with highlights.
 
-        ``since``/``until`` are ISO dates (inclusive); ``sort="date"`` orders matches newest first, best first
+        ``since``/``until`` are ISO dates or ``date``s (inclusive); ``sort="date"`` orders matches newest first, best first
         within a day. ``syntax=False`` reads ``text`` as plain words, any of which may match (see
         ``build_query``); ``highlights=False`` leaves ``Hit.highlights`` empty, for callers that only rank.
         ``per_article=True`` returns one hit per article: its best passage, with the article's score, ranked by it
@@ -184,9 +198,17 @@ class Index:
         (pseudo-relevance feedback) and searches again; highlights then mark the added words too.
 
         Raises:
-            QueryError: the query, a filter, ``limit`` or ``sort`` is malformed, or ``per_article`` is
-                combined with ``sort="date"``.
+            NothingToSearch: every word of ``text`` is a stop word (a ``QueryError``).
+            QueryError: the query, a filter, ``limit`` or ``sort`` is malformed, the query's wildcards, prefixes
+                or ranges reach too much of the index (see ``bounds``), or ``per_article`` is combined with
+                ``sort="date"``.
+            TypeError: an argument is not of its type.
         """
+        check_types(
+            text=(text, str), limit=(limit, int), source=(source, TEXT), place=(place, TEXT), since=(since, DAY),
+            until=(until, DAY), speaker=(speaker, TEXT), sort=(sort, str), syntax=(syntax, bool),
+            highlights=(highlights, bool), per_article=(per_article, bool), expand=(expand, bool),
+        )
         if limit < 1:
             raise QueryError(f"limit must be at least 1, got {limit}")
         if sort not in SORTS:
@@ -209,12 +231,20 @@ class Index:
 
         Raises:
             PassageNotFound: no passage has this id.
+            TypeError: ``passage_id`` is not a string.
         """
+        check_types(passage_id=(passage_id, str))
         with self._reading() as generation:
             return generation.backend.passages([passage_id])[0]
 
     def neighbours(self, passage_id: str) -> list[Passage]:
-        """The passages just before and after this one in its article (zero, one or two, in order)."""
+        """The passages just before and after this one in its article (zero, one or two, in order).
+
+        Raises:
+            PassageNotFound: no passage has this id.
+            TypeError: ``passage_id`` is not a string.
+        """
+        check_types(passage_id=(passage_id, str))
         with self._reading() as generation:
             backend = generation.backend
             passage = backend.passages([passage_id])[0]
@@ -232,7 +262,8 @@ class Index:
             yield from generation.backend.iter_passages()
 
     def stats(self) -> IndexStats:
-        """Counts, date range, sources and places, size on disk, and the manifest (without per-file detail)."""
+        """Counts, date range, sources and places of the live passages (those a query can find), the bytes the
+        index directory occupies, and the manifest (without per-file detail)."""
         with self._reading() as generation:
             return generation.backend.stats(str(self.path), generation.manifest)
 

@@ -15,23 +15,28 @@ from pathlib import Path
 from typing import Any
 
 import whoosh.index
-from whoosh import query as wq
 from whoosh.searching import Searcher
 
-from . import schema, store
-from .backend import Ranked, Term, tiebreak
-from .errors import IndexCorrupt, IndexIncompatible, IndexNotFound, PassageNotFound
+from . import safepickle, schema, store
+from .backend import Lexicon, Ranked, Term, tiebreak
+from .bounds import MAX_WHOOSH_POSTINGS, check_whoosh_reach
+from .errors import IndexCorrupt, IndexIncompatible, IndexNotFound, IndexUntrusted, PassageNotFound
 from .models import IndexStats, Passage
 from .query import ParsedQuery
 from .scoring import SEARCH_FIELDS, BM25FWeighting, FrozenStatistics, Statistics, terms_scored_with
 from .settings import Settings
+from .stats import index_stats
 from .version import __version__
 
 __all__ = ["LocalBackend", "Generation", "open_generation", "ARRAYS_FIRST_QUERY_POSTINGS"]
 
+safepickle.install()  # before any index is read: Whoosh's own unpickling runs whatever code a crafted index names
+
 ARRAYS_FIRST_QUERY_POSTINGS = 50_000
 """A first query walking more postings than this loads the top-k arrays (Whoosh: ~1 µs a posting; NumPy's
-import: ~50 ms), as does any query sorted by date or ranked per article (they need the per-passage arrays)."""
+import: ~50 ms), as does any query sorted by date or ranked per article (they need the per-passage arrays). At
+most ``bounds.MAX_WHOOSH_POSTINGS``, so that no query Whoosh would refuse skips the arrays."""
+assert ARRAYS_FIRST_QUERY_POSTINGS <= MAX_WHOOSH_POSTINGS
 
 
 _SCORABLE = tuple(name for name in schema.SCHEMA.names() if schema.SCHEMA[name].scorable)
@@ -54,8 +59,8 @@ class LocalBackend:
 
     # --- the Backend protocol -----------------------------------------------------------------------------
 
-    def expand(self, leaf: wq.Query) -> list[Term]:
-        return leaf_terms(leaf, self.searcher().reader())
+    def lexicon(self) -> Lexicon:
+        return self.searcher().reader()
 
     def statistics(self, terms: Iterable[Term], *, articles: bool) -> Statistics:
         """This generation's statistics, read as they are needed (``terms`` is not read)."""
@@ -69,9 +74,10 @@ class LocalBackend:
         term_counts = {(f, t): reader.frequency(f, t) for f, t in terms}
         lengths = {f: reader.field_length(f) for f in _SCORABLE}
         stats = FrozenStatistics(reader.doc_count_all(), lengths, passage_frequencies, term_counts=term_counts)
-        if not articles:
+        arrays = self.arrays() if articles else None
+        if arrays is None:
             return stats
-        count, article_lengths, frequencies = self.arrays().article_statistics({t for f, t in terms if f in SEARCH_FIELDS})
+        count, article_lengths, frequencies = arrays.article_statistics({t for f, t in terms if f in SEARCH_FIELDS})
         return FrozenStatistics(stats.passages, lengths, passage_frequencies, count, article_lengths, frequencies,
                                 term_counts)
 
@@ -81,12 +87,15 @@ class LocalBackend:
         searcher = self.searcher()
         context = searcher.context(weighting=BM25FWeighting(stats, self.settings))
         if sort == "score" and not per_article and self._arrays is None and not self._warm and \
-                parsed.query.estimate_size(searcher.reader()) <= ARRAYS_FIRST_QUERY_POSTINGS:
+                parsed.postings <= ARRAYS_FIRST_QUERY_POSTINGS:
             self._warm = True  # the next query loads the arrays
             return self._rank_by_whoosh(searcher, parsed, context, limit)
         arrays = self.arrays()
+        if arrays is None:  # an index without passages has no arrays
+            return []
         scores = arrays.passage_scores(searcher, parsed.query, parsed.filter, context)
         if scores is None:
+            check_whoosh_reach(parsed)
             scores = self._whoosh_scores(searcher, parsed, context, arrays.doc_count)
         if per_article:
             scores = arrays.per_article(scores, parsed.query, stats, self.settings)
@@ -98,7 +107,8 @@ class LocalBackend:
         searcher = self.searcher()
         found = []
         for passage_id in ids:
-            stored = searcher.document(id=passage_id)
+            # an id holding a lone surrogate is no UTF-8 term: no passage has it
+            stored = None if any("\ud800" <= c <= "\udfff" for c in passage_id) else searcher.document(id=passage_id)
             if stored is None:
                 raise PassageNotFound(f"no passage with id {passage_id!r}")
             found.append(self.to_passage(stored))
@@ -135,25 +145,9 @@ class LocalBackend:
         for _, stored in self.searcher().reader().iter_docs():
             yield self.to_passage(stored)
 
-    def stats(self, path: str, manifest: dict) -> IndexStats:
-        """Counts, date range, sources and places, size on disk, and ``manifest`` (without per-file detail)."""
-        searcher = self.searcher()
-        reader = searcher.reader()
-        date_field = schema.SCHEMA["date"]
-        dates = [date_field.from_bytes(b) for b in date_field.sortable_terms(reader, "date")]
-        counts = manifest.get("counts", {})
-        return IndexStats(
-            path=path,
-            passages=searcher.doc_count(),
-            articles=counts.get("articles", 0),
-            files=counts.get("files", 0),
-            first_date=dates[0].date() if dates else None,
-            last_date=dates[-1].date() if dates else None,
-            sources=_facet(searcher, "source"),
-            places=_facet(searcher, "place"),
-            size_bytes=sum(f.stat().st_size for f in self.directory.iterdir() if f.is_file()),
-            manifest={k: v for k, v in manifest.items() if k != "files"},
-        )
+    def stats(self, path: Path, manifest: dict) -> IndexStats:
+        """Counts of live passages, date range, sources and places, size of the index at ``path`` (``stats``)."""
+        return index_stats(self.searcher(), path, manifest)
 
     def close(self) -> None:
         """Close every thread's searcher and the index."""
@@ -242,6 +236,8 @@ def open_generation(path: Path, *, verify: bool, settings: Settings | None) -> G
         try:
             ix = whoosh.index.open_dir(str(lease.directory), readonly=True)
             stored = ix.doc_count()
+        except IndexUntrusted as e:
+            raise IndexUntrusted(e.reason, str(path)) from None
         except Exception as e:  # a damaged TOC surfaces as any of pickle's, struct's or Whoosh's errors
             raise IndexCorrupt(f"index at {path} cannot be read ({e!r}); {store.rebuild_hint(path)}") from None
         if stored != manifest.get("counts", {}).get("passages"):
@@ -283,34 +279,12 @@ class _ReaderStatistics:
         return self._article_level()[1].get(fieldname, 0)
 
     def article_frequency(self, term: bytes) -> int:
-        return self._backend.arrays().article_statistics([term])[2][term]
+        arrays = self._backend.arrays()
+        return arrays.article_statistics([term])[2][term] if arrays is not None else 0
 
     def _article_level(self) -> tuple[int, dict[str, float]]:
         if self._articles is None:
-            count, lengths, _ = self._backend.arrays().article_statistics(())
+            arrays = self._backend.arrays()
+            count, lengths, _ = arrays.article_statistics(()) if arrays is not None else (0, {}, {})
             self._articles = (count, lengths)
         return self._articles
-
-
-def _facet(searcher: Searcher, fieldname: str) -> dict[str, int]:
-    reader = searcher.reader()
-    facet = {}
-    for term in reader.lexicon(fieldname):
-        stored = searcher.document(**{fieldname: term.decode("utf-8")})
-        name = stored[fieldname] if stored else term.decode("utf-8")
-        facet[name] = reader.doc_frequency(fieldname, term)
-    return dict(sorted(facet.items(), key=lambda kv: (-kv[1], kv[0])))
-
-
-def leaf_terms(leaf: wq.Query, reader) -> list[Term]:
-    """The indexed terms one leaf reaches in ``reader``: its own terms, or a multi-term query's expansion.
-
-    Each leaf is expanded on its own: ``Query.existing_terms`` on a compound query keeps only the first
-    field's terms in Whoosh 2.7.4.
-    """
-    if isinstance(leaf, wq.Term):
-        field = leaf.fieldname
-        if field not in schema.SCHEMA:
-            return []
-        return [(field, schema.SCHEMA[field].to_bytes(leaf.text))]
-    return [(f, t if isinstance(t, bytes) else t.encode("utf-8")) for f, t in leaf.existing_terms(reader, expand=True)]

@@ -15,24 +15,30 @@ from whoosh import query as wq
 from whoosh.matching import AndNotMatcher, IntersectionMatcher, UnionMatcher
 from whoosh.qparser import MultifieldParser, OrGroup
 
-from .errors import QueryError
+from .errors import NothingToSearch, QueryError
 from .ingest import normalise_source, parse_date
-from .schema import SCHEMA, SEARCH_FIELDS
+from .schema import SCHEMA, SEARCH_FIELDS, STOP_WORDS
 from .scoring import query_term_weight
 from .settings import DEFAULT, Settings
 
-__all__ = ["ParsedQuery", "build_query", "expanded", "parse_filter_date", "QUERY_FIELDS"]
+__all__ = [
+    "ParsedQuery", "build_query", "expanded", "parse_filter_date", "QUERY_FIELDS",
+]
 
 QUERY_FIELDS = ("title", "body", "date", "source", "place", "speaker", "tags", "authors", "article", "id", "path")
 """Field names usable as ``field:value`` in query text."""
 
 MAX_QUERY_CHARS = 10_000
-MAX_TERMS = 1_000
+MAX_TERMS = 256
+"""Terms of one query's text, a word counting once per field it searches (a plain word: twice, title and body):
+each is a pass over an array of every passage (1,000 common-word terms took 1 s on 100k passages; the longest
+query of the shared test collections has 116 words)."""
 MAX_NESTING = 32
 """Parentheses deeper than this are refused: Whoosh's parser recurses once per level."""
 MAX_PHRASE_WORDS = 32
 """Words in all "phrases" of one query: matching positions costs each phrase word a pass over its documents."""
-
+MAX_FILTER_CHARS = 500
+"""A filter value (source, place, speaker, since, until) longer than this is refused."""
 _BINARY = frozenset({"AND", "OR", "ANDNOT", "ANDMAYBE"})
 _TOKEN = re.compile(r'"[^"]*"?|\[[^\]]*\]?|\{[^}]*\}?|[()]|[^\s()"\[\]{}]+')
 _FIELD_PREFIX = re.compile(r"([A-Za-z_]\w*):")
@@ -44,6 +50,8 @@ class ParsedQuery:
 
     query: wq.Query
     filter: wq.Query | None
+    postings: int = 0
+    """Postings its terms reach (words and the terms of patterns; see ``bounds.bound_patterns``), or 0: not counted."""
 
 
 def build_query(
@@ -64,6 +72,7 @@ def build_query(
     the title's weight and the saturation of repeated plain words.
 
     Raises:
+        NothingToSearch: every word of the text is a stop word (or a single letter, or punctuation).
         QueryError: the text or a filter is malformed; the message says what is wrong.
     """
     if not syntax:
@@ -80,6 +89,8 @@ def build_query(
             raise QueryError(f"cannot parse query: {_one_line(error)}")
     if sum(1 for _ in parsed.leaves()) > MAX_TERMS:
         raise QueryError(f"query has more than {MAX_TERMS} terms")
+    if all(leaf is wq.NullQuery for leaf in parsed.leaves()):
+        raise _nothing_to_search(text)
     scored, restrictions = _split_restrictions(_exclude_negations(parsed))
     return ParsedQuery(_union_trees(scored), _filters(restrictions, source, place, since, until, speaker))
 
@@ -89,9 +100,9 @@ def _plain_words(text: str, settings: Settings) -> wq.Query:
     _check_length(text)
     counts = Counter(token.text for token in SCHEMA["body"].analyzer(text, mode="query"))
     if not counts:
-        raise QueryError("query has no searchable words (only stop words or punctuation)")
-    if len(counts) > MAX_TERMS:
-        raise QueryError(f"query has more than {MAX_TERMS} terms")
+        raise _nothing_to_search(text)
+    if len(counts) * len(SEARCH_FIELDS) > MAX_TERMS:
+        raise QueryError(f"query has more than {MAX_TERMS // len(SEARCH_FIELDS)} distinct words")
     return wq.Or([
         wq.Or([wq.Term(field, word, boost=_field_weight(field, query_term_weight(n, settings.k3), settings))
                for field in SEARCH_FIELDS])
@@ -118,26 +129,55 @@ def expanded(parsed: ParsedQuery, words: list[tuple[str, float]], original_weigh
     original = parsed.query.with_boost(original_weight)
     any_word = all(isinstance(node, wq.Or) or type(node) is wq.Term for node in _walk(parsed.query))
     combined = wq.Or([original, expansion]) if any_word else wq.AndMaybe(original, expansion)
-    return ParsedQuery(_union_trees(combined), parsed.filter)
+    # Whoosh's AND-MAYBE probes every expansion word at each match of the original
+    return ParsedQuery(_union_trees(combined), parsed.filter, parsed.postings * (1 + len(words)))
 
 
 def parse_filter_date(value: date | str | None, name: str) -> date | None:
     """A ``--since``/``--until`` value as a date; a malformed one raises QueryError."""
     if value is None or isinstance(value, date):
         return value
-    parsed = parse_date(value)
-    if parsed is None or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
-        raise QueryError(f"{name} must be a date as YYYY-MM-DD, got {value!r}")
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", _filter_value(name, value).strip(), re.ASCII) \
+            or (parsed := parse_date(value)) is None:
+        raise QueryError(f"{name} must be a date as YYYY-MM-DD, got {value[:40]!r}")
     return parsed
+
+
+def _nothing_to_search(text: str) -> NothingToSearch:
+    stop_words = [w for w in dict.fromkeys(re.findall(r"\w+", text.lower())) if w in STOP_WORDS]
+    if stop_words:
+        return NothingToSearch(
+            f"every word of the query is a stop word or a single letter ({', '.join(stop_words)[:200]}); "
+            "nothing to search"
+        )
+    return NothingToSearch("the query has no word to search (only punctuation or single letters)")
+
+
+def _filter_value(name: str, value: str) -> str:
+    """``value`` checked as filter text: refused where it could match nothing for a reason the user cannot see."""
+    _check_text(value, name)
+    if len(value) > MAX_FILTER_CHARS:
+        raise QueryError(f"{name} is longer than {MAX_FILTER_CHARS} characters")
+    return value
+
+
+def _keyword(name: str, value: str | None, normalise) -> wq.Query | None:
+    """A filter on a keyword field (``source``, ``place``): None when not given; its value must name something."""
+    if value is None:
+        return None
+    key = normalise(_filter_value(name, value))
+    if not key or not any(c.isalnum() for c in key):
+        raise QueryError(f"{name} {value!r} has no letters or digits to match")
+    return wq.Term(name, key.lower())
 
 
 def _filters(clauses: list[wq.Query], source, place, since, until, speaker) -> wq.Query | None:
     """One query of every restriction: metadata clauses of the query text and the keyword filters."""
     clauses = list(clauses)
-    if source:
-        clauses.append(wq.Term("source", normalise_source(source).lower()))
-    if place:
-        clauses.append(wq.Term("place", " ".join(place.split()).lower()))
+    for name, value, normalise in (("source", source, normalise_source), ("place", place, _squeeze)):
+        keyword = _keyword(name, value, normalise)
+        if keyword is not None:
+            clauses.append(keyword)
     start, end = parse_filter_date(since, "since"), parse_filter_date(until, "until")
     if start and end and start > end:
         raise QueryError(f"since ({start}) is after until ({end})")
@@ -149,8 +189,8 @@ def _filters(clauses: list[wq.Query], source, place, since, until, speaker) -> w
                 datetime.combine(end, time.max) if end else None,
             )
         )
-    if speaker:
-        words = [t.text for t in SCHEMA["speaker"].analyzer(speaker)]
+    if speaker is not None:
+        words = [t.text for t in SCHEMA["speaker"].analyzer(_filter_value("speaker", speaker))]
         if not words:
             raise QueryError(f"speaker {speaker!r} has no words to match")
         clauses.extend(wq.Term("speaker", w) for w in words)
@@ -212,7 +252,19 @@ def _only_metadata(q: wq.Query) -> bool:
     return all(getattr(leaf, "fieldname", None) not in SEARCH_FIELDS for leaf in q.leaves())
 
 
+def _squeeze(value: str) -> str:
+    return " ".join(value.split())
+
+
+def _check_text(text: str, name: str) -> None:
+    """Text Whoosh can look up: a lone surrogate (from undecodable bytes) cannot be encoded as UTF-8."""
+    bad = next((c for c in text if "\ud800" <= c <= "\udfff"), None)
+    if bad is not None:
+        raise QueryError(f"{name} holds a lone surrogate (U+{ord(bad):04X}), which is not text")
+
+
 def _check_length(text: str) -> None:
+    _check_text(text, "query")
     if not text or not text.strip():
         raise QueryError("empty query")
     if len(text) > MAX_QUERY_CHARS:
@@ -226,7 +278,10 @@ def _check_syntax(text: str) -> None:
     depth = phrase_words = 0
     previous: str | None = None
     awaiting_value: str | None = None
-    for token in _TOKEN.findall(text):
+    tokens = _TOKEN.findall(text)
+    if len(tokens) > MAX_TERMS:  # refused before Whoosh's parser spends a millisecond on each
+        raise QueryError(f"query has more than {MAX_TERMS} terms")
+    for token in tokens:
         if awaiting_value and (token == ")" or token in _BINARY or token == "NOT"):
             raise QueryError(f"field {awaiting_value!r} has no value")
         awaiting_value = None

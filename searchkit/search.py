@@ -12,9 +12,11 @@ from whoosh import query as wq
 
 from . import expand as feedback
 from .backend import Backend, Term
+from .bounds import bound_patterns
 from .highlight import highlight, match_terms
 from .models import Hit
 from .query import ParsedQuery, expanded
+from .schema import SCHEMA
 from .scoring import Statistics
 from .settings import Settings
 
@@ -25,24 +27,35 @@ def run(
     backend: Backend, parsed: ParsedQuery, settings: Settings, *, limit: int, sort: str, per_article: bool,
     expand: bool, highlights: bool,
 ) -> list[Hit]:
-    """The hits of ``parsed`` (validated by the caller), best first (see ``Index.search``)."""
-    stats = backend.statistics(query_terms(backend, parsed), articles=per_article)
+    """The hits of ``parsed`` (validated by the caller), best first (see ``Index.search``).
+
+    Raises:
+        QueryError: the query's wildcards, prefixes or ranges reach too much of the index (``bounds``).
+    """
+    parsed = bound_patterns(parsed, backend.lexicon())
+    stats = backend.statistics(query_terms(parsed), articles=per_article)
     if expand:
         parsed = _expanded(backend, parsed, stats, settings, per_article)
-        stats = backend.statistics(query_terms(backend, parsed), articles=per_article)
+        stats = backend.statistics(query_terms(parsed), articles=per_article)
     ranked = backend.rank(parsed, stats, limit, sort=sort, per_article=per_article)
     passages = backend.passages([r.passage_id for r in ranked])
-    terms = match_terms(parsed.query, backend.expand) if highlights and ranked else None
+    terms = match_terms(parsed.query) if highlights and ranked else None
     return [
         Hit(rank, r.score, passage, highlight(passage.text, terms) if terms is not None else ())
         for rank, (r, passage) in enumerate(zip(ranked, passages), start=1)
     ]
 
 
-def query_terms(backend: Backend, parsed: ParsedQuery) -> Iterator[Term]:
-    """The terms the scored part of ``parsed`` reaches in ``backend`` (computed as they are read)."""
+def query_terms(parsed: ParsedQuery) -> Iterator[Term]:
+    """The terms of the scored part of ``parsed`` (its patterns expanded by ``bounds``): words and phrases' words."""
     for leaf in _scored_leaves(parsed.query):
-        yield from backend.expand(leaf)
+        if isinstance(leaf, (wq.Term, wq.Phrase)) and leaf.fieldname in SCHEMA:
+            field = SCHEMA[leaf.fieldname]
+            for word in [leaf.text] if isinstance(leaf, wq.Term) else leaf.words:
+                try:
+                    yield leaf.fieldname, field.to_bytes(word)
+                except ValueError:  # a value the field cannot hold matches nothing
+                    continue
 
 
 def _expanded(backend: Backend, parsed: ParsedQuery, stats: Statistics, settings: Settings, per_article: bool) -> ParsedQuery:

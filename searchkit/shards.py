@@ -6,18 +6,20 @@ ranking one index of all their passages gives (articles never span shards, so th
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import heapq
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TypeVar
 
-from whoosh import query as wq
-
-from .backend import Ranked, Term, merge
+from .backend import Lexicon, Ranked, Term, merge
 from .errors import PassageNotFound
 from .local import LocalBackend
 from .models import Passage
 from .query import ParsedQuery
 from .scoring import FrozenStatistics, Statistics
 
-__all__ = ["ShardedBackend"]
+__all__ = ["ShardedBackend", "UnionLexicon"]
+
+T = TypeVar("T")
 
 
 class ShardedBackend:
@@ -28,8 +30,8 @@ class ShardedBackend:
             raise ValueError("a sharded backend needs at least one shard")
         self.shards = list(shards)
 
-    def expand(self, leaf: wq.Query) -> list[Term]:
-        return sorted({term for shard in self.shards for term in shard.expand(leaf)})
+    def lexicon(self) -> Lexicon:
+        return UnionLexicon([shard.lexicon() for shard in self.shards])
 
     def statistics(self, terms: Iterable[Term], *, articles: bool) -> Statistics:
         wanted = set(terms)
@@ -53,3 +55,38 @@ class ShardedBackend:
             else:
                 raise PassageNotFound(f"no passage with id {passage_id!r} in any shard")
         return found
+
+
+class UnionLexicon:
+    """The vocabulary of several shards as one: their terms merged in order, document frequencies summed."""
+
+    def __init__(self, lexicons: Sequence[Lexicon]) -> None:
+        self._lexicons = lexicons
+        self.schema = lexicons[0].schema
+
+    def doc_count(self) -> int:
+        return sum(lexicon.doc_count() for lexicon in self._lexicons)
+
+    def doc_frequency(self, fieldname: str, text: bytes) -> int:
+        return sum(lexicon.doc_frequency(fieldname, text) for lexicon in self._lexicons)
+
+    def lexicon(self, fieldname: str) -> Iterator[bytes]:
+        return _distinct(heapq.merge(*(lexicon.lexicon(fieldname) for lexicon in self._lexicons)))
+
+    def expand_prefix(self, fieldname: str, prefix: str) -> Iterator[bytes]:
+        return _distinct(heapq.merge(*(lexicon.expand_prefix(fieldname, prefix) for lexicon in self._lexicons)))
+
+    def terms_from(self, fieldname: str, prefix: bytes) -> Iterator[tuple[str, bytes]]:
+        return _distinct(heapq.merge(*(lexicon.terms_from(fieldname, prefix) for lexicon in self._lexicons)))
+
+
+def _distinct(ordered: Iterator[T]) -> Iterator[T]:
+    """``ordered`` without repeats (equal items are adjacent)."""
+    previous: object = _NONE
+    for item in ordered:
+        if item != previous:
+            yield item
+            previous = item
+
+
+_NONE = object()
