@@ -127,13 +127,24 @@ class LocalBackend:
         return searcher
 
     def arrays(self):
-        """The generation's top-k arrays, loaded at the first call (NumPy: only once a query needs it)."""
+        """The generation's top-k arrays (None in an index without passages), loaded at the first call (NumPy:
+        only once a query needs it).
+
+        Raises:
+            IndexCorrupt: they are not the arrays of this generation's segments.
+        """
         if self._arrays is None:
             with self._lock:
                 if self._arrays is None:
                     from .topk import TopK
 
-                    self._arrays = TopK.load(self.directory)
+                    arrays = TopK.load(self.directory)
+                    if arrays is not None and not arrays.matches(self.searcher()):
+                        raise IndexCorrupt(
+                            f"the top-k arrays of {self.directory} do not match its segments; "
+                            f"{store.rebuild_hint(self.directory.parent)}"
+                        )
+                    self._arrays = arrays
         return self._arrays
 
     def to_passage(self, stored: dict) -> Passage:

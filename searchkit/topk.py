@@ -125,6 +125,13 @@ class TopK:
         _check_meta(index_dir / FOLDER / "meta.json", meta)
         return cls(index_dir, meta)
 
+    def matches(self, searcher) -> bool:
+        """Whether these are the arrays of the generation and segments ``searcher`` reads."""
+        reader = searcher.reader()
+        return (reader.generation() == self.generation and reader.doc_count_all() == self.doc_count
+                and [s.reader().segment().segment_id() for s, _ in searcher.leaf_searchers()]
+                == [s.id for s in self.segments])
+
     def passage_scores(self, searcher, q: wq.Query, filter_q: wq.Query | None, context) -> np.ndarray | None:
         """Every passage's score under ``q`` (0: no match, deleted or filtered out), as Whoosh scores it with
         ``context``'s weighting; None when the arrays are stale for this searcher or cannot evaluate ``q`` exactly."""
@@ -193,11 +200,9 @@ class TopK:
 
     def _passage_scores(self, searcher, q: wq.Query, filter_q: wq.Query | None, context) -> np.ndarray | None:
         """Every document's score under ``q`` (0: no match, or filtered out), or None (stale, unsupported)."""
-        reader = searcher.reader()
-        leaves = searcher.leaf_searchers()
-        if (reader.generation() != self.generation or reader.doc_count_all() != self.doc_count
-                or [s.reader().segment().segment_id() for s, _ in leaves] != [s.id for s in self.segments]):
+        if not self.matches(searcher):
             return None
+        leaves = searcher.leaf_searchers()
         try:
             allowed = self._filter_mask(filter_q) if filter_q is not None else self.live
             scores = np.zeros(self.doc_count)
