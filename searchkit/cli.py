@@ -53,11 +53,30 @@ _received: list[int] = []
 an exception, not as a signal."""
 
 
+_armed: list[int] = []
+"""The signals of ``ENDING_SIGNALS`` this process handles (not those it was started ignoring)."""
+
+
 def _raise_interrupted(signum: int, frame: object) -> None:
     _received.append(signum)
-    for ending in ENDING_SIGNALS:
+    for ending in _armed:
         signal.signal(ending, signal.SIG_DFL)  # a second Ctrl-C ends the process at once (the commit is crash-safe)
     raise _Interrupted(signum)
+
+
+def _unraisable(unraisable) -> None:
+    """``sys.unraisablehook``: an ``_Interrupted`` raised where Python cannot propagate it (an at-fork hook as
+    the indexing processes start, a ``__del__``) is raised again 50 ms later, by a timer, in the code running then
+    (raised from here, it would land in the same place)."""
+    if isinstance(unraisable.exc_value, _Interrupted) and hasattr(signal, "setitimer"):
+        signal.signal(signal.SIGALRM, _raise_again)
+        signal.setitimer(signal.ITIMER_REAL, 0.05)
+    elif not isinstance(unraisable.exc_value, _Interrupted):
+        sys.__unraisablehook__(unraisable)
+
+
+def _raise_again(signum: int, frame: object) -> None:
+    raise _Interrupted(_received[0])
 
 
 def _escape_unencodable(error: UnicodeError) -> tuple[str, int]:
@@ -96,9 +115,10 @@ class _App(typer.Typer):
                 stream.reconfigure(errors="searchkit-escape")
         handled = threading.current_thread() is threading.main_thread()
         previous = {s: signal.getsignal(s) for s in ENDING_SIGNALS} if handled else {}
-        for ending, handler in previous.items():
-            if handler is not signal.SIG_IGN:  # ignored (nohup, a background job): stays ignored
-                signal.signal(ending, _raise_interrupted)
+        _armed[:] = [s for s, handler in previous.items() if handler is not signal.SIG_IGN]  # nohup: stays ignored
+        for ending in _armed:
+            signal.signal(ending, _raise_interrupted)
+        unraisable_hook, sys.unraisablehook = sys.unraisablehook, _unraisable
         try:
             return super().__call__(*args, **kwargs)
         except _Interrupted as e:
@@ -110,6 +130,7 @@ class _App(typer.Typer):
                 sys.exit(128 + _received[0])
             raise
         finally:
+            sys.unraisablehook = unraisable_hook
             for ending, handler in previous.items():
                 signal.signal(ending, handler)
 
