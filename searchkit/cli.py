@@ -106,11 +106,8 @@ class _App(typer.Typer):
             # A closed stdout (``| head``) ends the process as it ends ``cat``: no BrokenPipeError, and never
             # exit 1, which means "nothing matched".
             signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-        for name in ("stdout", "stderr"):
-            stream = getattr(sys, name)
-            if stream is None:  # started with the descriptor closed: output goes nowhere rather than crash
-                setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))
-            elif hasattr(stream, "reconfigure"):
+        for stream in (sys.stdout, sys.stderr):
+            if hasattr(stream, "reconfigure"):  # None where started with the descriptor closed
                 # An article's text (or a lone surrogate) that an ASCII or Latin-1 stdout cannot encode.
                 stream.reconfigure(errors="searchkit-escape")
         handled = threading.current_thread() is threading.main_thread()
@@ -125,7 +122,8 @@ class _App(typer.Typer):
             _say(f"interrupted ({signal.Signals(e.signum).name})")
             sys.exit(128 + e.signum)
         except SystemExit as e:
-            if _received and e.code is not None and e.code < 128:  # the signal's exception was swallowed
+            code = e.code or 0
+            if _received and isinstance(code, int) and code < 128:  # the signal's exception was swallowed
                 _say(f"interrupted ({signal.Signals(_received[0]).name})")
                 sys.exit(128 + _received[0])
             raise
@@ -202,6 +200,9 @@ def index_command(
     """Build or update an index from article files (plain text or JSON Lines)."""
     path = _index_path(index)
     live_before = _live_generation(path)
+    if not wait >= 0:  # also NaN, which would wait for ever on a held lock
+        stderr.print(f"error: --wait must be a number of seconds, 0 or more; got {wait}", markup=False)
+        raise typer.Exit(EXIT_ERROR)
     if not any(p.exists() for p in paths):
         stderr.print(f"error: no such file or directory: {', '.join(map(str, paths))}", markup=False)
         raise typer.Exit(EXIT_ERROR)
@@ -330,7 +331,10 @@ def stats(
 @app.command()
 def check(index: Optional[Path] = IndexOption) -> None:
     """Verify the index against its manifest and source files; exit 2 naming each problem found."""
-    result = check_index(_index_path(index))
+    try:
+        result = check_index(_index_path(index))
+    except (SearchkitError, OSError) as e:
+        raise _fail(e) from None
     for note in result.notes:
         stderr.print(f"note: {note}", markup=False, soft_wrap=True)
     if not result.ok:

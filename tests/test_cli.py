@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -258,3 +260,33 @@ def test_eval_of_a_damaged_collection_is_one_line(run_cli, tiny_collection, file
     result = run_cli("eval", tiny_collection)
     assert result.code == 2 and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr
+
+
+def test_index_wait_must_be_a_number_of_seconds(run_cli, tmp_path, seeds_dir):
+    """``--wait nan`` waited for ever on a held lock (no time is >= NaN); negative waits are refused alike."""
+    index = tmp_path / "index"
+    index.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, index / "writer.lock"], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout.readline() == "locked\n"
+        for wait in ("nan", "-1", "-inf"):
+            result = subprocess.run([sys.executable, "-m", "searchkit", "index", seeds_dir, "--index", index,
+                                     "--wait", wait], capture_output=True, text=True, timeout=60)
+            assert result.returncode == 2
+            assert result.stderr.strip().splitlines() == [
+                f"error: --wait must be a number of seconds, 0 or more; got {float(wait)}"]
+    finally:
+        holder.kill()
+        holder.wait()
+    assert run_cli("index", seeds_dir, "--index", index, "--wait", "0.5").code == 0
+
+
+HOLD_LOCK = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)
+fcntl.lockf(fd, fcntl.LOCK_EX)
+print("locked", flush=True)
+import time
+time.sleep(600)
+"""

@@ -87,18 +87,19 @@ def outcome_line(signum: int, index: Path, committed: bool) -> str:
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc (Linux)")
-@pytest.mark.parametrize(("signum", "processes"), [
-    (signal.SIGINT, "many"), (signal.SIGTERM, "many"), (signal.SIGHUP, "many"),
-    (signal.SIGINT, "one"), (signal.SIGTERM, "one"),
+@pytest.mark.parametrize(("signum", "processes", "to"), [
+    (signal.SIGINT, "many", "group"), (signal.SIGTERM, "many", "parent"), (signal.SIGHUP, "many", "group"),
+    (signal.SIGINT, "one", "parent"), (signal.SIGTERM, "one", "group"),
 ])
-def test_a_signal_mid_index_ends_it_with_one_line_and_nothing_left_behind(big, tmp_path, signum, processes):
+def test_a_signal_mid_index_ends_it_with_one_line_and_nothing_left_behind(big, tmp_path, signum, processes, to):
+    """``to``: the process alone (``kill PID``), or its whole process group as Ctrl-C in a terminal signals it."""
     inputs, clean = big
     index = tmp_path / "index"
     shutil.copytree(clean, index)
     before, passages = live(index), snapshot(index)
     runner = CLI if processes == "many" else [sys.executable, "-c", ONE_PROCESS + RUN_CLI]
     run = subprocess.Popen([*runner, "index", inputs, "--index", index, "--rebuild"],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
     workers: set[int] = set()
     deadline = time.monotonic() + 60
     while run.poll() is None and time.monotonic() < deadline:  # working: its new generation exists (and its
@@ -107,7 +108,10 @@ def test_a_signal_mid_index_ends_it_with_one_line_and_nothing_left_behind(big, t
         time.sleep(0.02)
     if processes == "one":
         time.sleep(0.3)  # into the indexing itself
-    run.send_signal(signum)
+    if to == "group":
+        os.killpg(run.pid, signum)
+    else:
+        run.send_signal(signum)
     _, stderr = run.communicate(timeout=60)
     assert run.returncode == 128 + signum, stderr
     committed = live(index) != before
