@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import edit_manifest
 from searchkit import __version__
@@ -290,3 +293,34 @@ print("locked", flush=True)
 import time
 time.sleep(600)
 """
+
+
+WORDS = ["pipeline", "Zürich", "café", "中文", "😀", "quoted", "talks", "Québec", '"pipeline talks"', "pipe*",
+         "title:Ωmega", "source:québec", "date:[2020-01-01 TO 2020-12-31]", "NOT", "OR", "(", ")", "é\u0301"]
+ARGUMENT = st.one_of(
+    st.lists(st.sampled_from(WORDS), min_size=1, max_size=4).map(" ".join),
+    st.text(min_size=1, max_size=12).filter(lambda t: "\0" not in t),
+    st.binary(min_size=1, max_size=8).filter(lambda b: b"\0" not in b).map(os.fsdecode),  # a non-UTF-8 argv
+)
+COMMANDS = st.one_of(
+    st.tuples(st.just("query"), ARGUMENT,
+              st.sampled_from([(), ("--json",), ("--per-article",), ("--sort", "date"), ("--limit", "1")])),
+    st.tuples(st.just("show"), ARGUMENT, st.sampled_from([(), ("--json",)])),
+)
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(command=COMMANDS)
+def test_cli_argument_values_on_an_ascii_stdout_never_crash(hard_index, command):
+    name, value, flags = command
+    result = subprocess.run([sys.executable, "-m", "searchkit", name, os.fsencode(value), *flags, "--index",
+                             hard_index], capture_output=True, env={**os.environ, "PYTHONIOENCODING": "ascii"},
+                            timeout=120)
+    stderr = result.stderr.decode("ascii")  # everything written is ASCII: what it cannot encode, escaped
+    assert result.returncode in (0, 1, 2) and "Traceback" not in stderr, stderr
+    assert result.stdout.isascii()
+    if result.returncode == 2:
+        assert stderr.strip().splitlines()[-1].startswith(("error: ", "Error: "))
+    if "--json" in flags and result.returncode == 0:
+        assert all(isinstance(json.loads(line), dict) for line in result.stdout.splitlines())
