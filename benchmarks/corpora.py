@@ -19,9 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
+from searchkit.collections import shared_data_dir
+
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "seeds"
-SHARED_DATA = Path(os.environ.get("SEARCHKIT_SHARED_DATA", REPO.parent / "shared" / "data"))
+SHARED_DATA = shared_data_dir()
 CACHE = Path(os.environ.get("SEARCHKIT_BENCH_CACHE", Path.home() / ".cache" / "searchkit-bench"))
 
 GENERATOR_VERSION = 1

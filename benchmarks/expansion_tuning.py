@@ -25,10 +25,10 @@ from whoosh.classify import Bo1Model, KLModel
 
 import searchkit.expand as expand
 from searchkit import Index
-from searchkit.collections import TUNING, find_collection, read_collection
+from searchkit.collections import TUNING, find_collection, read_collection, shared_data_dir
 from searchkit.evaluate import rank, score_run, write_jsonl
 
-DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+DATA = shared_data_dir()
 MODELS = {"Bo1": Bo1Model, "KL": KLModel}
 GRID = {"model": list(MODELS), "hits": [3, 5, 10], "words": [10, 20, 40], "original": [0.5, 0.7]}
 MEASURES = ("nDCG@10", "AP")

@@ -44,12 +44,12 @@ from rich.table import Table
 from scipy import stats
 
 from searchkit import __version__
-from searchkit.collections import HELD_OUT, TUNING, Collection, find_collection, read_collection
+from searchkit.collections import HELD_OUT, TUNING, Collection, find_collection, read_collection, shared_data_dir
 from searchkit.evaluate import MEASURES, RUN_DEPTH, Evaluation, Run, evaluate, score_run
 from searchkit.schema import TITLE_BOOST
 
 REPO = Path(__file__).resolve().parent.parent
-DATA = REPO.parent / "shared" / "data"
+DATA = shared_data_dir()
 TESTED = ("nDCG@10", "AP")
 """Measures compared with a paired significance test."""
 EXPANDED = "searchkit+expand"

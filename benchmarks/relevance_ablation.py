@@ -31,10 +31,10 @@ import searchkit.passages as passages
 import searchkit.query as query
 import searchkit.schema as schema
 from searchkit import Index
-from searchkit.collections import TUNING, find_collection, read_collection
+from searchkit.collections import TUNING, find_collection, read_collection, shared_data_dir
 from searchkit.evaluate import rank, score_run, write_jsonl
 
-DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+DATA = shared_data_dir()
 
 
 class WhooshIdfBM25F(scoring.BM25F):

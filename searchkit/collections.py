@@ -15,7 +15,10 @@ from pathlib import Path
 
 from .errors import CollectionError
 
-__all__ = ["Collection", "CollectionDoc", "COLLECTIONS", "TUNING", "HELD_OUT", "read_collection", "find_collection"]
+__all__ = [
+    "Collection", "CollectionDoc", "COLLECTIONS", "TUNING", "HELD_OUT", "read_collection", "find_collection",
+    "shared_data_dir",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,8 +209,21 @@ COLLECTIONS: dict[str, Callable[[Path], Collection]] = {
 """Reader of each collection, by its folder name under ``../shared/data``."""
 
 
+def shared_data_dir() -> Path:
+    """Where the shared test collections live: ``$SEARCHKIT_SHARED_DATA``, else ``../shared/data`` beside the
+    checkout this package runs from, else ``../shared/data`` from the working directory.
+
+    The one place the library, the tests and the benchmarks locate ``../shared/data``; the folder may be absent.
+    """
+    if os.environ.get("SEARCHKIT_SHARED_DATA"):
+        return Path(os.environ["SEARCHKIT_SHARED_DATA"])
+    beside_checkout = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+    return beside_checkout if beside_checkout.is_dir() else Path.cwd().parent / "shared" / "data"
+
+
 def find_collection(name_or_path: str | os.PathLike, data_dir: str | os.PathLike | None = None) -> Path:
-    """The folder of a collection: an existing path, or a name looked up in ``data_dir`` (default ../shared/data).
+    """The folder of a collection: an existing path, or a name looked up in ``data_dir`` (default
+    ``shared_data_dir()``).
 
     Raises:
         CollectionError: there is no such folder.
@@ -215,12 +231,12 @@ def find_collection(name_or_path: str | os.PathLike, data_dir: str | os.PathLike
     given = Path(name_or_path)
     if given.is_dir():
         return given
-    folder = Path(data_dir if data_dir is not None else Path("..") / "shared" / "data") / str(name_or_path)
+    folder = Path(data_dir if data_dir is not None else shared_data_dir()) / str(name_or_path)
     if folder.is_dir():
         return folder
     raise CollectionError(
-        f"no test collection {str(name_or_path)!r} (looked for {given} and {folder}); "
-        f"known names: {', '.join(COLLECTIONS)}"
+        f"no test collection {str(name_or_path)!r} (looked for {given} and {folder}; set SEARCHKIT_SHARED_DATA "
+        f"to the folder holding the collections); known names: {', '.join(COLLECTIONS)}"
     )
 
 

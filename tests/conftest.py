@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from searchkit import Index
+from searchkit.collections import shared_data_dir
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED_DATA = Path(os.environ.get("SEARCHKIT_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
 @dataclass
@@ -71,7 +71,7 @@ def edit_manifest(index: Path, **fields) -> None:
 
 def shared_data(name: str) -> Path:
     """A folder of ../shared/data, or skip the test with a clear message where it is absent."""
-    path = SHARED_DATA / name
+    path = shared_data_dir() / name
     if not path.is_dir():
         pytest.skip(f"shared data {path} is absent (set SEARCHKIT_SHARED_DATA to its folder)")
     return path

@@ -15,6 +15,8 @@ import pytest
 
 from conftest import REPO, require_bench_extra
 
+pytestmark = pytest.mark.slow  # subprocess-heavy: outside the fast loop (pytest -m "not slow")
+
 PEERS = ("tantivy", "bm25s", "wordfreq", "matplotlib", "numpy", "psutil")
 FIELDS = ("engine", "size", "build_s", "passages_per_s", "index_bytes", "peak_rss_mb", "p50_ms", "p95_ms", "p99_ms",
           "highlights", "cold_s", "ratios", "p50_exponent")

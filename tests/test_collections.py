@@ -43,3 +43,17 @@ def test_time_relevance_ids_are_article_positions():
     referenced = {d for docs in collection.qrels.values() for d in docs}
     assert referenced <= {d.id for d in collection.documents}
     assert max(map(int, referenced)) <= 423
+
+
+def test_collections_are_found_from_any_folder_and_through_the_variable(run_cli, tmp_path):
+    """``eval adi`` finds ../shared/data beside the checkout from any working folder, and
+    ``SEARCHKIT_SHARED_DATA`` overrides where it looks (an empty folder there: one line, exit 2)."""
+    shared_data("adi")
+    anywhere = run_cli("eval", "adi", "--metrics", "nDCG@10", "--json", cwd=tmp_path)
+    assert anywhere.code == 0, anywhere.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    elsewhere = run_cli("eval", "adi", cwd=tmp_path, env={"SEARCHKIT_SHARED_DATA": str(empty)})
+    assert elsewhere.code == 2
+    assert elsewhere.stderr.startswith("error: no test collection 'adi'") and str(empty) in elsewhere.stderr
+    assert "Traceback" not in elsewhere.stderr

@@ -13,7 +13,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from synthetic import article_text
+
+pytestmark = pytest.mark.slow  # subprocess-heavy: outside the fast loop (pytest -m "not slow")
 
 ARTICLES = 40
 READERS = 3

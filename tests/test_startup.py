@@ -15,6 +15,8 @@ import pytest
 
 from conftest import REPO, require_bench_extra
 
+pytestmark = pytest.mark.slow  # subprocess-heavy: outside the fast loop (pytest -m "not slow")
+
 PEERS = ("tantivy", "wordfreq", "psutil")  # the reference engine, the corpus generator, the machine record
 STEPS = ("python -c pass", "import tantivy", "tantivy one-shot script", "import whoosh.index", "import typer",
          "import rich.console", "import numpy", "import searchkit.cli", "searchkit query")
