@@ -55,6 +55,7 @@ an exception, not as a signal."""
 
 _armed: list[int] = []
 """The signals of ``ENDING_SIGNALS`` this process handles (not those it was started ignoring)."""
+_fork_hooked: list[bool] = []
 
 
 def _raise_interrupted(signum: int, frame: object) -> None:
@@ -75,8 +76,30 @@ def _unraisable(unraisable) -> None:
         sys.__unraisablehook__(unraisable)
 
 
+def _forking() -> None:
+    signal.pthread_sigmask(signal.SIG_BLOCK, _armed)  # held until the child ignores them (pending: the parent's)
+
+
+def _forked_in_parent() -> None:
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _armed)
+
+
+def _forked_in_child() -> None:
+    # An indexing process leaves these signals to its parent, which kills it and removes what it wrote; raised
+    # in the child outside its job, one would print multiprocessing's traceback.
+    for ending in _armed:
+        signal.signal(ending, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _armed)
+
+
 def _raise_again(signum: int, frame: object) -> None:
     raise _Interrupted(_received[0])
+
+
+def _cancel_raising_again() -> None:
+    """Once an ``_Interrupted`` is being handled: a pending timer would raise another (or, at exit, kill)."""
+    if hasattr(signal, "setitimer"):
+        signal.setitimer(signal.ITIMER_REAL, 0)
 
 
 def _escape_unencodable(error: UnicodeError) -> tuple[str, int]:
@@ -115,10 +138,14 @@ class _App(typer.Typer):
         _armed[:] = [s for s, handler in previous.items() if handler is not signal.SIG_IGN]  # nohup: stays ignored
         for ending in _armed:
             signal.signal(ending, _raise_interrupted)
+        if _armed and hasattr(signal, "pthread_sigmask") and not _fork_hooked:
+            os.register_at_fork(before=_forking, after_in_parent=_forked_in_parent, after_in_child=_forked_in_child)
+            _fork_hooked.append(True)
         unraisable_hook, sys.unraisablehook = sys.unraisablehook, _unraisable
         try:
             return super().__call__(*args, **kwargs)
         except _Interrupted as e:
+            _cancel_raising_again()
             _say(f"interrupted ({signal.Signals(e.signum).name})")
             sys.exit(128 + e.signum)
         except SystemExit as e:
@@ -128,6 +155,7 @@ class _App(typer.Typer):
                 sys.exit(128 + _received[0])
             raise
         finally:
+            _cancel_raising_again()
             sys.unraisablehook = unraisable_hook
             for ending, handler in previous.items():
                 signal.signal(ending, handler)
@@ -235,6 +263,7 @@ def index_command(
 
 def _index_interrupted(signum: int, path: Path, live_before: str | None) -> typer.Exit:
     """Say whether the interrupted run committed; exit 128 + the signal."""
+    _cancel_raising_again()
     # CURRENT is replaced atomically: whichever generation it names now is the whole truth.
     if _live_generation(path) != live_before:
         outcome = f"the commit had completed: the index at {path} holds this run"

@@ -86,6 +86,7 @@ def outcome_line(signum: int, index: Path, committed: bool) -> str:
     return f"interrupted ({NAMES[signum]}): {what}"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc (Linux)")
 @pytest.mark.parametrize(("signum", "processes", "to"), [
     (signal.SIGINT, "many", "group"), (signal.SIGTERM, "many", "parent"), (signal.SIGHUP, "many", "group"),
@@ -159,6 +160,7 @@ def signal_at(point: str, signum: int | str, *args: str | Path) -> subprocess.Co
                           capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("point", "committed"), [("before-commit", False), ("at-commit", True),
                                                   ("after-commit", True)])
 @pytest.mark.parametrize(("mode", "signum"), [("--rebuild", signal.SIGINT), ("--prune", signal.SIGTERM)])
@@ -179,6 +181,7 @@ def test_a_signal_at_each_step_of_a_commit_says_whether_it_committed(seed_index,
     assert len(files) == (3 if committed else 5)
 
 
+@pytest.mark.slow
 def test_a_signal_during_a_first_build_leaves_no_index(seeds_dir, tmp_path):
     index = tmp_path / "index"
     args = ["before-commit", str(int(signal.SIGINT)), "index", seeds_dir, "--index", index]
@@ -207,6 +210,7 @@ def test_a_signal_during_a_read_command_is_one_line_and_128_plus_n(seed_index, p
     assert result.stderr.strip().splitlines() == [f"interrupted ({NAMES[signum]})"] and result.stdout == ""
 
 
+@pytest.mark.slow
 def test_ctrl_c_while_query_output_is_being_read(big):
     _, index = big
     run = subprocess.Popen([*CLI, "query", "oil", "--limit", "5000", "--index", index],
@@ -218,6 +222,7 @@ def test_ctrl_c_while_query_output_is_being_read(big):
     assert run.stderr.read().decode().strip().splitlines() == ["interrupted (SIGINT)"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("json_lines", [False, True])
 def test_a_pipe_closed_after_the_first_hit_ends_the_query_quietly(big, json_lines):
     """``searchkit query oil --limit 5000 | head -1``: 1.6 MB of hits, the reader gone after one line."""
