@@ -100,7 +100,7 @@ def evaluate(
     >>> evaluate(read_collection("../shared/data/cranfield")).metrics["nDCG@10"]  # doctest: +SKIP
     """
     _parse_measures(measures)  # fail before indexing
-    pending = _RunFile(run_file) if run_file is not None else None  # likewise
+    pending = _RunFile(run_file) if run_file is not None else None  # and the run file's folder
     try:
         with tempfile.TemporaryDirectory(prefix="searchkit-eval-") as tmp:
             documents = Path(tmp) / f"{collection.name}.jsonl"
@@ -135,14 +135,14 @@ class _RunFile:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
-        if self.path.is_dir():
-            raise RunFileError(f"cannot write the run file {self.path}: it is a directory")
         try:
-            handle, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+            if self.path.is_dir():
+                raise RunFileError(f"cannot write the run file {self.path}: it is a directory")
+            self.tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+            self.file = open(self.tmp, "x", encoding="utf-8")
         except OSError as e:
             raise RunFileError(f"cannot write the run file {self.path}: {_reason(e, self.path.parent)}") from None
-        self.file = os.fdopen(handle, "w", encoding="utf-8")
-        self.tmp: Path | None = Path(name)
+        self.renamed = False
 
     def write(self, lines: Iterable[str]) -> None:
         try:
@@ -150,15 +150,14 @@ class _RunFile:
                 self.file.writelines(lines)
             os.replace(self.tmp, self.path)
         except OSError as e:
-            raise RunFileError(f"cannot write the run file {self.path}: {_reason(e, self.path)}") from None
-        self.tmp = None
+            raise RunFileError(f"cannot write the run file {self.path}: {_reason(e, self.path.parent)}") from None
+        self.renamed = True
 
     def discard(self) -> None:
         """Remove the partial file, if it was not renamed onto the destination."""
         self.file.close()
-        if self.tmp is not None:
+        if not self.renamed:
             self.tmp.unlink(missing_ok=True)
-            self.tmp = None
 
 
 def _reason(error: OSError, path: Path) -> str:
