@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import stat
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +13,6 @@ import whoosh.index
 
 from . import schema, store
 from .errors import ArticleError, SearchkitError
-from .index import _fingerprint
 from .ingest import read_articles
 
 __all__ = ["CheckReport", "check_index"]
@@ -69,6 +70,8 @@ def check_index(path: str | os.PathLike) -> CheckReport:
             problems.append(f"schema version {manifest.get('schema_version')}, this searchkit reads {schema.SCHEMA_VERSION}")
             return report(lease.generation)
         problems.extend(store.verify_files(directory, manifest.get("segment_files", {}), checksums=True))
+        if any(_special(directory / name) for name in manifest.get("segment_files", {})):
+            return report(lease.generation, files=len(manifest.get("files", {})))  # Whoosh would block on a pipe
         try:
             by_file = _read_segments(directory)
         except Exception as e:  # any decoding failure of Whoosh's files is what check exists to report
@@ -120,14 +123,9 @@ def _compare_spans(
     compared = 0
     for key, docs in sorted(by_file.items()):
         source = Path(os.path.normpath(os.path.join(root, key)))
-        want = manifest.get("files", {}).get(key, {})
-        try:
-            digest = _fingerprint(str(source))["sha256"]
-        except OSError:
-            notes.append(f"{key}: source file absent or unreadable, spans not compared")
-            continue
-        if digest != want.get("sha256"):
-            notes.append(f"{key}: source changed since it was indexed (run searchkit index), spans not compared")
+        changed = _changed_source(source, manifest.get("files", {}).get(key, {}))
+        if changed:
+            notes.append(f"{key}: {changed}, spans not compared")
             continue
         compared += 1
         by_line: dict[int | None, list[dict]] = defaultdict(list)
@@ -147,3 +145,46 @@ def _compare_spans(
             problems.append(f"{key}: passages of line {line} match no article in the source file")
     return compared
 
+
+
+
+_FILE_TYPES = {
+    stat.S_IFIFO: "a named pipe", stat.S_IFDIR: "a directory", stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
+}
+
+
+def _special(file: Path) -> bool:
+    """Whether ``file`` exists and is not a regular file (verify_files names it)."""
+    return file.exists() and not file.is_file()
+
+
+def _changed_source(source: Path, indexed: dict) -> str | None:
+    """None if ``source`` is still the regular file that was indexed, else why not (for a note).
+
+    Only a regular file of the indexed size is opened: a named pipe would block the read for ever, a device
+    could be endless, and a file that grew (huge) has changed without reading it.
+    """
+    changed = "source changed since it was indexed (run searchkit index)"
+    try:
+        info = os.stat(source)
+    except FileNotFoundError:
+        return "source file absent"
+    except OSError as e:  # a symlink loop, a folder it may not enter
+        return f"source file unreadable ({e.strerror or e})"
+    if not stat.S_ISREG(info.st_mode):
+        return f"source is no longer a regular file (it is {_FILE_TYPES.get(stat.S_IFMT(info.st_mode), 'special')})"
+    if info.st_size != indexed.get("size", info.st_size):
+        return changed
+    try:
+        # O_NONBLOCK: a named pipe put in its place since the stat must not block the open (fstat then tells).
+        fd = os.open(source, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    except OSError as e:
+        return f"source file unreadable ({e.strerror or e})"
+    digest = hashlib.sha256()
+    with open(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return "source is no longer a regular file"
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return None if digest.hexdigest() == indexed.get("sha256") else changed

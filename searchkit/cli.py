@@ -187,7 +187,7 @@ IndexOption = typer.Option(
 def _fail(error: SearchkitError | OSError) -> typer.Exit:
     """Print ``error: <one line>`` on stderr; the exit code for this kind of error."""
     code = next((c for cls, c in EXIT_CODES.items() if isinstance(error, cls)), EXIT_ERROR)
-    stderr.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
+    stderr.print(render.message(f"error: {error}"), soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -199,7 +199,7 @@ def _open(given: Optional[Path]) -> Index:
     """Open the index; at the default location with none there yet, build it from ./seeds first."""
     path = _index_path(given)
     if given is None and not Index.exists(path) and Path(DEFAULT_SEEDS).is_dir():
-        stderr.print(f"no index at {path}/ yet: building it from {DEFAULT_SEEDS}/ first", markup=False)
+        stderr.print(render.message(f"no index at {path}/ yet: building it from {DEFAULT_SEEDS}/ first"))
         Index.build([DEFAULT_SEEDS], path)
     return Index.open(path)
 
@@ -232,19 +232,20 @@ def index_command(
         stderr.print(f"error: --wait must be a number of seconds, 0 or more; got {wait}", markup=False)
         raise typer.Exit(EXIT_ERROR)
     if not any(p.exists() for p in paths):
-        stderr.print(f"error: no such file or directory: {', '.join(map(str, paths))}", markup=False)
+        stderr.print(render.message(f"error: no such file or directory: {', '.join(map(str, paths))}"))
         raise typer.Exit(EXIT_ERROR)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # index only
 
     try:
         with Progress(
             TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            TextColumn("{task.description}"), console=stderr, transient=True,
+            TextColumn("{task.description}", markup=False), console=stderr, transient=True,
         ) as bar:
             task = bar.add_task("", total=None)
 
             def progress(done: int, total: int, current: str) -> None:
-                bar.update(task, completed=done, total=total, description=Path(current).name if current else "")
+                name = render.visible(Path(current).name) if current else ""
+                bar.update(task, completed=done, total=total, description=name)
 
             if rebuild or not Index.exists(path):
                 report = Index.build(paths, path, progress=progress, wait=wait)
@@ -343,9 +344,10 @@ def show(
 @app.command()
 def stats(
     index: Optional[Path] = IndexOption,
-    json: bool = typer.Option(False, "--json", help="The stats as one JSON object."),
+    json: bool = typer.Option(False, "--json", help="The stats as one JSON object: every source and place, "
+                              "and the manifest."),
 ) -> None:
-    """Print counts, date range, sources, places, size and build manifest of the index."""
+    """Print a summary of the index: counts, date range, largest sources and places, size, what built it."""
     try:
         with _open(index) as ix:
             result = ix.stats()
@@ -365,16 +367,15 @@ def check(index: Optional[Path] = IndexOption) -> None:
     except (SearchkitError, OSError) as e:
         raise _fail(e) from None
     for note in result.notes:
-        stderr.print(f"note: {note}", markup=False, soft_wrap=True)
+        stderr.print(render.message(f"note: {note}"), soft_wrap=True)
     if not result.ok:
         for problem in result.problems:
-            stderr.print(f"error: {problem}", markup=False, soft_wrap=True)
+            stderr.print(render.message(f"error: {problem}"), soft_wrap=True)
         raise typer.Exit(EXIT_ERROR)
-    stderr.print(
+    stderr.print(render.message(
         f"ok: {result.path} ({result.generation}): {result.passages} passages of {result.files} files match the "
-        f"manifest; spans checked against {result.sources_compared} source files",
-        markup=False, soft_wrap=True,
-    )
+        f"manifest; spans checked against {result.sources_compared} source files"
+    ), soft_wrap=True)
 
 
 @app.command("eval")

@@ -43,7 +43,8 @@ class IndexCorrupt(SearchkitError):
 
 
 class IndexWriteError(SearchkitError):
-    """A build or update could not be written whole (an indexing process died); nothing was committed."""
+    """A build or update could not be written whole (the disk is full, an indexing process died); nothing was
+    committed."""
 
 
 class CollectionError(SearchkitError):

@@ -170,6 +170,7 @@ class Index:
 
         Raises:
             IndexLocked: another process is writing to the index (after waiting ``wait`` seconds).
+            IndexWriteError: the disk filled up, or an indexing process died; nothing was committed.
             IndexNotFound: ``path`` is a file, or a non-empty directory that is not a searchkit index.
         """
         path = Path(path)
@@ -178,7 +179,7 @@ class Index:
                 f"{path} exists and is not a searchkit index: nothing was written; choose another --index, "
                 f"or empty or remove {path} first"
             )
-        with store.write_lock(path, wait=wait):
+        with store.full_disk_is_write_error(path), store.write_lock(path, wait=wait):
             report = cls._commit(path, None, sources, progress=progress, prune=False)
             store.collect_garbage(path)
         return report
@@ -199,8 +200,9 @@ class Index:
 
         Raises:
             IndexLocked: another process is writing to the index (after waiting ``wait`` seconds).
+            IndexWriteError: the disk filled up, or an indexing process died; nothing was committed.
         """
-        with store.write_lock(self.path, wait=wait):
+        with store.full_disk_is_write_error(self.path), store.write_lock(self.path, wait=wait):
             base = store.current_generation(self.path)[0]
             report = self._commit(self.path, base, sources, progress=progress, prune=prune)
             reopened = Index.open(self.path)
@@ -347,21 +349,25 @@ class Index:
 
     @_reads_segments
     def stats(self) -> IndexStats:
-        """Counts, date range, sources and places, size on disk, and the manifest (without per-file detail)."""
+        """Counts, date range, sources and places of the live passages (those a query can find), the bytes the
+        index directory occupies, and the manifest (without per-file detail)."""
         searcher = self._searcher_now()
         reader = searcher.reader()
-        dates = [schema.SCHEMA["date"].from_bytes(b) for b in schema.SCHEMA["date"].sortable_terms(reader, "date")]
+        # The lexicon still holds the dates of replaced (deleted) passages: the range is of dates a live one has.
+        dates = list(schema.SCHEMA["date"].sortable_terms(reader, "date"))
+        first = next((term for term in dates if reader.postings("date", term).is_active()), None)
+        last = next((term for term in reversed(dates) if reader.postings("date", term).is_active()), None)
         counts = self.manifest.get("counts", {})
         return IndexStats(
             path=str(self.path),
             passages=searcher.doc_count(),
             articles=counts.get("articles", 0),
             files=counts.get("files", 0),
-            first_date=dates[0].date() if dates else None,
-            last_date=dates[-1].date() if dates else None,
+            first_date=schema.SCHEMA["date"].from_bytes(first).date() if first else None,
+            last_date=schema.SCHEMA["date"].from_bytes(last).date() if last else None,
             sources=self._facet(searcher, "source"),
             places=self._facet(searcher, "place"),
-            size_bytes=sum(f.stat().st_size for f in self.directory.iterdir() if f.is_file()),
+            size_bytes=_occupied_bytes(self.path),
             manifest={k: v for k, v in self.manifest.items() if k != "files"},
         )
 
@@ -441,12 +447,13 @@ class Index:
 
     @staticmethod
     def _facet(searcher, fieldname: str) -> dict[str, int]:
+        """Live passages per value of ``fieldname``, most first, each value as stored (its term is lowercased)."""
         reader = searcher.reader()
         facet = {}
         for term in reader.lexicon(fieldname):
-            stored = searcher.document(**{fieldname: term.decode("utf-8")})
-            name = stored[fieldname] if stored else term.decode("utf-8")
-            facet[name] = reader.doc_frequency(fieldname, term)
+            count = sum(_live_frequency(leaf, fieldname, term) for leaf, _ in reader.leaf_readers())
+            if count:
+                facet[searcher.document(**{fieldname: term.decode("utf-8")})[fieldname]] = count
         return dict(sorted(facet.items(), key=lambda kv: (-kv[1], kv[0])))
 
     def _index(self, sources: Iterable[str | os.PathLike], *, progress: Progress | None, prune: bool) -> BuildReport:
@@ -645,6 +652,31 @@ def inputs_fingerprint(files: dict) -> str:
     for key in sorted(files):
         digest.update(f"{key}\0{files[key]['sha256']}\n".encode())
     return digest.hexdigest()
+
+
+def _live_frequency(leaf, fieldname: str, term: bytes) -> int:
+    """Live passages of one segment holding ``term`` (its document frequency counts deleted ones too)."""
+    if not leaf.has_deletions():
+        return leaf.doc_frequency(fieldname, term)
+    if (fieldname, term) not in leaf:
+        return 0
+    return sum(1 for _ in leaf.postings(fieldname, term).all_ids())
+
+
+def _occupied_bytes(path: Path) -> int:
+    """The bytes of every file under ``path``, each file once (generations share files as hard links)."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for folder, _, files in os.walk(path):
+        for name in files:
+            try:
+                stat = os.lstat(os.path.join(folder, name))
+            except OSError:  # removed meanwhile by a writer
+                continue
+            if (stat.st_dev, stat.st_ino) not in seen:
+                seen.add((stat.st_dev, stat.st_ino))
+                total += stat.st_size
+    return total
 
 
 def _fingerprint(path: str) -> dict:

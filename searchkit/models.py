@@ -152,7 +152,7 @@ class BuildReport:
 
 @dataclass(frozen=True, slots=True)
 class IndexStats:
-    """Counts and facets of an index, with its manifest."""
+    """Counts and facets of an index's live passages, the bytes its directory occupies, and its manifest."""
 
     path: str
     passages: int

@@ -1,11 +1,15 @@
 """Hits, passages, stats and build reports → rich Text (styled in a terminal, plain when piped) or JSON lines.
 
 No search logic: highlights are applied with ``Text.stylize`` over the match offsets the library computed.
+Nothing an article holds reaches the terminal as a control sequence: text is shown through ``visible`` (one
+visible character for each control character, so match offsets still hold) and never parsed as rich markup;
+JSON keeps the exact text, with every control character escaped.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,11 +24,48 @@ if TYPE_CHECKING:
     from .evaluate import Evaluation  # imports ir-measures: only `searchkit eval` pays for it
 
 __all__ = [
-    "hit_text", "hit_json", "passage_text", "passage_json", "stats_table", "stats_json", "report_text",
-    "evaluation_table", "evaluation_json",
+    "visible", "message", "hit_text", "hit_json", "passage_text", "passage_json", "stats_table", "stats_json",
+    "report_text", "evaluation_table", "evaluation_json",
 ]
 
 MATCH_STYLE = "bold black on yellow"
+TOP_FACETS = 10
+"""How many sources and places the terminal's stats name (``--json`` has them all)."""
+
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+"""What a terminal must not receive from an article: C0 controls but tab and line feed (ESC starts every escape
+sequence; carriage return and backspace overwrite what was shown), DEL, C1 controls (U+009B is a one-character
+CSI), the bidi embeddings, overrides and isolates (they reorder what is shown), and lone surrogates (not
+encodable: a traceback)."""
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+"""What ``json.dumps(ensure_ascii=False)`` leaves raw (it escapes only U+0000–U+001F) that a terminal or a
+JavaScript reader must not get raw; escaped as ``\\uXXXX``, the parsed text is unchanged."""
+
+
+def _shown(match: re.Match) -> str:
+    code = ord(match[0])
+    if code == 0x0D:
+        return " "  # a line end in what was read as one line: a carriage return would let the rest overwrite it
+    if code < 0x20:
+        return chr(0x2400 + code)  # ␀ … ␟, the Control Pictures: ESC is shown as ␛
+    return "\u2421" if code == 0x7F else "\ufffd"
+
+
+def visible(text: str) -> str:
+    """``text`` safe to print: each character in ``_UNSAFE`` replaced by one visible character (so offsets
+    into ``text`` still hold): C0 controls by their Control Picture (ESC → ␛), carriage return by a space,
+    DEL by ␡, C1 controls, bidi controls and lone surrogates by U+FFFD."""
+    return _UNSAFE.sub(_shown, text)
+
+
+def message(line: str) -> Text:
+    """A message for stderr that may quote input (a query, a file name): ``visible``, no markup, no emoji."""
+    return Text(visible(line))
+
+
+def _json(data: object) -> str:
+    """One line of JSON, UTF-8 kept readable, every character of ``_JSON_UNSAFE`` escaped."""
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m[0]):04x}", json.dumps(data, ensure_ascii=False))
 
 
 def _meta(passage: Passage) -> str:
@@ -33,7 +74,7 @@ def _meta(passage: Passage) -> str:
         passage.source or "unknown source",
         passage.place or "",
     ]
-    return " · ".join(p for p in parts if p)
+    return visible(" · ".join(p for p in parts if p))
 
 
 def hit_text(hit: Hit) -> Text:
@@ -45,25 +86,25 @@ def hit_text(hit: Hit) -> Text:
     out.append(_meta(p), style="green")
     out.append("\n")
     if p.title:
-        out.append(f"   {p.title}\n", style="bold")
+        out.append(f"   {visible(p.title)}\n", style="bold")
     if p.speaker:
-        out.append(f"   {p.speaker}:\n", style="magenta")
+        out.append(f"   {visible(p.speaker)}:\n", style="magenta")
     for fragment in hit.highlights:
         line = Text("   …" if fragment.start > 0 else "   ")
-        body = Text(" ".join(fragment.text.split("\n")))
+        body = Text(visible(" ".join(fragment.text.split("\n"))))
         for start, end in fragment.matches:
             body.stylize(MATCH_STYLE, start, end)
         line.append_text(body)
         line.append("…" if fragment.start + len(fragment.text) < len(p.text) else "")
         out.append_text(line)
         out.append("\n")
-    out.append(f"   id {p.id} · {display_path(p.path)}:{p.span[0]}-{p.span[1]}", style="dim")
+    out.append(visible(f"   id {p.id} · {display_path(p.path)}:{p.span[0]}-{p.span[1]}"), style="dim")
     return out
 
 
 def hit_json(hit: Hit) -> str:
     """One line of JSON: the contract in ``Hit.to_dict``."""
-    return json.dumps(hit.to_dict(), ensure_ascii=False)
+    return _json(hit.to_dict())
 
 
 def passage_text(passage: Passage, neighbours: list[Passage]) -> Group:
@@ -90,43 +131,57 @@ def passage_text(passage: Passage, neighbours: list[Passage]) -> Group:
     ]
     for name, value in rows:
         if value:
-            fields.add_row(name, value)
-    parts: list = [fields, Text(""), Text(passage.text), Text("")]
+            fields.add_row(name, Text(visible(value)))  # a str cell would be read as markup
+    parts: list = [fields, Text(""), Text(visible(passage.text)), Text("")]
     for other in neighbours:
         label = "previous" if other.position < passage.position else "next"
         preview = " ".join(other.text.split())
         preview = preview if len(preview) <= 160 else preview[:157] + "…"
-        parts.append(Text.assemble((f"{label} ({other.id}): ", "dim bold"), (preview, "dim")))
+        parts.append(Text.assemble((visible(f"{label} ({other.id}): "), "dim bold"), (visible(preview), "dim")))
     return Group(*parts)
 
 
 def stats_table(stats: IndexStats) -> Table:
-    """Counts, date range, facets, size and manifest of an index."""
+    """A summary to read: counts, date range, the largest sources and places, size, and what built the index
+    (``stats_json`` has every source and place and the manifest)."""
     from rich.table import Table
 
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold")
     table.add_column()
+    manifest = stats.manifest
     span = f"{stats.first_date} … {stats.last_date}" if stats.first_date else "no dated passages"
-    table.add_row("index", stats.path)
-    table.add_row("passages", f"{stats.passages:,}")
-    table.add_row("articles", f"{stats.articles:,} in {stats.files:,} files")
-    table.add_row("dates", span)
-    table.add_row("sources", ", ".join(f"{k} ({v})" for k, v in stats.sources.items()) or "-")
-    table.add_row("places", ", ".join(f"{k} ({v})" for k, v in stats.places.items()) or "-")
-    table.add_row("size", f"{stats.size_bytes / 1e6:.2f} MB")
-    for key, value in sorted(stats.manifest.items()):
-        table.add_row(f"manifest.{key}", json.dumps(value) if isinstance(value, dict) else str(value))
+    rows = [
+        ("index", f"{stats.path} ({manifest.get('generation', '?')})"),
+        ("passages", f"{stats.passages:,}"),
+        ("articles", f"{stats.articles:,} in {stats.files:,} files"),
+        ("dates", span),
+        ("sources", _top_counts(stats.sources)),
+        ("places", _top_counts(stats.places)),
+        ("size", f"{stats.size_bytes / 1e6:.2f} MB"),
+        ("built", f"by searchkit {manifest.get('searchkit_version', '?')} (schema {manifest.get('schema_version', '?')})"
+                  f", created {manifest.get('created', '?')}, updated {manifest.get('updated', '?')}"),
+    ]
+    for name, value in rows:
+        table.add_row(name, Text(visible(value)))  # a str cell would be read as markup
     return table
+
+
+def _top_counts(counts: dict[str, int]) -> str:
+    """``name (count)`` of the ``TOP_FACETS`` largest, and how many more there are."""
+    shown = ", ".join(f"{name} ({count:,})" for name, count in list(counts.items())[:TOP_FACETS])
+    more = len(counts) - TOP_FACETS
+    return f"{shown}, and {more:,} more (--json lists them)" if more > 0 else shown or "-"
 
 
 def passage_json(passage: Passage, neighbours: list[Passage]) -> str:
     """A passage and its neighbours as one line of JSON."""
     data = {**passage.to_dict(), "neighbours": [n.to_dict() for n in neighbours]}
-    return json.dumps(data, ensure_ascii=False)
+    return _json(data)
 
 
 def stats_json(stats: IndexStats) -> str:
+    """The stats as one line of JSON: every source and place, and the manifest (without per-file detail)."""
     data = {
         "path": stats.path,
         "passages": stats.passages,
@@ -139,19 +194,19 @@ def stats_json(stats: IndexStats) -> str:
         "size_bytes": stats.size_bytes,
         "manifest": stats.manifest,
     }
-    return json.dumps(data, ensure_ascii=False)
+    return _json(data)
 
 
 def report_text(report: BuildReport, index_path: Path) -> Text:
     """The summary printed after ``searchkit index``: counts, skipped inputs with reasons, seconds."""
     out = Text()
-    out.append(
+    out.append(visible(
         f"indexed {report.articles:,} articles, {report.passages:,} passages into {index_path} "
         f"in {report.seconds:.2f} s (files: {report.files_added} added, {report.files_replaced} replaced, "
         f"{report.files_unchanged} unchanged, {report.files_removed} removed, {len(report.skipped)} skipped)"
-    )
+    ))
     for skipped in report.skipped:
-        out.append(f"\nskipped {skipped}", style="yellow")
+        out.append(visible(f"\nskipped {skipped}"), style="yellow")
     return out
 
 

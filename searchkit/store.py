@@ -32,8 +32,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+from stat import S_ISREG
 
-from .errors import IndexCorrupt, IndexLocked, SearchkitError
+from .errors import IndexCorrupt, IndexLocked, IndexWriteError, SearchkitError
 
 __all__ = [
     "CURRENT",
@@ -52,6 +53,7 @@ __all__ = [
     "file_checksums",
     "verify_files",
     "damage_is_corruption",
+    "full_disk_is_write_error",
 ]
 
 CURRENT = "CURRENT"
@@ -115,6 +117,8 @@ def read_manifest(path: Path, generation: str, manifest_crc: int) -> dict:
         IndexCorrupt: the manifest is missing, damaged or not JSON.
     """
     file = path / generation / MANIFEST
+    if file.exists() and not file.is_file():  # a named pipe would block the read for ever
+        raise IndexCorrupt(f"{file} is not a regular file; {rebuild_hint(path)}")
     try:
         data = file.read_bytes()
     except OSError as e:
@@ -355,6 +359,9 @@ def verify_files(directory: Path, expected: dict[str, dict], *, checksums: bool)
         except OSError:
             problems.append(f"{name} is missing")
             continue
+        if not S_ISREG(stat.st_mode):  # a named pipe would block the read for ever
+            problems.append(f"{name} is not a regular file")
+            continue
         if stat.st_size != want["size"]:
             problems.append(
                 f"{name} is {stat.st_size} bytes, the manifest says {want['size']} (truncated or overwritten)"
@@ -387,6 +394,31 @@ def damage_is_corruption(path: Path) -> Iterator[None]:
         ) from None
 
 
+_FULL = {errno.ENOSPC: "disk full", errno.EDQUOT: "disk quota exceeded", errno.EFBIG: "file size limit reached"}
+_SHORT_WRITE = re.compile(r"\d+ requested and \d+ written")
+"""NumPy's message for a short write (no errno): what a full disk looks like to ``np.save``."""
+
+
+@contextmanager
+def full_disk_is_write_error(path: Path) -> Iterator[None]:
+    """Report a full disk (or quota, or file size limit) met inside the block, in this process or an indexing
+    process, as one ``IndexWriteError`` naming the index; other errors pass.
+
+    Use it around a whole build or update: every write comes before the commit point (``publish``), and a
+    failed commit leaves the previous generation live.
+    """
+    try:
+        yield
+    except OSError as e:
+        reason = _FULL.get(e.errno) if e.errno is not None else "disk full" if _SHORT_WRITE.search(str(e)) else None
+        if reason is None:
+            raise
+        raise IndexWriteError(
+            f"{reason} writing the index at {path}: nothing was committed, the index is as it was; "
+            f"free space and run again"
+        ) from None
+
+
 def _crc32(path: str | Path) -> int:
     crc = 0
     with open(path, "rb") as f:
@@ -397,7 +429,7 @@ def _crc32(path: str | Path) -> int:
 
 def _open_lock_file(path: Path, flags: int) -> int | None:
     try:
-        return os.open(path, flags)
+        return os.open(path, flags | os.O_NONBLOCK)  # a named pipe put there must not block the open
     except (FileNotFoundError, PermissionError):
         return None
 

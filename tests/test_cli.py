@@ -137,7 +137,7 @@ def test_show_prints_passage_metadata_and_neighbours(run_cli, seed_index):
 def test_stats(run_cli, seed_index):
     result = run_cli("stats", "--index", seed_index)
     assert result.code == 0
-    for text in ("passages", "5 in 5 files", "2017-11-09 … 2019-10-09", "Kazinform", "Nur-Sultan", "schema_version"):
+    for text in ("passages", "5 in 5 files", "2017-11-09 … 2019-10-09", "Kazinform", "Nur-Sultan", "schema 3"):
         assert text in result.stdout
     data = json.loads(run_cli("stats", "--index", seed_index, "--json").stdout)
     assert data["articles"] == 5 and data["sources"]["Kremlin"] > 0 and data["manifest"]["counts"]["files"] == 5
