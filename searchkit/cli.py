@@ -162,9 +162,9 @@ class _App(typer.Typer):
 
 
 def _say(line: str) -> None:
-    """One line on stderr, if stderr is still there (a hung-up terminal is gone)."""
+    """One line on stderr (it may quote a path), if stderr is still there (a hung-up terminal is gone)."""
     try:
-        stderr.print(line, markup=False, highlight=False, soft_wrap=True)
+        stderr.print(render.message(line), soft_wrap=True)
     except OSError:
         pass
 
