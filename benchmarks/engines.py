@@ -55,13 +55,16 @@ class Searchkit(Engine):
         Index.build(corpus.article_files, index_dir)
 
     def open(self, index_dir: Path):
-        from searchkit import Index
+        from searchkit import Index, NothingToSearch
 
         ix = Index.open(index_dir)
 
         def query(q: BenchQuery, k: int) -> list[Result]:
             text = f'"{" ".join(q.words)}"' if q.phrase else " ".join(q.words)
-            hits = ix.search(text, limit=k, source=q.source, since=q.since, until=q.until)
+            try:
+                hits = ix.search(text, limit=k, source=q.source, since=q.since, until=q.until)
+            except NothingToSearch:  # a query of stop words: no engine's index holds them
+                return []
             return [(h.passage.id, h.score, " … ".join(f.text for f in h.highlights)) for h in hits]
 
         return query

@@ -20,7 +20,9 @@ from rich.console import Console
 
 from . import render, store
 from .check import check_index
-from .errors import IndexIncompatible, IndexLocked, IndexNotFound, PassageNotFound, QueryError, SearchkitError
+from .errors import (
+    IndexIncompatible, IndexLocked, IndexNotFound, NothingToSearch, PassageNotFound, QueryError, SearchkitError,
+)
 from .index import Index
 from .version import __version__
 
@@ -310,6 +312,9 @@ def query(
                 text, limit=limit, source=source, place=place, since=since, until=until, speaker=speaker, sort=sort,
                 per_article=per_article, expand=expand,
             )
+    except NothingToSearch as e:  # not malformed: nothing can match, as when nothing matched
+        stderr.print(f"note: {e}", markup=False, soft_wrap=True)
+        raise typer.Exit(EXIT_NO_MATCH) from None
     except (SearchkitError, OSError) as e:
         raise _fail(e) from None
     for hit in hits:

@@ -22,6 +22,10 @@ class QueryError(SearchkitError):
     """The query text or a filter is malformed; the message names the problem."""
 
 
+class NothingToSearch(QueryError):
+    """Every word of the query is a stop word (or a single letter): no index holds them, nothing can match."""
+
+
 class IndexNotFound(SearchkitError):
     """There is no searchkit index at the given path."""
 
@@ -40,6 +44,20 @@ class PassageNotFound(SearchkitError):
 
 class IndexCorrupt(SearchkitError):
     """Index files are missing, truncated or damaged; the message names them and says how to rebuild."""
+
+
+class IndexUntrusted(IndexCorrupt):
+    """Index files hold what searchkit never writes (a pickled reference to other code, a file name outside
+    the index): a crafted or foreign index, refused before any of it runs; ``reason`` names what was found."""
+
+    def __init__(self, reason: str, path: str | None = None) -> None:
+        self.reason = reason
+        self.path = path
+        where = f"index at {path}" if path is not None else "index"
+        super().__init__(
+            f"{where} refused: its files hold {reason} (a crafted or foreign index; nothing in it was run); "
+            f"rebuild it from its sources, or use an index you built"
+        )
 
 
 class IndexWriteError(SearchkitError):

@@ -1,7 +1,8 @@
 """Article files → Article: format sniffing, metadata (dates, places, sources, tags), furniture stripping.
 
 Two formats: plain-text articles (the seed variants: Kazinform ``date YYYY-MM-DD PLACE. AGENCY`` headers,
-Kremlin event pages, TCA ``PLACE (TCA) —`` datelines, or any other text) and JSON Lines, one article per line.
+Kremlin event pages, TCA ``PLACE (TCA) —`` datelines, or any other text) and JSON Lines, one article per line
+(ended by ``\n``, ``\r\n`` or a lone ``\r``); a bad line is skipped with its reason, the rest of the file read.
 Offsets in ``Article.paragraphs`` index ``Article.text`` exactly; nothing is rewritten.
 """
 
@@ -9,13 +10,15 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import os
 import re
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
 from pathlib import Path
 
+from . import store
 from .errors import ArticleError
 from .models import Article, Paragraph
 
@@ -61,6 +64,8 @@ _DATELINE = re.compile(r"(?P<place>[A-Z][A-Z .'’\-]*[A-Z])\s+\((?P<agency>[A-Z
 _SPEAKER = re.compile(r"(?P<label>[A-Z][^\s:.,;!?]*(?: [^\s:.,;!?]+){0,7}):\s+(?=\S)")
 _NAME_WORD = re.compile(r"[A-Z][\w’'\-]+")
 _TIME_LINE = re.compile(r"\d{1,2}:\d{2}")
+_WORD = re.compile(r"\w")
+"""An article needs one word character (what the analyzer's tokens are made of) to be searchable."""
 
 # Lines that are site furniture wherever they appear: short, with no sentence in them ("Subscribe to our
 # channel" is furniture, "Subscribers to the service grew. ..." is text).
@@ -79,7 +84,8 @@ def read_articles(path: str | os.PathLike, on_error: Callable[[ArticleError], No
 
     Raises:
         ArticleError: the whole file is unreadable, empty, binary or not UTF-8. A bad line of a JSON Lines
-            file is passed to ``on_error`` instead (raised when ``on_error`` is None) and the rest is read.
+            file (any failure to read it as an article, see ``_article_of_json``) is passed to ``on_error``
+            instead (raised when ``on_error`` is None) and the rest is read.
     """
     path_str = os.fspath(path)
     try:
@@ -87,22 +93,31 @@ def read_articles(path: str | os.PathLike, on_error: Callable[[ArticleError], No
             head = f.read(_SNIFF_BYTES)
     except OSError as e:
         raise ArticleError(path_str, f"cannot read: {e.strerror or e}") from None
-    if b"\0" in head:
+    opens_object = head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")
+    jsonl = Path(path_str).suffix.lower() in JSONL_SUFFIXES
+    # A NUL in a JSON Lines file spoils one line (reported as such), not the whole file.
+    if b"\0" in head and not (jsonl and opens_object):
         raise ArticleError(path_str, "binary file (contains NUL bytes)")
-    if Path(path_str).suffix.lower() in JSONL_SUFFIXES or head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+    if jsonl or opens_object:
         yield from _read_jsonl(path_str, on_error)
     else:
         yield _read_text_article(path_str)
 
 
 def iter_input_files(
-    paths: list[str | os.PathLike], on_error: Callable[[str, str], None] | None = None
+    paths: list[str | os.PathLike],
+    on_error: Callable[[str, str], None] | None = None,
+    *,
+    exclude: Iterable[str | os.PathLike] = (),
 ) -> Iterator[str]:
     """Every regular file under ``paths`` (folders recursively, hidden entries and folder links skipped),
     sorted, each once.
 
-    Unreadable folders, broken or looping links and pipes, sockets or devices are passed to
-    ``on_error(path, reason)`` (ignored when None): reading a pipe would block the run.
+    Searchkit index directories are never inputs: one met in a folder is skipped silently (an index kept
+    beside its articles, as ``searchkit index .`` with ``./index``), and so is each folder of ``exclude``
+    (the index being written). A given path in one, unreadable folders, broken or looping links, pipes,
+    sockets or devices, and names that are not valid UTF-8 are passed to ``on_error(path, reason)`` (ignored
+    when None): reading a pipe would block the run.
     """
     def report(path: str, reason: str) -> None:
         if on_error is not None:
@@ -111,30 +126,94 @@ def iter_input_files(
     def walk_error(error: OSError) -> None:
         report(error.filename, f"cannot read: {error.strerror or error}")
 
-    seen: set[str] = set()
+    excluded = {os.path.realpath(os.fspath(p)) for p in exclude}
+
+    def is_index(folder: str) -> bool:
+        return os.path.realpath(folder) in excluded or _is_index_directory(folder)
+
+    seen: set[tuple[int, int]] = set()
     for given in paths:
         p = os.fspath(given)
+        if not _is_utf8(p):
+            report(p, _NOT_UTF8_NAME)
+            continue
+        holder = _index_holding(p, is_index)
+        if holder is not None:
+            report(p, f"in the searchkit index {holder}: an index is never an input")
+            continue
         if os.path.isdir(p):
             found: list[str] = []
             for root, dirs, files in os.walk(p, onerror=walk_error, followlinks=False):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                found.extend(os.path.join(root, name) for name in files if not name.startswith("."))
+                kept = []
+                for d in sorted(dirs):
+                    if d.startswith("."):
+                        continue
+                    if not _is_utf8(d):
+                        report(os.path.join(root, d), _NOT_UTF8_NAME)
+                    elif not is_index(os.path.join(root, d)):
+                        kept.append(d)
+                dirs[:] = kept
+                for name in files:
+                    if name.startswith("."):
+                        continue
+                    if _is_utf8(name):
+                        found.append(os.path.join(root, name))
+                    else:
+                        report(os.path.join(root, name), _NOT_UTF8_NAME)
             candidates = sorted(found)
         else:
             candidates = [p]
         for c in candidates:
             try:
-                mode = os.stat(c).st_mode
+                status = os.stat(c)
             except OSError as e:
                 report(c, f"cannot read: {e.strerror or e}")
                 continue
-            if not stat.S_ISREG(mode):
+            if not stat.S_ISREG(status.st_mode):
                 report(c, "not a regular file (a pipe, socket or device)")
                 continue
-            key = os.path.realpath(c)
-            if key not in seen:
-                seen.add(key)
+            file_id = (status.st_dev, status.st_ino)  # one file reached by links, hard links or two paths
+            if file_id not in seen:
+                seen.add(file_id)
                 yield c
+
+
+_NOT_UTF8_NAME = "file name is not valid UTF-8 (rename it to index it)"
+_GENERATION_DIR = re.compile(r"gen-\d{6,}")
+"""The names of an index's generation folders (see ``store``)."""
+
+
+def _is_utf8(name: str) -> bool:
+    """Whether a file name (as Python decodes it, undecodable bytes as lone surrogates) is valid UTF-8."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _is_index_directory(folder: str) -> bool:
+    """Whether ``folder`` is laid out as a searchkit index: ``CURRENT`` (or, while its first build runs, the
+    writer's lock) beside generation folders, or the older layout's manifest."""
+    if os.path.isfile(os.path.join(folder, store.CURRENT)) or os.path.isfile(os.path.join(folder, store.WRITER_LOCK)):
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            return False
+        return any(_GENERATION_DIR.fullmatch(n) and os.path.isdir(os.path.join(folder, n)) for n in names)
+    return os.path.isfile(os.path.join(folder, store.MANIFEST)) and store.is_older_layout(Path(folder))
+
+
+def _index_holding(path: str, is_index: Callable[[str], bool]) -> str | None:
+    """The index folder that ``path`` is (or lies in, links resolved), or None."""
+    here = os.path.realpath(path)
+    while True:
+        if is_index(here):
+            return here
+        parent = os.path.dirname(here)
+        if parent == here:
+            return None
+        here = parent
 
 
 def normalise_source(name: str | None) -> str | None:
@@ -177,8 +256,9 @@ def parse_date(value: object) -> date | None:
 
 
 def _decode(path: str, data: bytes, line: int | None = None) -> str:
+    """UTF-8 text, without the BOM it may open with (any JSON line may: files concatenated with cat keep theirs)."""
     try:
-        return data.decode("utf-8-sig" if line in (None, 1) else "utf-8")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise ArticleError(path, f"not UTF-8 (invalid byte 0x{data[e.start]:02x} at offset {e.start})", line) from None
 
@@ -253,12 +333,17 @@ def _read_text_article(path: str) -> Article:
     text = _decode(path, data)
     if not text.strip():
         raise ArticleError(path, "empty file")
+    if not _WORD.search(text):
+        raise ArticleError(path, "no article text (no words: only punctuation, symbols or control characters)")
     lines = _lines(text)
     article_id = Path(path).stem
-    for parse in (_parse_kremlin, _parse_kazinform, _parse_dateline, _parse_plain):
-        fields = parse(text, lines)
-        if fields is not None:
-            break
+    try:
+        for parse in (_parse_kremlin, _parse_kazinform, _parse_dateline, _parse_plain):
+            fields = parse(text, lines)
+            if fields is not None:
+                break
+    except Exception as e:  # a layout no parser foresaw: this file is skipped, not the run
+        raise ArticleError(path, unexpected_error(e)) from None
     paragraphs = tuple(p for p in fields.pop("paragraphs") if p.end > p.start)
     if not paragraphs:
         raise ArticleError(path, "no article text (only headers or site furniture)")
@@ -420,6 +505,13 @@ def _with_speaker(text: str, paragraph: Paragraph) -> Paragraph:
 # --- JSON Lines --------------------------------------------------------------------------------------------
 
 
+_READ_BYTES = 1 << 16
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+"""What a surrogate looks like escaped in a JSON line: only lines holding one are searched for a lone one."""
+_JSON_TYPES = {dict: "an object", list: "an array", str: "a string", bool: "true or false", type(None): "null"}
+
+
 def _read_jsonl(path: str, on_error: Callable[[ArticleError], None] | None) -> Iterator[Article]:
     """One article per line, streamed: memory holds one line (at most ``MAX_ARTICLE_BYTES``) at a time."""
     errors = 0
@@ -434,23 +526,32 @@ def _read_jsonl(path: str, on_error: Callable[[ArticleError], None] | None) -> I
 
     stem = Path(path).stem
     any_line = False
+    number = 0
     try:
         f = open(path, "rb")
     except OSError as e:
         raise ArticleError(path, f"cannot read: {e.strerror or e}") from None
-    with f:
-        for number, raw in enumerate(_bounded_lines(f), start=1):
-            if raw is None:
+    try:
+        with f:
+            for number, raw in enumerate(_bounded_lines(f), start=1):
+                if raw is None:
+                    any_line = True
+                    report(ArticleError(path, f"line too long (an article may have at most {MAX_ARTICLE_BYTES:,} bytes)", number))
+                    continue
+                if not raw.strip():
+                    continue
                 any_line = True
-                report(ArticleError(path, f"line too long (an article may have at most {MAX_ARTICLE_BYTES:,} bytes)", number))
-                continue
-            if not raw.strip():
-                continue
-            any_line = True
-            try:
-                yield _article_of_json(path, stem, number, raw)
-            except ArticleError as e:
-                report(e)
+                try:
+                    article = _article_of_json(path, stem, number, raw)
+                except ArticleError as e:
+                    report(e)
+                    continue
+                except Exception as e:  # whatever one line breaks in the reader, the rest of the file is read
+                    report(ArticleError(path, unexpected_error(e), number))
+                    continue
+                yield article
+    except OSError as e:
+        report(ArticleError(path, f"cannot read: {e.strerror or e}", number + 1))
     if errors > MAX_LINE_ERRORS:
         on_error(ArticleError(path, f"{errors - MAX_LINE_ERRORS:,} more bad lines (only the first {MAX_LINE_ERRORS} are listed)"))
     if not any_line:
@@ -458,34 +559,61 @@ def _read_jsonl(path: str, on_error: Callable[[ArticleError], None] | None) -> I
 
 
 def _bounded_lines(f) -> Iterator[bytes | None]:
-    """The lines of a binary file; None for a line longer than ``MAX_ARTICLE_BYTES``, which is skipped unread."""
-    while line := f.readline(MAX_ARTICLE_BYTES + 1):
-        if len(line) <= MAX_ARTICLE_BYTES or line.endswith(b"\n"):
-            yield line
-            continue
-        while line and not line.endswith(b"\n"):
-            line = f.readline(1 << 20)
-        yield None
+    """The lines of a binary file, ended by ``\\n``, ``\\r\\n`` or a lone ``\\r`` (ends excluded); None for a line
+    longer than ``MAX_ARTICLE_BYTES``, which is skipped unkept."""
+    parts: list[bytes] = []  # the current line so far (dropped once it is too long)
+    size = 0
+    pending_lf = False  # the last chunk ended in "\r": a "\n" opening the next one belongs to that line end
+    while chunk := f.read(_READ_BYTES):
+        if pending_lf and chunk.startswith(b"\n"):
+            chunk = chunk[1:]
+        pending_lf = chunk.endswith(b"\r")
+        for piece in chunk.splitlines(keepends=True):
+            body = piece.rstrip(b"\r\n")
+            size += len(body)
+            if size <= MAX_ARTICLE_BYTES:
+                parts.append(body)
+            elif parts:
+                parts.clear()
+            if len(body) < len(piece):
+                yield b"".join(parts) if size <= MAX_ARTICLE_BYTES else None
+                parts.clear()
+                size = 0
+    if size:
+        yield b"".join(parts) if size <= MAX_ARTICLE_BYTES else None
 
 
 def _article_of_json(path: str, stem: str, number: int, raw: bytes) -> Article:
-    if b"\0" in raw:
-        raise ArticleError(path, "binary data (NUL bytes)", number)
+    """One JSON Lines line → Article. The line is skipped (ArticleError) when it is not a JSON object of valid
+    Unicode with article text; metadata of the wrong type (an object for a title, null, NaN) is left out."""
+    nul = raw.find(b"\0")
+    if nul >= 0:
+        raise ArticleError(path, f"binary data (a NUL byte at column {nul + 1})", number)
     try:
-        obj = json.loads(_decode(path, raw, number))
+        obj = json.loads(_decode(path, raw, number), parse_constant=_absent, parse_int=_json_int)
     except json.JSONDecodeError as e:
         raise ArticleError(path, f"malformed JSON ({e.msg} at column {e.colno})", number) from None
+    except RecursionError:
+        raise ArticleError(path, "malformed JSON (nested too deeply)", number) from None
     if not isinstance(obj, dict):
-        raise ArticleError(path, "expected a JSON object", number)
+        raise ArticleError(path, f"expected a JSON object, got {_json_type(obj)}", number)
+    if _SURROGATE_ESCAPE.search(raw):
+        where = _lone_surrogate(obj)
+        if where is not None:
+            raise ArticleError(path, f"invalid Unicode: a lone surrogate (\\ud800-\\udfff escape) {where}", number)
     text = obj.get("text")
-    if not isinstance(text, str) or not text.strip():
+    if text is not None and not isinstance(text, str):
+        raise ArticleError(path, f"'text' is {_json_type(text)}, expected a string", number)
+    if not text or not text.strip():
         raise ArticleError(path, "missing or empty 'text'", number)
+    if not _WORD.search(text):
+        raise ArticleError(path, "no article text (no words: only punctuation, symbols or control characters)", number)
     paragraphs = tuple(Paragraph(s, e) for s, e in _blocks(text, _lines(text)) if not _is_furniture(text[s:e]))
     if not paragraphs:
         raise ArticleError(path, "no article text (only site furniture)", number)
     article_id = obj.get("id")
     return Article(
-        id=str(article_id) if article_id not in (None, "") else f"{stem}:{number}",
+        id=_id_text(article_id) or f"{stem}:{number}",
         path=path,
         text=text,
         paragraphs=paragraphs,
@@ -500,15 +628,77 @@ def _article_of_json(path: str, stem: str, number: int, raw: bytes) -> Article:
     )
 
 
-def _str_or_none(value: object) -> str | None:
-    if value is None:
+def unexpected_error(error: BaseException) -> str:
+    """A one-line reason for an error no check foresaw (its type and message, at most 200 characters)."""
+    message = " ".join(str(error).split()).encode("utf-8", "backslashreplace").decode("utf-8")
+    message = message if len(message) <= 200 else message[:199] + "…"
+    return f"cannot be indexed ({type(error).__name__}{': ' + message if message else ''})"
+
+
+def _absent(constant: str) -> None:
+    """``NaN``, ``Infinity`` and ``-Infinity`` (not JSON, but Python's json writes them) read as null."""
+    return None
+
+
+def _json_int(digits: str) -> int | None:
+    """An integer; None (as null) for one too long for Python to convert (``sys.int_info.str_digits_check_threshold``)."""
+    try:
+        return int(digits)
+    except ValueError:
         return None
-    text = " ".join(str(value).split())
+
+
+def _json_type(value: object) -> str:
+    return _JSON_TYPES.get(type(value), "a number")
+
+
+def _lone_surrogate(obj: dict) -> str | None:
+    """Where in ``obj`` (keys too, at any depth) a string holds a lone surrogate: ``in 'field'``; None if nowhere."""
+    for key, value in obj.items():
+        if _SURROGATE.search(key):
+            return "in a key"
+        stack = [value]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, str):
+                found = _SURROGATE.search(item) is not None
+            elif isinstance(item, dict):
+                found = any(_SURROGATE.search(k) for k in item)
+                stack.extend(item.values())
+            elif isinstance(item, list):
+                found = False
+                stack.extend(item)
+            else:
+                found = False
+            if found:
+                return f"in {_field_name(key)}"
+    return None
+
+
+def _field_name(key: str) -> str:
+    return f"'{key}'" if len(key) <= 40 and key.isprintable() else "a field"
+
+
+def _id_text(value: object) -> str | None:
+    """An id as given (a non-blank string, or a number); None for anything else."""
+    if isinstance(value, str):
+        return value if value.strip() else None
+    return _str_or_none(value)
+
+
+def _str_or_none(value: object) -> str | None:
+    """A string or a finite number as text, spaces collapsed; None for null, true/false, arrays and objects."""
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        text = str(value)
+    else:
+        return None
+    text = " ".join(text.split())
     return text or None
 
 
 def _str_tuple(value: object) -> tuple[str, ...]:
-    if value is None:
-        return ()
+    """A list of strings (or one string); items of other types are left out."""
     items = value if isinstance(value, list) else [value]
     return tuple(t for t in (_str_or_none(v) for v in items) if t)

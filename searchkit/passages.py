@@ -32,13 +32,17 @@ def passage_id(article_id: str, position: int, text: str) -> str:
 
 def train_punkt(texts: Iterable[str], max_chars: int | None = None) -> PunktParameters:
     """Learn abbreviations, collocations and sentence starters from the corpus itself (unsupervised): from all
-    of ``texts``, or from the first of them until ``max_chars`` characters are reached (no more are read)."""
+    of ``texts``, or from the first of them until ``max_chars`` characters are reached (no more are read).
+    A text Punkt fails on is left out of the training (it is reported when it is split, if it fails again)."""
     trainer = PunktTrainer()
     total = 0
     for text in texts:
         if max_chars is not None and total >= max_chars:
             break
-        trainer.train(text, finalize=False)
+        try:
+            trainer.train(text, finalize=False)
+        except Exception:  # one article's odd text must not stop the build before indexing starts
+            continue
         total += len(text)
     trainer.finalize_training()
     return trainer.get_params()

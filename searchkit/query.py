@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
@@ -15,21 +16,40 @@ from whoosh import query as wq
 from whoosh.matching import AndNotMatcher
 from whoosh.qparser import MultifieldParser, OrGroup
 
-from .errors import QueryError
+from .errors import NothingToSearch, QueryError
 from .ingest import normalise_source, parse_date
-from .schema import K3, SCHEMA, SEARCH_FIELDS
+from .schema import K3, SCHEMA, SEARCH_FIELDS, STOP_WORDS
 
-__all__ = ["ParsedQuery", "build_query", "expanded", "parse_filter_date", "QUERY_FIELDS"]
+__all__ = [
+    "ParsedQuery", "bound_patterns", "build_query", "check_whoosh_reach", "expanded", "parse_filter_date", "QUERY_FIELDS",
+]
 
 QUERY_FIELDS = ("title", "body", "date", "source", "place", "speaker", "tags", "authors", "article", "id", "path")
 """Field names usable as ``field:value`` in query text."""
 
 MAX_QUERY_CHARS = 10_000
-MAX_TERMS = 1_000
+MAX_TERMS = 256
+"""Terms of one query's text, a word counting once per field it searches (a plain word: twice, title and body):
+each is a pass over an array of every passage (1,000 common-word terms took 1 s on 100k passages; the longest
+query of the shared test collections has 116 words)."""
 MAX_NESTING = 32
 """Parentheses deeper than this are refused: Whoosh's parser recurses once per level."""
 MAX_PHRASE_WORDS = 32
 """Words in all "phrases" of one query: matching positions costs each phrase word a pass over its documents."""
+MAX_FILTER_CHARS = 500
+"""A filter value (source, place, speaker, since, until) longer than this is refused."""
+MAX_EXPANDED_TERMS = 200
+"""Index terms that all the wildcards, prefixes and ranges of one query may expand to, together (``MAX_TERMS``
+counts the query's text; this counts what its patterns match in the index): each is scored like a word, a pass
+over an array of every passage (``kazakh*`` is 6 terms on 100k passages, ``title:[k TO l]`` 149)."""
+MAX_EXPANDED_POSTINGS = 500_000
+"""Postings (summed document frequencies) those terms may reach together."""
+MAX_SCANNED_TERMS = 20_000
+"""Index terms that the query's patterns may read to find their matches: a pattern without a literal start
+(``*stan``, ``*a*``) reads its field's whole vocabulary (28,000 terms in title and body of 100k passages)."""
+MAX_WHOOSH_POSTINGS = 50_000
+"""Postings that the terms of a query the top-k arrays cannot score (``NOT``, phrases, a date range scored by
+itself) may reach: Whoosh scores them one at a time in Python (several µs each)."""
 
 _BINARY = frozenset({"AND", "OR", "ANDNOT", "ANDMAYBE"})
 _TOKEN = re.compile(r'"[^"]*"?|\[[^\]]*\]?|\{[^}]*\}?|[()]|[^\s()"\[\]{}]+')
@@ -42,6 +62,8 @@ class ParsedQuery:
 
     query: wq.Query
     filter: wq.Query | None
+    postings: int = 0
+    """Postings its terms reach (words and the terms of patterns; see ``bound_patterns``), or 0: not counted."""
 
 
 def build_query(
@@ -60,6 +82,7 @@ def build_query(
     characters, and any of the words may match (as for a question pasted into a search box).
 
     Raises:
+        NothingToSearch: every word of the text is a stop word (or a single letter, or punctuation).
         QueryError: the text or a filter is malformed; the message says what is wrong.
     """
     if not syntax:
@@ -76,8 +99,157 @@ def build_query(
             raise QueryError(f"cannot parse query: {_one_line(error)}")
     if sum(1 for _ in parsed.leaves()) > MAX_TERMS:
         raise QueryError(f"query has more than {MAX_TERMS} terms")
+    if all(leaf is wq.NullQuery for leaf in parsed.leaves()):
+        raise _nothing_to_search(text)
     scored, restrictions = _split_restrictions(_exclude_negations(parsed))
     return ParsedQuery(_union_trees(scored), _filters(restrictions, source, place, since, until, speaker))
+
+
+def bound_patterns(parsed: ParsedQuery, reader) -> ParsedQuery:
+    """``parsed`` with each wildcard, prefix and text range replaced by the index terms it matches (an OR of
+    them, each scored as a word), refused where the patterns reach too much of the index.
+
+    Whoosh's own pattern matcher gives every match one constant score, while the top-k arrays (from an Index's
+    second query) scored the terms: a pattern ranked differently on a process's first query and the next.
+
+    Counts, over the whole query and its filter, the index terms the patterns expand to, the postings those reach
+    and the vocabulary read to find them, against ``MAX_EXPANDED_TERMS``, ``MAX_EXPANDED_POSTINGS`` and
+    ``MAX_SCANNED_TERMS``; counting stops at the first bound passed, so a refusal costs no more than the bound.
+    Each pattern reads the vocabulary once here, where Whoosh would read it again in every segment and the
+    highlighter once more. Date ranges of the filter (``since``, ``until``, ``date:[...]`` beside words) are not
+    counted: they restrict by one pass over the dates.
+
+    Raises:
+        QueryError: a bound is passed; the message names the pattern where it was and what to narrow.
+    """
+    budget = _Budget(reader)
+    query = _union_trees(parsed.query.accept(lambda node: budget.expand(node, scored=True)))
+    restriction = parsed.filter and _union_trees(parsed.filter.accept(lambda node: budget.expand(node, scored=False)))
+    return ParsedQuery(query, restriction, budget.postings + _word_postings(query, reader))
+
+
+def check_whoosh_reach(parsed: ParsedQuery) -> None:
+    """Refuse to have Whoosh score a query whose terms reach more than ``MAX_WHOOSH_POSTINGS`` postings.
+
+    Raises:
+        QueryError: the message says what to narrow.
+    """
+    if parsed.postings > MAX_WHOOSH_POSTINGS:
+        raise QueryError(
+            f"query too broad: with NOT, a phrase or a date range scored alone, its words and patterns may reach "
+            f"{MAX_WHOOSH_POSTINGS:,} postings, and they reach {parsed.postings:,}; narrow it: rarer words, "
+            "a longer prefix, or a date range beside words (a filter)"
+        )
+
+
+def _word_postings(q: wq.Query, reader) -> int:
+    """Postings the words (terms and phrases' words) of ``q`` reach, patterns' terms left out (counted apart)."""
+    if isinstance(q, _Terms):
+        return 0
+    if isinstance(q, (wq.Term, wq.Phrase)) and q.fieldname in reader.schema:
+        field = reader.schema[q.fieldname]
+        total = 0
+        for word in [q.text] if isinstance(q, wq.Term) else q.words:
+            try:
+                total += reader.doc_frequency(q.fieldname, field.to_bytes(word))
+            except ValueError:  # a value the field cannot hold matches nothing (as in Whoosh's Term.matcher)
+                pass
+        return total
+    return sum(_word_postings(child, reader) for child in q.children())
+
+
+class _Terms(wq.Or):
+    """The index terms a pattern matched: an OR, not one of the query's own (``expanded`` tells them apart)."""
+
+
+class _Budget:
+    """What the query's patterns have expanded to so far, against the bounds; each distinct pattern read once."""
+
+    def __init__(self, reader) -> None:
+        self.reader = reader
+        self.terms = self.postings = self.scanned = 0
+        self.expansions: dict[wq.Query, tuple[list[bytes], int]] = {}
+
+    def expand(self, node: wq.Query, *, scored: bool) -> wq.Query:
+        """``node``, or the OR of the terms it matches; counted against the bounds."""
+        if isinstance(node, wq.Every) and node.fieldname is None:
+            self.postings += self.reader.doc_count()
+            self._check(node)
+            return node
+        if not isinstance(node, (wq.MultiTerm, wq.Every, wq.NumericRange)) or node.field() not in self.reader.schema \
+                or isinstance(node, wq.NumericRange) and not scored:
+            return node
+        texts, postings = self._doc_frequencies(node)
+        self.postings += postings
+        self._check(node)
+        if not isinstance(node, wq.MultiTerm):  # Every field, a date range scored by itself: kept, counted
+            return node
+        if not texts:
+            return wq.NullQuery
+        to_text = self.reader.schema[node.field()].from_bytes
+        return _Terms([wq.Term(node.field(), to_text(btext)) for btext in texts], boost=node.boost)
+
+    def _doc_frequencies(self, node: wq.Query) -> tuple[list[bytes], int]:
+        """The terms ``node`` matches and their summed document frequencies (read once per distinct node)."""
+        if node not in self.expansions:
+            field = node.field()
+            texts: list[bytes] = []
+            postings = 0
+            for btext in _expansion(node, self.reader):
+                self.scanned += 1
+                if self.scanned > MAX_SCANNED_TERMS:
+                    raise QueryError(
+                        f"query too broad: its patterns read more than {MAX_SCANNED_TERMS:,} index terms to find "
+                        f"their matches (at {_label(node)}); start each pattern with a few letters (e.g. cas*)"
+                    )
+                if btext is not None:
+                    texts.append(btext)
+                    postings += self.reader.doc_frequency(field, btext)
+                    self._check(node, len(texts))
+            self.expansions[node] = (texts, postings)
+        texts, postings = self.expansions[node]
+        self.terms += len(texts)
+        return texts, postings
+
+    def _check(self, node: wq.Query, pending: int = 0) -> None:
+        if self.terms + pending > MAX_EXPANDED_TERMS:
+            raise QueryError(
+                f"query too broad: its wildcards, prefixes and ranges match more than {MAX_EXPANDED_TERMS:,} "
+                f"index terms (at {_label(node)}); narrow them: a longer prefix, a smaller range, fewer patterns"
+            )
+        if self.postings > MAX_EXPANDED_POSTINGS:
+            raise QueryError(
+                f"query too broad: its wildcards, prefixes and ranges reach more than {MAX_EXPANDED_POSTINGS:,} "
+                f"postings (at {_label(node)}); narrow them: a longer prefix, a smaller range, fewer patterns, "
+                "or a word instead of a pattern"
+            )
+
+
+def _expansion(leaf: wq.Query, reader) -> Iterator[bytes | None]:
+    """The index terms ``leaf`` reads to find its matches: each one it matches, and None for each it reads and
+    rejects. Nothing for a leaf of one term (or none)."""
+    field = leaf.field()
+    if isinstance(leaf, wq.Every) or isinstance(leaf, (wq.Prefix, wq.Wildcard)) and leaf.text in ("", "*"):
+        yield from reader.lexicon(field)
+    elif isinstance(leaf, wq.Prefix):
+        yield from reader.expand_prefix(field, leaf.text)
+    elif isinstance(leaf, wq.PatternQuery):  # Wildcard, Regex: the terms after the literal start, one by one
+        pattern, start = re.compile(leaf._get_pattern()), leaf._find_prefix(leaf.text)
+        to_text = reader.schema[field].from_bytes
+        for btext in reader.expand_prefix(field, start) if start else reader.lexicon(field):
+            yield btext if pattern.match(to_text(btext)) else None
+    elif isinstance(leaf, wq.NumericRange):
+        for part in leaf._compile_query(reader).leaves():
+            if isinstance(part, wq.Term):
+                yield part.text
+            else:
+                yield from _expansion(part, reader)
+    else:  # TermRange (the parser makes no fuzzy terms: ``word~`` is the word)
+        yield from leaf._btexts(reader)
+
+
+def _label(leaf: wq.Query) -> str:
+    return _one_line(leaf)[:80]
 
 
 def _plain_words(text: str) -> wq.Query:
@@ -85,9 +257,9 @@ def _plain_words(text: str) -> wq.Query:
     _check_length(text)
     counts = Counter(token.text for token in SCHEMA["body"].analyzer(text, mode="query"))
     if not counts:
-        raise QueryError("query has no searchable words (only stop words or punctuation)")
-    if len(counts) > MAX_TERMS:
-        raise QueryError(f"query has more than {MAX_TERMS} terms")
+        raise _nothing_to_search(text)
+    if len(counts) * len(SEARCH_FIELDS) > MAX_TERMS:
+        raise QueryError(f"query has more than {MAX_TERMS // len(SEARCH_FIELDS)} distinct words")
     return wq.Or([
         wq.Or([wq.Term(field, word, boost=(K3 + 1) * n / (K3 + n)) for field in SEARCH_FIELDS])
         for word, n in counts.items()
@@ -109,26 +281,55 @@ def expanded(parsed: ParsedQuery, words: list[tuple[str, float]], original_weigh
     original = parsed.query.with_boost(original_weight)
     any_word = all(type(node) in (wq.Or, wq.Term) for node in _walk(parsed.query))
     combined = wq.Or([original, expansion]) if any_word else wq.AndMaybe(original, expansion)
-    return ParsedQuery(_union_trees(combined), parsed.filter)
+    # Whoosh's AND-MAYBE probes every expansion word at each match of the original
+    return ParsedQuery(_union_trees(combined), parsed.filter, parsed.postings * (1 + len(words)))
 
 
 def parse_filter_date(value: date | str | None, name: str) -> date | None:
     """A ``--since``/``--until`` value as a date; a malformed one raises QueryError."""
     if value is None or isinstance(value, date):
         return value
-    parsed = parse_date(value)
-    if parsed is None or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
-        raise QueryError(f"{name} must be a date as YYYY-MM-DD, got {value!r}")
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", _filter_value(name, value).strip(), re.ASCII) \
+            or (parsed := parse_date(value)) is None:
+        raise QueryError(f"{name} must be a date as YYYY-MM-DD, got {value[:40]!r}")
     return parsed
+
+
+def _nothing_to_search(text: str) -> NothingToSearch:
+    stop_words = [w for w in dict.fromkeys(re.findall(r"\w+", text.lower())) if w in STOP_WORDS]
+    if stop_words:
+        return NothingToSearch(
+            f"every word of the query is a stop word or a single letter ({', '.join(stop_words)[:200]}); "
+            "nothing to search"
+        )
+    return NothingToSearch("the query has no word to search (only punctuation or single letters)")
+
+
+def _filter_value(name: str, value: str) -> str:
+    """``value`` checked as filter text: refused where it could match nothing for a reason the user cannot see."""
+    _check_text(value, name)
+    if len(value) > MAX_FILTER_CHARS:
+        raise QueryError(f"{name} is longer than {MAX_FILTER_CHARS} characters")
+    return value
+
+
+def _keyword(name: str, value: str | None, normalise) -> wq.Query | None:
+    """A filter on a keyword field (``source``, ``place``): None when not given; its value must name something."""
+    if value is None:
+        return None
+    key = normalise(_filter_value(name, value))
+    if not key or not any(c.isalnum() for c in key):
+        raise QueryError(f"{name} {value!r} has no letters or digits to match")
+    return wq.Term(name, key.lower())
 
 
 def _filters(clauses: list[wq.Query], source, place, since, until, speaker) -> wq.Query | None:
     """One query of every restriction: metadata clauses of the query text and the keyword filters."""
     clauses = list(clauses)
-    if source:
-        clauses.append(wq.Term("source", normalise_source(source).lower()))
-    if place:
-        clauses.append(wq.Term("place", " ".join(place.split()).lower()))
+    for name, value, normalise in (("source", source, normalise_source), ("place", place, _squeeze)):
+        keyword = _keyword(name, value, normalise)
+        if keyword is not None:
+            clauses.append(keyword)
     start, end = parse_filter_date(since, "since"), parse_filter_date(until, "until")
     if start and end and start > end:
         raise QueryError(f"since ({start}) is after until ({end})")
@@ -140,8 +341,8 @@ def _filters(clauses: list[wq.Query], source, place, since, until, speaker) -> w
                 datetime.combine(end, time.max) if end else None,
             )
         )
-    if speaker:
-        words = [t.text for t in SCHEMA["speaker"].analyzer(speaker)]
+    if speaker is not None:
+        words = [t.text for t in SCHEMA["speaker"].analyzer(_filter_value("speaker", speaker))]
         if not words:
             raise QueryError(f"speaker {speaker!r} has no words to match")
         clauses.extend(wq.Term("speaker", w) for w in words)
@@ -203,7 +404,19 @@ def _only_metadata(q: wq.Query) -> bool:
     return all(getattr(leaf, "fieldname", None) not in SEARCH_FIELDS for leaf in q.leaves())
 
 
+def _squeeze(value: str) -> str:
+    return " ".join(value.split())
+
+
+def _check_text(text: str, name: str) -> None:
+    """Text Whoosh can look up: a lone surrogate (from undecodable bytes) cannot be encoded as UTF-8."""
+    bad = next((c for c in text if "\ud800" <= c <= "\udfff"), None)
+    if bad is not None:
+        raise QueryError(f"{name} holds a lone surrogate (U+{ord(bad):04X}), which is not text")
+
+
 def _check_length(text: str) -> None:
+    _check_text(text, "query")
     if not text or not text.strip():
         raise QueryError("empty query")
     if len(text) > MAX_QUERY_CHARS:
@@ -217,7 +430,10 @@ def _check_syntax(text: str) -> None:
     depth = phrase_words = 0
     previous: str | None = None
     awaiting_value: str | None = None
-    for token in _TOKEN.findall(text):
+    tokens = _TOKEN.findall(text)
+    if len(tokens) > MAX_TERMS:  # refused before Whoosh's parser spends a millisecond on each
+        raise QueryError(f"query has more than {MAX_TERMS} terms")
+    for token in tokens:
         if awaiting_value and (token == ")" or token in _BINARY or token == "NOT"):
             raise QueryError(f"field {awaiting_value!r} has no value")
         awaiting_value = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import date, datetime, time
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from .models import Passage
 __all__ = [
     "SCHEMA", "SCHEMA_VERSION", "ANALYZER", "analyze", "index_terms", "SEARCH_FIELDS", "TITLE_BOOST", "ARTICLE_WEIGHT", "K1", "B",
     "K3", "STOP_WORDS", "RobertsonBM25F", "weighting",
-    "to_document", "to_passage",
+    "to_document", "to_passage", "indexed_id",
 ]
 
 SCHEMA_VERSION = 3
@@ -180,9 +181,10 @@ def weighting() -> scoring.WeightingModel:
 
 
 def to_document(passage: Passage, path: str) -> dict:
-    """The Whoosh document of a passage; ``path`` is the path as stored (see ``Index``)."""
+    """The Whoosh document of a passage; ``path`` is the path as stored (see ``Index``), and the id is
+    ``indexed_id(passage.id, path, passage.line)``."""
     doc = {
-        "id": passage.id,
+        "id": indexed_id(passage.id, path, passage.line),
         "article": passage.article,
         "path": path,
         "line": passage.line,
@@ -202,6 +204,13 @@ def to_document(passage: Passage, path: str) -> dict:
     if passage.authors:
         doc["authors"] = ",".join(passage.authors)
     return doc
+
+
+def indexed_id(passage_id: str, path: str, line: int | None) -> str:
+    """A passage's id in the index: its id within its article, scoped by the stored path and the line (two
+    files, or two lines of one, may hold the same article id and text); 16 hex digits, the same at every build
+    of the same inputs."""
+    return hashlib.blake2b(f"{path}\x1f{line}\x1f{passage_id}".encode(), digest_size=8).hexdigest()
 
 
 def to_passage(stored: dict, path: str) -> Passage:

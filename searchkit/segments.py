@@ -13,6 +13,7 @@ itself, a block at a time (``_TermWriter``). A builder becomes a finished segmen
 from __future__ import annotations
 
 import multiprocessing
+import pickle
 import queue
 import zlib
 from array import array
@@ -31,10 +32,10 @@ from whoosh.util.numlists import delta_encode
 from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
 
-from .errors import IndexWriteError
+from .errors import IndexWriteError, SearchkitError
 from .schema import ANALYZER, index_terms
 
-__all__ = ["SegmentBuilder", "PostingsCopy", "write_segments", "rewrite_segments", "SEGMENT_POSTINGS"]
+__all__ = ["SegmentBuilder", "PostingsCopy", "DocumentError", "write_segments", "rewrite_segments", "SEGMENT_POSTINGS"]
 
 SEGMENT_POSTINGS = 3_000_000
 """Postings held in memory before they are written out as a segment (about 70 bytes each)."""
@@ -42,7 +43,12 @@ SEGMENT_POSTINGS = 3_000_000
 Job = TypeVar("Job")
 Add = Callable[[dict], None]
 IndexJob = Callable[[Job, Add], Any]
-"""``index_job(job, add)`` calls ``add(document)`` for each document of ``job`` and returns its outcome."""
+"""``index_job(job, add)`` calls ``add(document)`` for each document of ``job`` and returns its outcome; ``add``
+raises ``DocumentError`` for a document that cannot be analysed (nothing of it added: the job may go on)."""
+
+
+class DocumentError(IndexWriteError):
+    """One document's fields cannot be analysed (the cause is chained); nothing of it was added."""
 
 
 class PostingsCopy(Protocol):
@@ -88,23 +94,34 @@ class SegmentBuilder(SegmentWriter):
         """Postings added so far."""
 
     def add_document(self, **fields: Any) -> None:
+        """Add one document. Every field is analysed before anything is added: a value that fails analysis
+        raises and leaves the segment as it was, so the caller may skip that document and go on."""
         docnum = self.docnum
-        perdoc = self.perdocwriter
-        perdoc.start_doc(docnum)
+        analysed = []
         for name in sorted(fields):
             value = fields[name]
             if value is None:
                 continue
             field = self.schema[name]
+            postings: Any = None
             length = 0
+            if field.indexed:
+                if _analyzed_here(field):
+                    postings, length = _text_postings(field, value)
+                else:
+                    postings = self._index(name, field, value)
+                    length = sum(freq for _, freq, _, _ in postings) if field.scorable else 0
+            column = field.to_column_value(value) if field.column_type else None
+            analysed.append((name, field, value, postings, length, column))
+        perdoc = self.perdocwriter
+        perdoc.start_doc(docnum)
+        for name, field, value, postings, length, column in analysed:
             if field.indexed:
                 terms = self._postings.setdefault(name, {})
                 if _analyzed_here(field):
-                    length = self._add_text(terms, field, value)
+                    self._add_text(terms, postings)
                 else:
-                    items = self._index(name, field, value)
-                    self._add_items(terms, items)
-                    length = sum(freq for _, freq, _, _ in items) if field.scorable else 0
+                    self._add_items(terms, postings)
                 if field.scorable:
                     lengths = self._lengths.setdefault(name, array("I"))
                     _pad(lengths, docnum)
@@ -112,34 +129,23 @@ class SegmentBuilder(SegmentWriter):
                     lengths.append(byte_to_length(length_to_byte(length)) if length else 0)
             perdoc.add_field(name, field, value if field.stored else None, length)
             if field.column_type:
-                perdoc.add_column_value(name, field.column_type, field.to_column_value(value))
+                perdoc.add_column_value(name, field.column_type, column)
         perdoc.finish_doc()
         self._added = True
         self.docnum += 1
 
-    def _add_text(self, terms: dict, field, text: str) -> int:
-        """Add the postings ``field.index(text)`` yields for an ``ANALYZER`` field with positions, from one
-        analysis loop, keyed by the term as text (encoded once per term when written); returns the field length."""
-        first, words = index_terms(text)
-        positions: dict[str, list[int]] = {}
-        for position, word in enumerate(words, start=first):
-            positions.setdefault(word, []).append(position)
-        docnum, encode, boost = self.docnum, field.format.encode, field.format.field_boost
-        for word, where in positions.items():
-            postings = terms.get(word)
-            if postings is None:
-                postings = terms[word] = _TermPostings()
-            postings.docs.append(docnum)
-            postings.weights.append(len(where) * boost)
-            if len(where) == 1:  # most words of a passage: their one position's encoding is remembered
-                value = _ONE_POSITION.get(where[0])
-                if value is None:
-                    value = _ONE_POSITION[where[0]] = encode(where)
-            else:
-                value = encode(where)
-            postings.values.append(value)
-        self.postings += len(positions)
-        return len(words)
+    def _add_text(self, terms: dict, postings: list[tuple[str, float, bytes]]) -> None:
+        """Add a text field's ``(word, weight, encoded positions)`` (see ``_text_postings``), keyed by the word as
+        text (encoded once per term when written)."""
+        docnum = self.docnum
+        for word, weight, value in postings:
+            term = terms.get(word)
+            if term is None:
+                term = terms[word] = _TermPostings()
+            term.docs.append(docnum)
+            term.weights.append(weight)
+            term.values.append(value)
+        self.postings += len(postings)
 
     def _add_items(self, terms: dict, items: list[tuple[bytes, int, float, bytes]]) -> None:
         docnum = self.docnum
@@ -273,6 +279,26 @@ def _pad(lengths: array, count: int) -> None:
         lengths.extend(array("I", bytes(4 * (count - len(lengths)))))
 
 
+def _text_postings(field, text: str) -> tuple[list[tuple[str, float, bytes]], int]:
+    """What ``field.index(text)`` yields for an ``ANALYZER`` field with positions, from one analysis loop: each
+    word with its weight and encoded positions; and the field length."""
+    first, words = index_terms(text)
+    positions: dict[str, list[int]] = {}
+    for position, word in enumerate(words, start=first):
+        positions.setdefault(word, []).append(position)
+    encode, boost = field.format.encode, field.format.field_boost
+    postings = []
+    for word, where in positions.items():
+        if len(where) == 1:  # most words of a passage: their one position's encoding is remembered
+            value = _ONE_POSITION.get(where[0])
+            if value is None:
+                value = _ONE_POSITION[where[0]] = encode(where)
+        else:
+            value = encode(where)
+        postings.append((word, len(where) * boost, value))
+    return postings, len(words)
+
+
 def _analyzed_here(field) -> bool:
     return field.analyzer is ANALYZER and type(field.format) is Positions and index_terms is not None
 
@@ -317,7 +343,9 @@ def write_segments(
             try:
                 kind, payload = messages.get(timeout=1.0)
             except queue.Empty:
-                if any(w.exitcode not in (None, 0) for w in workers):
+                exited = [w.exitcode for w in workers if w.exitcode is not None]
+                # A worker that ended sent all it had before it did: one without a result died.
+                if any(code != 0 for code in exited) or len(exited) > finished:
                     raise IndexWriteError(
                         "an indexing process died (killed, or out of memory?): nothing was committed, the index "
                         "is as it was; run searchkit index again"
@@ -377,7 +405,22 @@ def _worker(ix: FileIndex, jobs: Sequence[Job], index_job: IndexJob, copy, tasks
         )
         messages.put(("result", (segments, dict(zip(taken, outcomes)))))
     except BaseException as e:  # to the parent, which raises it
-        messages.put(("error", e))
+        messages.put(("error", _portable(e)))
+
+
+def _portable(error: BaseException) -> BaseException:
+    """``error`` as the parent can raise it: itself if it is ours, an OSError or an interrupt and survives
+    pickling (an error the queue cannot pickle is dropped, unseen), else an ``IndexWriteError`` naming it."""
+    if isinstance(error, (SearchkitError, OSError)) or not isinstance(error, Exception):
+        try:
+            pickle.loads(pickle.dumps(error))
+            return error
+        except Exception:
+            pass
+    message = " ".join(str(error).split())[:200]
+    return IndexWriteError(
+        f"an indexing process failed ({type(error).__name__}: {message}): nothing was committed, the index is as it was"
+    )
 
 
 def _write(
@@ -391,7 +434,10 @@ def _write(
 
     def add(document: dict) -> None:
         nonlocal builder
-        builder.add_document(**document)
+        try:
+            builder.add_document(**document)
+        except Exception as e:
+            raise DocumentError(f"a document cannot be indexed: {e!r}") from e
         if builder.postings >= SEGMENT_POSTINGS:
             segments.append(builder.finish())
             builder = SegmentBuilder(ix, copy)

@@ -34,7 +34,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from stat import S_ISREG
 
-from .errors import IndexCorrupt, IndexLocked, IndexWriteError, SearchkitError
+from .errors import IndexCorrupt, IndexLocked, IndexUntrusted, IndexWriteError, SearchkitError
 
 __all__ = [
     "CURRENT",
@@ -382,9 +382,12 @@ DECODING_ERRORS = (
 
 @contextmanager
 def damage_is_corruption(path: Path) -> Iterator[None]:
-    """Report Whoosh's decoding errors inside the block as ``IndexCorrupt`` (searchkit's own errors pass)."""
+    """Report Whoosh's decoding errors inside the block as ``IndexCorrupt`` (searchkit's own errors pass; an
+    ``IndexUntrusted`` gains the index's path)."""
     try:
         yield
+    except IndexUntrusted as e:
+        raise e if e.path is not None else IndexUntrusted(e.reason, str(path)) from None
     except DECODING_ERRORS as e:
         if isinstance(e, SearchkitError):
             raise

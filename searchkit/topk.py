@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import mmap
 import os
+import re
 import shutil
 from array import array
 from collections.abc import Iterator, Mapping
@@ -30,12 +31,13 @@ from whoosh import query as wq
 from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.fields import NUMERIC
 from whoosh.matching import wrappers
-from whoosh.matching.binary import IntersectionMatcher, UnionMatcher
+from whoosh.matching.binary import AndMaybeMatcher, IntersectionMatcher, UnionMatcher
 from whoosh.matching.combo import ArrayUnionMatcher
 from whoosh.matching.mcore import NullMatcherClass
 from whoosh.scoring import BM25FScorer
 
 from . import schema
+from .errors import IndexCorrupt, IndexUntrusted
 
 __all__ = ["TopK", "write", "FOLDER"]
 
@@ -96,23 +98,30 @@ class TopK:
         self.doc_count = meta["doc_count"]
         self.segments = [_Segment(_segment_file(index_dir, segment_id), segment_id, offset, count)
                          for segment_id, offset, count in meta["segments"]]
-        self.lengths = {f: np.load(folder / f"{f}.lengths.npy", mmap_mode="r") for f in SCORED_FIELDS}
-        self.live = np.load(folder / "live.npy")
-        self.dates = np.load(folder / f"{DATE_FIELD}.values.npy", mmap_mode="r")
-        self.article_of = np.load(folder / "article.values.npy")
+        self.lengths = {f: _load_column(folder / f"{f}.lengths.npy", "uf", self.doc_count, mapped=True)
+                        for f in SCORED_FIELDS}
+        self.live = _load_column(folder / "live.npy", "b", self.doc_count)
+        self.dates = _load_column(folder / f"{DATE_FIELD}.values.npy", "i", self.doc_count, mapped=True)
+        self.article_of = _load_column(folder / "article.values.npy", "i", self.doc_count)
         self.article_count = int(self.article_of.max(initial=-1)) + 1
         self._article_lengths: dict[str, np.ndarray] = {}
 
     @classmethod
     def load(cls, index_path: str | os.PathLike) -> TopK | None:
-        """The arrays stored in the index, or None when there are none (or of another format)."""
+        """The arrays stored in the index, or None when there are none (or of another format).
+
+        Raises:
+            IndexCorrupt: ``meta.json`` is not what ``write`` writes (``IndexUntrusted``: it names a file
+                outside the index).
+        """
         index_dir = Path(index_path)
         try:
             meta = json.loads((index_dir / FOLDER / "meta.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-        if meta.get("format") != FORMAT or meta.get("fields") != list(SCORED_FIELDS):
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("fields") != list(SCORED_FIELDS):
             return None
+        _check_meta(index_dir / FOLDER / "meta.json", meta)
         return cls(index_dir, meta)
 
     def search(self, searcher, q: wq.Query, filter_q: wq.Query | None, limit: int) -> list[tuple[int, float]] | None:
@@ -120,6 +129,19 @@ class TopK:
         ranks them; None when the arrays are stale for this searcher or cannot evaluate the query exactly."""
         scores = self._passage_scores(searcher, q, filter_q)
         return None if scores is None else _top(scores, limit)
+
+    def search_by_date(
+        self, searcher, q: wq.Query, filter_q: wq.Query | None, limit: int
+    ) -> list[tuple[int, float]] | None:
+        """The first ``limit`` matches as (doc number, score) by date, newest first, then by score, best first,
+        then by doc number (undated last); None when ``search`` would return None."""
+        scores = self._passage_scores(searcher, q, filter_q)
+        if scores is None:
+            return None
+        matched = np.flatnonzero(scores)
+        # ~date orders newest first without overflow; the undated (the smallest value) go last
+        order = np.lexsort((matched, -scores[matched], ~np.asarray(self.dates[matched])))[:limit]
+        return [(int(matched[i]), float(scores[matched[i]])) for i in order]
 
     def search_articles(
         self, searcher, q: wq.Query, filter_q: wq.Query | None, limit: int, article_weight: float
@@ -237,6 +259,9 @@ class TopK:
         if kind is IntersectionMatcher:
             a, b = self._evaluate(m.a, segment), self._evaluate(m.b, segment)
             return np.where((a != 0) & (b != 0), a + b, 0.0)
+        if kind is AndMaybeMatcher:  # ``b`` adds to ``a``'s score where both match
+            a, b = self._evaluate(m.a, segment), self._evaluate(m.b, segment)
+            return np.where((a != 0) & (b != 0), a + b, a)
         if kind is ArrayUnionMatcher:
             total = np.zeros(segment.doc_count)
             for sub in m._submatchers:
@@ -276,6 +301,11 @@ class TopK:
             mask = self.live.copy()
             for child in f.subqueries:
                 mask &= self._filter_mask(child)
+            return mask
+        if isinstance(f, wq.Or):  # a pattern's terms (``query.bound_patterns``)
+            mask = np.zeros(self.doc_count, dtype=bool)
+            for child in f.subqueries:
+                mask |= self._filter_mask(child)
             return mask
         if type(f) is wq.Term and f.fieldname in FILTER_FIELDS and f.boost == 1.0:
             mask = np.zeros(self.doc_count, dtype=bool)
@@ -401,6 +431,32 @@ def _segment_file(index_dir: Path, segment_id: str) -> Path:
     return index_dir / f"{segment_id}{SEGMENT_EXT}"
 
 
+_SEGMENT_ID = re.compile(r"[A-Za-z0-9_]+")
+"""Whoosh's segment ids (``MAIN_`` and random letters and digits): never a path."""
+
+
+def _check_meta(file: Path, meta: dict) -> None:
+    """Refuse a ``meta.json`` whose values are not of the types ``write`` writes, or that names other files."""
+    segments = meta.get("segments")
+    if not (isinstance(meta.get("generation"), int) and isinstance(meta.get("doc_count"), int)
+            and meta["doc_count"] >= 0 and isinstance(segments, list)
+            and all(isinstance(s, list) and len(s) == 3 and isinstance(s[0], str)
+                    and all(isinstance(n, int) and n >= 0 for n in s[1:]) for s in segments)):
+        raise IndexCorrupt(f"{file} is not a top-k arrays table (damaged or crafted)")
+    for segment_id, _, _ in segments:
+        if not _SEGMENT_ID.fullmatch(segment_id):
+            raise IndexUntrusted(f"a segment id {segment_id!r} in {file.name}, which names no file of the index")
+
+
+def _load_column(file: Path, kinds: str, length: int, *, mapped: bool = False) -> np.ndarray:
+    """A one-dimensional array of ``length`` values saved by ``np.save`` (read, or ``mapped`` read-only); never
+    unpickled: an object array is refused."""
+    values = np.load(file, mmap_mode="r" if mapped else None, allow_pickle=False)
+    if values.ndim != 1 or values.dtype.kind not in kinds or len(values) != length:
+        raise IndexCorrupt(f"{file} holds a {values.dtype} array of shape {values.shape}, not {length} values")
+    return values
+
+
 def _read_back(leaf) -> tuple[SegmentArrays, dict[str, np.ndarray]]:
     """The arrays of a segment Whoosh wrote, read from its postings, and its scored fields' lengths."""
     copy = SegmentArrays()
@@ -445,8 +501,18 @@ def _read_arrays(file: Path) -> dict[str, np.ndarray]:
     head_end = len(_MAGIC) + 8 + size
     table = json.loads(data[len(_MAGIC) + 8:head_end])
     start = -(-head_end // 8) * 8
-    return {name: np.frombuffer(data, dtype=np.dtype(dtype), count=count, offset=start + position)
-            for name, (dtype, count, position) in table.items()}
+    arrays = {}
+    for name, entry in table.items() if isinstance(table, dict) else ():
+        dtype, count, position = entry if isinstance(entry, list) and len(entry) == 3 else (None, None, None)
+        if not (isinstance(dtype, str) and _ARRAY_DTYPE.fullmatch(dtype) and isinstance(count, int)
+                and isinstance(position, int) and count >= 0 and position >= 0):
+            raise ValueError(f"{file.name} has a malformed table of contents")
+        arrays[name] = np.frombuffer(data, dtype=np.dtype(dtype), count=count, offset=start + position)
+    return arrays
+
+
+_ARRAY_DTYPE = re.compile(r"[<>|=]?([biuf][1248]|S\d{1,9})")
+"""The dtypes ``_write_arrays`` writes (numbers, fixed-length bytes): never objects, records or sub-arrays."""
 
 
 def _leaf_postings(leaf, field: str, term: bytes) -> tuple[np.ndarray, np.ndarray]:

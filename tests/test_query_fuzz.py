@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -42,3 +44,35 @@ def test_search_only_raises_query_error(ix, text):
     except QueryError:
         return
     assert all(h.highlights for h in hits)
+
+
+ANY_CHARACTER = st.characters(codec=None, categories=None, exclude_categories=())
+"""Any code point, lone surrogates and C0/C1 controls included (as undecodable or scraped text holds them)."""
+HOSTILE_TEXT = st.one_of(
+    st.text(ANY_CHARACTER, max_size=40),
+    st.lists(st.one_of(SYNTAX, WORDS, st.sampled_from(["*", "?*", "c*", "*a*", "[a TO z]", "\ud800", "\x1b[2J", "\x00"]),
+                       st.text(ANY_CHARACTER, max_size=4)), max_size=10).map(" ".join),
+)
+FILTER_VALUE = st.one_of(st.none(), st.text(ANY_CHARACTER, max_size=30), st.sampled_from(
+    [".", "  ", "", "Kremlin", "2017-11-09", "2017-02-30", "\ud800", "x" * 2000, "\x1b]52;c;aGk=\x07"]))
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=HOSTILE_TEXT, source=FILTER_VALUE, place=FILTER_VALUE, speaker=FILTER_VALUE, since=FILTER_VALUE,
+       until=FILTER_VALUE, sort=st.sampled_from(["score", "date"]), per_article=st.booleans(), expand=st.booleans())
+@example(text="forum", source=".", place=None, speaker=None, since=None, until=None, sort="score",
+         per_article=False, expand=False)
+@example(text="x \ud800 y", source=None, place=None, speaker=None, since=None, until=None, sort="date",
+         per_article=False, expand=True)
+def test_hostile_text_and_filters_answer_or_raise_query_error_in_bounded_time(
+    ix, text, source, place, speaker, since, until, sort, per_article, expand
+):
+    began = time.perf_counter()
+    try:
+        hits = ix.search(text, limit=5, source=source, place=place, speaker=speaker, since=since, until=until,
+                         sort=sort, per_article=per_article and sort == "score", expand=expand)
+    except QueryError as e:
+        assert str(e) and "\n" not in str(e)
+    else:
+        assert all(h.highlights for h in hits)
+    assert time.perf_counter() - began < 5.0
