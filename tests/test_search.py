@@ -55,7 +55,6 @@ def by_date(hits) -> list[tuple]:
                   key=lambda d: (d[0] is not None, d[0] or date.min, d[1]), reverse=True)
 
 
-@pytest.mark.xfail(strict=True, reason="sort=date cut bug, fixed on branch h-query")
 @pytest.mark.parametrize("limit", [1, 3, 5, 10])
 def test_sort_by_date_with_a_small_limit_is_the_head_of_the_full_date_order(ix, limit):
     everything = ix.search("forum", limit=1000)
