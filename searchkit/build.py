@@ -73,7 +73,9 @@ def commit(
             ix.close()
         store.publish(path, directory)
     except BaseException:
-        shutil.rmtree(directory, ignore_errors=True)
+        # An interrupt (Ctrl-C, SIGTERM) can land just after publish renamed CURRENT: committed, keep it.
+        if not (store.is_store(path) and store.current_generation(path)[0] == directory.name):
+            shutil.rmtree(directory, ignore_errors=True)
         raise
     return report
 

@@ -1,19 +1,24 @@
 """The ``searchkit`` command: a thin typer layer over ``searchkit.Index``; flags map onto method kwargs.
 
 Results go to stdout, messages and progress to stderr. Exit codes: 0 something matched (or indexed),
-1 nothing matched, 2 usage error / bad query / missing or unreadable index, 3 indexed but inputs skipped.
+1 nothing matched, 2 usage error / bad query / missing or unreadable index, 3 indexed but inputs skipped;
+128 + N ended by signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP); a closed stdout pipe ends it by SIGPIPE.
 """
 
 from __future__ import annotations
 
+import codecs
 import os
+import signal
+import sys
+import threading
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.console import Console
 
-from . import render
+from . import render, store
 from .check import check_index
 from .errors import (
     IndexIncompatible, IndexLocked, IndexNotFound, NothingToSearch, PassageNotFound, QueryError, SearchkitError,
@@ -32,8 +37,141 @@ EXIT_CODES: dict[type[SearchkitError], int] = {
 }
 DEFAULT_INDEX = "index"
 DEFAULT_SEEDS = "seeds"
+ENDING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+"""Signals that end a command through ``_Interrupted`` (cleanup runs) instead of their default action."""
 
-app = typer.Typer(
+
+class _Interrupted(BaseException):
+    """Raised by a signal of ``ENDING_SIGNALS``: a BaseException, so the library's cleanup (``finally``, the
+    removal of an uncommitted generation) runs and nothing catches it as an error; exit 128 + the signal."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)  # picklable: an indexing process hands it to the parent
+        self.signum = signum
+
+
+_received: list[int] = []
+"""The signals received: one raised where Python ignores exceptions (an at-fork hook, a ``__del__``) is lost as
+an exception, not as a signal."""
+
+
+_armed: list[int] = []
+"""The signals of ``ENDING_SIGNALS`` this process handles (not those it was started ignoring)."""
+_fork_hooked: list[bool] = []
+
+
+def _raise_interrupted(signum: int, frame: object) -> None:
+    _received.append(signum)
+    for ending in _armed:
+        signal.signal(ending, signal.SIG_DFL)  # a second Ctrl-C ends the process at once (the commit is crash-safe)
+    raise _Interrupted(signum)
+
+
+def _unraisable(unraisable) -> None:
+    """``sys.unraisablehook``: an ``_Interrupted`` raised where Python cannot propagate it (an at-fork hook as
+    the indexing processes start, a ``__del__``) is raised again 50 ms later, by a timer, in the code running then
+    (raised from here, it would land in the same place)."""
+    if isinstance(unraisable.exc_value, _Interrupted) and hasattr(signal, "setitimer"):
+        signal.signal(signal.SIGALRM, _raise_again)
+        signal.setitimer(signal.ITIMER_REAL, 0.05)
+    elif not isinstance(unraisable.exc_value, _Interrupted):
+        sys.__unraisablehook__(unraisable)
+
+
+def _forking() -> None:
+    signal.pthread_sigmask(signal.SIG_BLOCK, _armed)  # held until the child ignores them (pending: the parent's)
+
+
+def _forked_in_parent() -> None:
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _armed)
+
+
+def _forked_in_child() -> None:
+    # An indexing process leaves these signals to its parent, which kills it and removes what it wrote; raised
+    # in the child outside its job, one would print multiprocessing's traceback.
+    for ending in _armed:
+        signal.signal(ending, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _armed)
+
+
+def _raise_again(signum: int, frame: object) -> None:
+    raise _Interrupted(_received[0])
+
+
+def _cancel_raising_again() -> None:
+    """Once an ``_Interrupted`` is being handled: a pending timer would raise another (or, at exit, kill)."""
+    if hasattr(signal, "setitimer"):
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def _escape_unencodable(error: UnicodeError) -> tuple[str, int]:
+    """What the output stream cannot encode, as JSON escapes (``\\u00e9``, astral characters as surrogate pairs):
+    ``--json`` lines stay valid JSON on an ASCII stdout, and terminal text stays readable."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    escaped = []
+    for char in error.object[error.start:error.end]:
+        code = ord(char)
+        if code > 0xFFFF:
+            code -= 0x10000
+            escaped.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
+        else:
+            escaped.append(f"\\u{code:04x}")
+    return "".join(escaped), error.end
+
+
+codecs.register_error("searchkit-escape", _escape_unencodable)
+
+
+class _App(typer.Typer):
+    """The typer app, run the way Unix tools end: by a signal, or on a closed pipe, never with a traceback."""
+
+    def __call__(self, *args, **kwargs):
+        if hasattr(signal, "SIGPIPE"):
+            # A closed stdout (``| head``) ends the process as it ends ``cat``: no BrokenPipeError, and never
+            # exit 1, which means "nothing matched".
+            signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        for stream in (sys.stdout, sys.stderr):
+            if hasattr(stream, "reconfigure"):  # None where started with the descriptor closed
+                # An article's text (or a lone surrogate) that an ASCII or Latin-1 stdout cannot encode.
+                stream.reconfigure(errors="searchkit-escape")
+        handled = threading.current_thread() is threading.main_thread()
+        previous = {s: signal.getsignal(s) for s in ENDING_SIGNALS} if handled else {}
+        _armed[:] = [s for s, handler in previous.items() if handler is not signal.SIG_IGN]  # nohup: stays ignored
+        for ending in _armed:
+            signal.signal(ending, _raise_interrupted)
+        if _armed and hasattr(signal, "pthread_sigmask") and not _fork_hooked:
+            os.register_at_fork(before=_forking, after_in_parent=_forked_in_parent, after_in_child=_forked_in_child)
+            _fork_hooked.append(True)
+        unraisable_hook, sys.unraisablehook = sys.unraisablehook, _unraisable
+        try:
+            return super().__call__(*args, **kwargs)
+        except _Interrupted as e:
+            _cancel_raising_again()
+            _say(f"interrupted ({signal.Signals(e.signum).name})")
+            sys.exit(128 + e.signum)
+        except SystemExit as e:
+            code = e.code or 0
+            if _received and isinstance(code, int) and code < 128:  # the signal's exception was swallowed
+                _say(f"interrupted ({signal.Signals(_received[0]).name})")
+                sys.exit(128 + _received[0])
+            raise
+        finally:
+            _cancel_raising_again()
+            sys.unraisablehook = unraisable_hook
+            for ending, handler in previous.items():
+                signal.signal(ending, handler)
+
+
+def _say(line: str) -> None:
+    """One line on stderr (it may quote a path), if stderr is still there (a hung-up terminal is gone)."""
+    try:
+        stderr.print(render.message(line), soft_wrap=True)
+    except OSError:
+        pass
+
+
+app = _App(
     help="Passage-level full-text search for news archives.",
     no_args_is_help=True,
     add_completion=False,
@@ -91,6 +229,10 @@ def index_command(
 ) -> None:
     """Build or update an index from article files (plain text or JSON Lines)."""
     path = _index_path(index)
+    live_before = _live_generation(path)
+    if not wait >= 0:  # also NaN, which would wait for ever on a held lock
+        stderr.print(f"error: --wait must be a number of seconds, 0 or more; got {wait}", markup=False)
+        raise typer.Exit(EXIT_ERROR)
     if not any(p.exists() for p in paths):
         stderr.print(render.message(f"error: no such file or directory: {', '.join(map(str, paths))}"))
         raise typer.Exit(EXIT_ERROR)
@@ -114,8 +256,34 @@ def index_command(
                     report = ix.update(paths, prune=prune, progress=progress, wait=wait)
     except (SearchkitError, OSError) as e:
         raise _fail(e) from None
+    except _Interrupted as e:
+        raise _index_interrupted(e.signum, path, live_before) from None
+    if _received:
+        raise _index_interrupted(_received[0], path, live_before)
     stderr.print(render.report_text(report, path))
     raise typer.Exit(EXIT_SKIPPED if report.skipped else EXIT_OK)
+
+
+def _index_interrupted(signum: int, path: Path, live_before: str | None) -> typer.Exit:
+    """Say whether the interrupted run committed; exit 128 + the signal."""
+    _cancel_raising_again()
+    # CURRENT is replaced atomically: whichever generation it names now is the whole truth.
+    if _live_generation(path) != live_before:
+        outcome = f"the commit had completed: the index at {path} holds this run"
+    elif live_before is None:
+        outcome = f"nothing was committed, there is no index at {path}"
+    else:
+        outcome = f"nothing was committed, the index at {path} is as it was"
+    _say(f"interrupted ({signal.Signals(signum).name}): {outcome}")
+    return typer.Exit(128 + signum)
+
+
+def _live_generation(path: Path) -> str | None:
+    """The generation ``CURRENT`` names at ``path``, or None where there is no readable index."""
+    try:
+        return store.current_generation(path)[0] if store.is_store(path) else None
+    except (SearchkitError, OSError):
+        return None
 
 
 @app.command()
@@ -199,7 +367,10 @@ def stats(
 @app.command()
 def check(index: Optional[Path] = IndexOption) -> None:
     """Verify the index against its manifest and source files; exit 2 naming each problem found."""
-    result = check_index(_index_path(index))
+    try:
+        result = check_index(_index_path(index))
+    except (SearchkitError, OSError) as e:
+        raise _fail(e) from None
     for note in result.notes:
         stderr.print(render.message(f"note: {note}"), soft_wrap=True)
     if not result.ok:
@@ -233,7 +404,7 @@ def eval_command(
     measures = [m.strip() for option in metrics or () for m in option.split(",") if m.strip()] or MEASURES
     try:
         result = evaluate(read_collection(find_collection(collection)), measures=measures, run_file=run, expand=expand)
-    except SearchkitError as e:
+    except (SearchkitError, OSError) as e:
         raise _fail(e) from None
     if json:
         stdout.out(render.evaluation_json(result), highlight=False)

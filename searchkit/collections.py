@@ -250,7 +250,10 @@ def read_collection(folder: str | os.PathLike) -> Collection:
     reader = COLLECTIONS.get(folder.resolve().name.lower())
     if reader is None:
         raise CollectionError(f"{folder} is not a known test collection; known names: {', '.join(COLLECTIONS)}")
-    collection = reader(folder)
+    try:
+        collection = reader(folder)
+    except ValueError as e:  # a query or document number that is not a number: a damaged or foreign file
+        raise CollectionError(f"{folder} is not a readable {folder.resolve().name} collection ({e})") from None
     if not collection.documents or not collection.queries or not collection.qrels:
         raise CollectionError(f"{folder} holds no documents, queries or judgments in the {reader.__name__} format")
     return collection

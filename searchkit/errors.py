@@ -71,3 +71,7 @@ class IndexWriteError(SearchkitError):
 
 class CollectionError(SearchkitError):
     """A test collection cannot be found or read (see ``searchkit.collections``)."""
+
+
+class RunFileError(SearchkitError):
+    """An evaluation's TREC run file cannot be written where it was asked for; the message says why."""

@@ -17,7 +17,7 @@ from pathlib import Path
 import ir_measures
 
 from .collections import Collection
-from .errors import CollectionError
+from .errors import CollectionError, RunFileError
 from .index import Index
 
 __all__ = ["Evaluation", "Run", "MEASURES", "RUN_DEPTH", "evaluate", "rank", "score_run", "write_trec_run", "write_jsonl"]
@@ -89,28 +89,81 @@ def evaluate(
 ) -> Evaluation:
     """Index ``collection`` into a temporary index, run every query, and score the ranking.
 
-    With ``run_file``, the ranking is also written there in TREC run format; with ``expand``, every query is
-    expanded by pseudo-relevance feedback (``Index.search(expand=True)``).
+    With ``run_file``, the ranking is also written there in TREC run format (whole, or not at all); with
+    ``expand``, every query is expanded by pseudo-relevance feedback (``Index.search(expand=True)``).
+
+    Raises:
+        CollectionError: a measure name is not one ir-measures knows.
+        RunFileError: ``run_file`` cannot be written (checked before indexing).
 
     >>> from searchkit.collections import read_collection
     >>> evaluate(read_collection("../shared/data/cranfield")).metrics["nDCG@10"]  # doctest: +SKIP
     """
     _parse_measures(measures)  # fail before indexing
-    with tempfile.TemporaryDirectory(prefix="searchkit-eval-") as tmp:
-        documents = Path(tmp) / f"{collection.name}.jsonl"
-        write_jsonl(collection, documents)
-        Index.build([documents], Path(tmp) / "index")
-        with Index.open(Path(tmp) / "index") as index:
-            run = rank(index, collection.queries, depth=depth, expand=expand)
-    if run_file is not None:
-        write_trec_run(run, run_file, tag="searchkit")
+    pending = _RunFile(run_file) if run_file is not None else None  # and the run file's folder
+    try:
+        with tempfile.TemporaryDirectory(prefix="searchkit-eval-") as tmp:
+            documents = Path(tmp) / f"{collection.name}.jsonl"
+            write_jsonl(collection, documents)
+            Index.build([documents], Path(tmp) / "index")
+            with Index.open(Path(tmp) / "index") as index:
+                run = rank(index, collection.queries, depth=depth, expand=expand)
+        if pending is not None:
+            pending.write(_trec_lines(run, "searchkit"))
+    finally:
+        if pending is not None:
+            pending.discard()
     return score_run(collection, run, measures)
 
 
 def write_trec_run(run: Run, path: str | os.PathLike, *, tag: str) -> None:
-    """Write ``run`` in TREC run format: ``qid Q0 docid rank score tag`` per line."""
-    with open(path, "w", encoding="utf-8") as f:
-        f.writelines(_trec_lines(run, tag))
+    """Write ``run`` in TREC run format: ``qid Q0 docid rank score tag`` per line (whole, or not at all).
+
+    Raises:
+        RunFileError: ``path`` cannot be written.
+    """
+    pending = _RunFile(path)
+    try:
+        pending.write(_trec_lines(run, tag))
+    finally:
+        pending.discard()
+
+
+class _RunFile:
+    """A run file written beside its destination and renamed onto it: opening it checks, before any work, that
+    the destination can be written; a failed run never leaves half a file or truncates an older one."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        try:
+            if self.path.is_dir():
+                raise RunFileError(f"cannot write the run file {self.path}: it is a directory")
+            self.tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+            self.file = open(self.tmp, "x", encoding="utf-8")
+        except OSError as e:
+            raise RunFileError(f"cannot write the run file {self.path}: {_reason(e, self.path.parent)}") from None
+        self.renamed = False
+
+    def write(self, lines: Iterable[str]) -> None:
+        try:
+            with self.file:
+                self.file.writelines(lines)
+            os.replace(self.tmp, self.path)
+        except OSError as e:
+            raise RunFileError(f"cannot write the run file {self.path}: {_reason(e, self.path.parent)}") from None
+        self.renamed = True
+
+    def discard(self) -> None:
+        """Remove the partial file, if it was not renamed onto the destination."""
+        self.file.close()
+        if not self.renamed:
+            self.tmp.unlink(missing_ok=True)
+
+
+def _reason(error: OSError, path: Path) -> str:
+    if isinstance(error, FileNotFoundError):
+        return f"no folder {path}"
+    return error.strerror or str(error)
 
 
 def _trec_lines(run: Run, tag: str) -> Iterable[str]:

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import edit_manifest
 from searchkit import __version__, schema
@@ -166,3 +171,157 @@ def test_jsonl_articles_through_the_cli(run_cli, tmp_path):
     assert (hit["article"], hit["path"], hit["line"], hit["date"], hit["source"]) == ("r1", "feed.jsonl", 1,
                                                                                      "1987-03-02", "Reuters")
     assert lines[0]["text"][hit["span"][0]:hit["span"][1]] == hit["text"]
+
+
+def ascii_escaped(text: str) -> str:
+    """``text`` as searchkit writes it to a stream that cannot encode it: JSON escapes, astral as pairs."""
+    return "".join(c if ord(c) < 128 else "".join(f"\\u{u:04x}" for u in divmod_surrogates(ord(c))) for c in text)
+
+
+def divmod_surrogates(code: int) -> tuple[int, ...]:
+    if code <= 0xFFFF:
+        return (code,)
+    code -= 0x10000
+    return 0xD800 + (code >> 10), 0xDC00 + (code & 0x3FF)
+
+
+NARROW_STDOUT = {"ascii": {"PYTHONIOENCODING": "ascii"},
+                 "C locale": {"LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONIOENCODING": ""}}
+HARD_TEXT = {"id": "u1", "date": "2020-01-02", "source": "Agence Québec", "place": "Zürich",
+             "title": "Ωmega “quoted” headline", "tags": ["naïve", "日本"],
+             "text": "Pipeline talks in Zürich — “quoted” café, 中文 words, emoji 😀 and e\u0301 combining.\n\n"
+                     "Second paragraph: pipeline in עברית and العربية, zero\u200bwidth."}
+
+
+@pytest.fixture(scope="module")
+def hard_index(tmp_path_factory):
+    from searchkit import Index
+
+    root = tmp_path_factory.mktemp("hard")
+    (root / "hard.jsonl").write_text(json.dumps(HARD_TEXT, ensure_ascii=False) + "\n", encoding="utf-8")
+    Index.build([root / "hard.jsonl"], root / "index")
+    return root / "index"
+
+
+@pytest.mark.parametrize("narrow", NARROW_STDOUT)
+def test_output_a_narrow_stdout_cannot_encode_is_escaped_never_a_crash(run_cli, hard_index, narrow):
+    env = NARROW_STDOUT[narrow]
+    passage_id = json.loads(run_cli("query", "pipeline", "--index", hard_index, "--json").stdout.splitlines()[0])["id"]
+    for args in (["query", "pipeline"], ["show", passage_id], ["stats"]):
+        utf8 = run_cli(*args, "--index", hard_index)
+        result = run_cli(*args, "--index", hard_index, env=env)
+        assert result.code == 0 and result.stderr == "", result.stderr
+        assert result.stdout == ascii_escaped(utf8.stdout)
+    for args in (["query", "pipeline", "--json"], ["show", passage_id, "--json"], ["stats", "--json"]):
+        utf8 = run_cli(*args, "--index", hard_index)
+        result = run_cli(*args, "--index", hard_index, env=env)
+        assert result.code == 0 and result.stderr == "", result.stderr
+        assert result.stdout.isascii()
+        assert [json.loads(line) for line in result.stdout.splitlines()] == [
+            json.loads(line) for line in utf8.stdout.splitlines()]
+    hit = json.loads(run_cli("query", "pipeline", "--json", "--index", hard_index, env=env).stdout.splitlines()[0])
+    assert hit["text"] in HARD_TEXT["text"] and (hit["source"], hit["place"]) == ("Agence Québec", "Zürich")
+
+
+@pytest.fixture
+def tiny_collection(tmp_path):
+    from test_evaluate import DOCS, QUERIES, RELEVANCE
+
+    folder = tmp_path / "adi"
+    folder.mkdir()
+    (folder / "ADI.ALL").write_text(DOCS)
+    (folder / "ADI.QRY").write_text(QUERIES)
+    (folder / "ADI.REL").write_text(RELEVANCE)
+    return folder
+
+
+def test_eval_checks_its_run_file_before_indexing_and_writes_it_whole(run_cli, tmp_path, tiny_collection):
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "a-file").write_text("not a folder")
+    for run, reason in [("missing/dir/run.txt", "no folder missing/dir"), ("folder", "it is a directory"),
+                        ("a-file/run.txt", "Not a directory"), ("", "it is a directory")]:  # "": the working dir
+        result = run_cli("eval", tiny_collection, "--run", run, cwd=tmp_path)
+        assert result.code == 2 and result.stdout == ""
+        assert result.stderr.strip().splitlines() == [f"error: cannot write the run file {run or '.'}: {reason}"]
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "adi", "folder"]
+    (tmp_path / "run.txt").write_text("an older run\n")
+    result = run_cli("eval", tiny_collection, "--run", "run.txt", "--json", cwd=tmp_path)
+    assert result.code == 0 and json.loads(result.stdout)["queries"] == 2
+    lines = (tmp_path / "run.txt").read_text().splitlines()
+    assert lines[0].split()[:4] == ["1", "Q0", "1", "1"] and all(line.endswith(" searchkit") for line in lines)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "adi", "folder", "run.txt"]  # no temporary file
+
+
+@pytest.mark.parametrize(("files", "message"), [
+    ({"ADI.REL": "x y z\n"}, "is not a readable adi collection"),  # judgments numbered by words
+    ({"ADI.QRY": ".I abc\n.W\nfoo\n"}, "is not a readable adi collection"),
+    ({"ADI.REL": "1 1 0 0.0\n2 two 0 0.0\n"}, "is not a readable adi collection"),
+])
+def test_eval_of_a_damaged_collection_is_one_line(run_cli, tiny_collection, files, message):
+    for name, text in files.items():
+        (tiny_collection / name).write_text(text)
+    result = run_cli("eval", tiny_collection)
+    assert result.code == 2 and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr
+
+
+def test_index_wait_must_be_a_number_of_seconds(run_cli, tmp_path, seeds_dir):
+    """``--wait nan`` waited for ever on a held lock (no time is >= NaN); negative waits are refused alike."""
+    index = tmp_path / "index"
+    index.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, index / "writer.lock"], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout.readline() == "locked\n"
+        for wait in ("nan", "-1", "-inf"):
+            result = subprocess.run([sys.executable, "-m", "searchkit", "index", seeds_dir, "--index", index,
+                                     "--wait", wait], capture_output=True, text=True, timeout=60)
+            assert result.returncode == 2
+            assert result.stderr.strip().splitlines() == [
+                f"error: --wait must be a number of seconds, 0 or more; got {float(wait)}"]
+    finally:
+        holder.kill()
+        holder.wait()
+    assert run_cli("index", seeds_dir, "--index", index, "--wait", "0.5").code == 0
+
+
+HOLD_LOCK = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)
+fcntl.lockf(fd, fcntl.LOCK_EX)
+print("locked", flush=True)
+import time
+time.sleep(600)
+"""
+
+
+WORDS = ["pipeline", "Zürich", "café", "中文", "😀", "quoted", "talks", "Québec", '"pipeline talks"', "pipe*",
+         "title:Ωmega", "source:québec", "date:[2020-01-01 TO 2020-12-31]", "NOT", "OR", "(", ")", "é\u0301"]
+ARGUMENT = st.one_of(
+    st.lists(st.sampled_from(WORDS), min_size=1, max_size=4).map(" ".join),
+    st.text(min_size=1, max_size=12).filter(lambda t: "\0" not in t),
+    st.binary(min_size=1, max_size=8).filter(lambda b: b"\0" not in b).map(os.fsdecode),  # a non-UTF-8 argv
+)
+COMMANDS = st.one_of(
+    st.tuples(st.just("query"), ARGUMENT,
+              st.sampled_from([(), ("--json",), ("--per-article",), ("--sort", "date"), ("--limit", "1")])),
+    st.tuples(st.just("show"), ARGUMENT, st.sampled_from([(), ("--json",)])),
+)
+
+
+@pytest.mark.slow
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(command=COMMANDS)
+def test_cli_argument_values_on_an_ascii_stdout_never_crash(hard_index, command):
+    name, value, flags = command
+    result = subprocess.run([sys.executable, "-m", "searchkit", name, os.fsencode(value), *flags, "--index",
+                             hard_index], capture_output=True, env={**os.environ, "PYTHONIOENCODING": "ascii"},
+                            timeout=120)
+    stderr = result.stderr.decode("ascii")  # everything written is ASCII: what it cannot encode, escaped
+    assert result.returncode in (0, 1, 2) and "Traceback" not in stderr, stderr
+    assert result.stdout.isascii()
+    if result.returncode == 2:
+        assert stderr.strip().splitlines()[-1].startswith(("error: ", "Error: "))
+    if "--json" in flags and result.returncode == 0:
+        assert all(isinstance(json.loads(line), dict) for line in result.stdout.splitlines())

@@ -130,11 +130,16 @@ def kill_at_random_moments(two_states, name: str, trials: int, runner: list[str]
     for trial in range(trials):
         target = "B" if state == "A" else "A"
         mode = "--rebuild" if rng.random() < 0.2 else "--prune"
+        # The last trial, if no kill has yet landed before a commit, kills in the first half of a timed run: every
+        # series tests the case it exists for.
+        must_kill = trial == trials - 1 and not outcomes["killed, previous commit kept"] and bool(durations)
+        if must_kill and mode not in durations:
+            mode = next(iter(durations))
         inputs.use(target)
         started = time.monotonic()
         run = searchkit("index", inputs.path, "--index", index, mode, runner=runner)
         if mode in durations:
-            delay = rng.uniform(0, durations[mode] * 1.1)
+            delay = rng.uniform(0, durations[mode] * (0.5 if must_kill else 1.1))
             try:
                 run.wait(timeout=delay)
             except subprocess.TimeoutExpired:
@@ -155,6 +160,10 @@ def kill_at_random_moments(two_states, name: str, trials: int, runner: list[str]
         state = target if after == states[target] else state
         check_passes(index)
 
+    assert sum(outcomes.values()) == trials
+    assert outcomes["completed"], f"no run completed: {outcomes}"
+    if trials > 1:
+        assert outcomes["killed, previous commit kept"], f"no run was killed before its commit: {outcomes}"
     inputs.use("B")
     assert searchkit("index", inputs.path, "--index", index, "--prune", runner=runner).wait() == 0
     assert snapshot(index) == states["B"]
@@ -216,7 +225,8 @@ def test_a_kill_at_each_step_of_a_commit(two_states, point, mode):
     inputs.use("B")
     killed = searchkit(point, "index", inputs.path, "--index", index, mode, runner=KILLER)
     assert killed.wait() == -signal.SIGKILL, killed.stderr.read()
-    assert snapshot(index) == states["A"] if KILL_POINTS[point] == "old" else states["B"]
+    expected = states["A"] if KILL_POINTS[point] == "old" else states["B"]
+    assert snapshot(index) == expected
     check_passes(index)
 
 

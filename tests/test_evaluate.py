@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from searchkit import Index, SearchkitError
 from searchkit.collections import find_collection, read_collection
 from searchkit.errors import CollectionError
 from searchkit.evaluate import evaluate
@@ -85,3 +86,16 @@ def test_cli_eval_expand_writes_the_expanded_ranking(run_cli, tiny, tmp_path):
     assert json.loads(result.stdout)["queries"] == 2
     # query 1 finds document 1 alone; its words ("caspian") bring in document 3, below it
     assert [line.split()[2] for line in run.read_text().splitlines() if line.startswith("1 ")] == ["1", "3"]
+
+
+@pytest.mark.parametrize("run_file", ["missing/run.txt", ".", "a-file/run.txt"])
+def test_a_run_file_that_cannot_be_written_fails_before_indexing(tiny, tmp_path, monkeypatch, run_file):
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.chdir(tmp_path)
+
+    def build(*args, **kwargs):
+        raise AssertionError("indexed before checking the run file")
+
+    monkeypatch.setattr(Index, "build", build)
+    with pytest.raises(SearchkitError, match="cannot write the run file"):
+        evaluate(read_collection(tiny), run_file=run_file)
