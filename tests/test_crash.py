@@ -91,14 +91,14 @@ def test_random_sigkills_leave_the_last_committed_state(two_states):
 
 
 PARALLEL = """
-from searchkit import index
+from searchkit import build
 
-procs = index._writer_procs
+procs = build._writer_procs
 def parallel(input_bytes):  # the path of inputs over PARALLEL_INPUT_BYTES, taken here by a small corpus
-    chosen = procs(index.PARALLEL_INPUT_BYTES)
+    chosen = procs(build.PARALLEL_INPUT_BYTES)
     assert chosen > 1, chosen
     return chosen
-index._writer_procs = parallel
+build._writer_procs = parallel
 """
 RUN_CLI = """
 from searchkit.cli import app
@@ -179,8 +179,7 @@ def kill_at_random_moments(two_states, name: str, trials: int, runner: list[str]
 KILL_AT = """
 import os, signal, sys
 import whoosh.writing
-from searchkit import store
-from searchkit.index import Index
+from searchkit import build, store
 
 def die(*args, **kwargs):
     os.kill(os.getpid(), signal.SIGKILL)
@@ -189,7 +188,7 @@ point = sys.argv.pop(1)
 if point == "whoosh-commit":
     whoosh.writing.SegmentWriter.commit = die
 elif point == "manifest":
-    Index._write_manifest = die
+    build._Transaction._write_manifest = die
 elif point == "publish":
     store.publish = die
 elif point == "pointer":

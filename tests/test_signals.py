@@ -26,7 +26,7 @@ from test_evaluate import DOCS, QUERIES, RELEVANCE
 
 CLI = [sys.executable, "-m", "searchkit"]
 RUN_CLI = "from searchkit.cli import app\napp(prog_name='searchkit')\n"
-ONE_PROCESS = "from searchkit import index\nindex._writer_procs = lambda input_bytes: 1\n"
+ONE_PROCESS = "from searchkit import build\nbuild._writer_procs = lambda input_bytes: 1\n"
 """Prepended to ``RUN_CLI``: the path of small inputs (one process) taken by a large corpus."""
 NAMES = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM", signal.SIGHUP: "SIGHUP"}
 
