@@ -50,7 +50,7 @@ Progress = Callable[[int, int, str], None]
 
 
 def commit(
-    path: Path, base: str | None, sources: Iterable[str | os.PathLike], *, settings: Settings,
+    path: Path, base: str | None, sources: list[str], *, settings: Settings,
     progress: Progress | None, prune: bool, punkt: dict | None = None,
 ) -> BuildReport:
     """Write a new generation of the index at ``path`` (from generation ``base``, or empty) with ``sources``

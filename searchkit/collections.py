@@ -92,7 +92,7 @@ def _smart_documents(path: Path) -> tuple[CollectionDoc, ...]:
         title, body = fields.get("T") or None, fields.get("W", "")
         if body or title:
             # A record without an abstract (many in CACM) is its title alone, indexed once as text.
-            docs.append(CollectionDoc(doc_id, title if body else None, body or title))
+            docs.append(CollectionDoc(doc_id, title if body else None, body or title or ""))
     return tuple(docs)
 
 

@@ -265,7 +265,7 @@ class Index:
         """Counts, date range, sources and places of the live passages (those a query can find), the bytes the
         index directory occupies, and the manifest (without per-file detail)."""
         with self._reading() as generation:
-            return generation.backend.stats(str(self.path), generation.manifest)
+            return generation.backend.stats(self.path, generation.manifest)
 
     # --- generations -----------------------------------------------------------------------------------------
 

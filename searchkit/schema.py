@@ -6,6 +6,7 @@ import hashlib
 import re
 from datetime import date, datetime, time
 from collections.abc import Callable
+from typing import Any
 
 from whoosh import fields
 from whoosh.analysis import IDAnalyzer, LowercaseFilter, RegexTokenizer, SimpleAnalyzer, StemFilter, StopFilter
@@ -52,7 +53,7 @@ def _one_loop(analyzer) -> tuple[Tokens, Terms | None]:
     chain of generators, which matters for every passage indexed and every hit highlighted. Any other
     analyzer runs as it is (and has no terms-only function).
     """
-    parts = getattr(analyzer, "items", ())
+    parts: Any = getattr(analyzer, "items", ())
     if [type(p) for p in parts] != [RegexTokenizer, LowercaseFilter, StopFilter, StemFilter] or parts[0].gaps \
             or not parts[2].renumber:
         # The analyzer reuses one Token object: read each as it comes.
@@ -101,7 +102,7 @@ def _one_loop(analyzer) -> tuple[Tokens, Terms | None]:
     return tokens, terms_only
 
 
-_UNSEEN = object()
+_UNSEEN: Any = object()
 _MAX_CACHED_WORDS = 1_000_000
 
 
@@ -134,7 +135,7 @@ SCHEMA = fields.Schema(
 def to_document(passage: Passage, path: str) -> dict:
     """The Whoosh document of a passage; ``path`` is the path as stored (see ``Index``), and the id is
     ``indexed_id(passage.id, path, passage.line)``."""
-    doc = {
+    doc: dict[str, Any] = {
         "id": indexed_id(passage.id, path, passage.line),
         "article": passage.article,
         "path": path,

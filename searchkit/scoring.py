@@ -24,6 +24,7 @@ __all__ = [
 SEARCH_FIELDS = ("title", "body")
 """The fields that plain query words search, scored by BM25F with one idf per word."""
 
+Key = TypeVar("Key")
 Number = TypeVar("Number", float, Any)  # a float, or a NumPy array of them (the top-k arrays)
 
 
@@ -97,13 +98,18 @@ class FrozenStatistics:
         for part in parts:
             passages += part.passages
             articles += part.articles
-            for totals, values in ((passage_lengths, part.passage_lengths), (article_lengths, part.article_lengths),
-                                   (passage_frequencies, part.passage_frequencies),
-                                   (article_frequencies, part.article_frequencies), (term_counts, part.term_counts)):
-                for key, value in values.items():
-                    totals[key] = totals.get(key, 0) + value  # type: ignore[index, operator]
+            _add(passage_lengths, part.passage_lengths)
+            _add(article_lengths, part.article_lengths)
+            _add(passage_frequencies, part.passage_frequencies)
+            _add(article_frequencies, part.article_frequencies)
+            _add(term_counts, part.term_counts)
         return cls(passages, passage_lengths, passage_frequencies, articles, article_lengths, article_frequencies,
                    term_counts)
+
+
+def _add(totals: dict[Key, Any], values: Mapping[Key, Any]) -> None:
+    for key, value in values.items():
+        totals[key] = totals.get(key, 0) + value
 
 
 def idf(frequency: int, documents: int) -> float:
@@ -125,7 +131,7 @@ def passage_idf(stats: Statistics, fieldname: str, term: bytes) -> float:
 
 def terms_scored_with(terms: Iterable[tuple[str, bytes]]) -> set[tuple[str, bytes]]:
     """The terms whose statistics score ``terms``: a word of a search field takes its idf from every search field."""
-    needed = set()
+    needed: set[tuple[str, bytes]] = set()
     for fieldname, text in terms:
         needed.update((name, text) for name in SEARCH_FIELDS) if fieldname in SEARCH_FIELDS else needed.add((fieldname, text))
     return needed

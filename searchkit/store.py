@@ -296,7 +296,8 @@ def collect_garbage(path: Path) -> list[str]:
             if fd is not None:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            os.close(fd)
+            if fd is not None:
+                os.close(fd)
             continue  # a reader still has it open
         try:
             trash = path / f".trash-{name}"
@@ -327,7 +328,7 @@ def file_checksums(directory: Path, known: dict[str, dict] | None = None) -> dic
     are never rewritten.
     """
     known = known or {}
-    sums = {}
+    sums: dict[str, dict] = {}
     for folder, dirs, files in os.walk(directory):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
@@ -337,8 +338,8 @@ def file_checksums(directory: Path, known: dict[str, dict] | None = None) -> dic
                 continue
             stat = file.stat()
             previous = known.get(relative)
-            linked = previous and previous.get("mtime_ns") == stat.st_mtime_ns and stat.st_nlink > 1
-            sums[relative] = previous if linked else {
+            linked = previous is not None and previous.get("mtime_ns") == stat.st_mtime_ns and stat.st_nlink > 1
+            sums[relative] = previous if previous is not None and linked else {
                 "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "crc32": _crc32(file)
             }
     return sums
