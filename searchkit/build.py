@@ -275,7 +275,8 @@ class _ArticleReader:
                 continue
 
     def articles(self, f: str) -> Iterator:
-        from .ingest import read_articles, unexpected_error
+        from .articletext import unexpected_error
+        from .ingest import read_articles
 
         def on_error(error: ArticleError) -> None:
             self.skipped.append(SkippedFile(error.path, error.reason, error.line))
@@ -343,7 +344,7 @@ def _index_files(
 def _index_article(article, splitter, key: str, add: Callable[[dict], None], skipped: list[SkippedFile]) -> int:
     """Add the passages of one article; the number added. An article that cannot be split or analysed is
     recorded in ``skipped`` (with its line) instead of stopping the run."""
-    from .ingest import unexpected_error
+    from .articletext import unexpected_error
 
     try:
         documents = [schema.to_document(passage, key) for passage in splitter.split(article)]

@@ -13,7 +13,6 @@ import whoosh.index
 
 from . import schema, store
 from .errors import ArticleError, SearchkitError
-from .ingest import read_articles
 
 __all__ = ["CheckReport", "check_index"]
 
@@ -120,6 +119,8 @@ def _compare_spans(
     root: Path, manifest: dict, by_file: dict[str, list[dict]], problems: list[str], notes: list[str]
 ) -> int:
     """Compare stored passages with their unchanged source files; returns how many files were compared."""
+    from .ingest import read_articles  # the reading code only when a check runs: kept out of query start-up
+
     compared = 0
     for key, docs in sorted(by_file.items()):
         source = Path(os.path.normpath(os.path.join(root, key)))

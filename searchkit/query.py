@@ -16,7 +16,7 @@ from whoosh.matching import AndNotMatcher, IntersectionMatcher, UnionMatcher
 from whoosh.qparser import MultifieldParser, OrGroup
 
 from .errors import NothingToSearch, QueryError
-from .ingest import normalise_source, parse_date
+from .normalise import normalise_source, parse_date
 from .schema import SCHEMA, SEARCH_FIELDS, STOP_WORDS
 from .scoring import query_term_weight
 from .settings import DEFAULT, Settings

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from searchkit import ArticleError, Index, QueryError
 from searchkit.check import check_index
-from searchkit.ingest import MAX_ARTICLE_BYTES, iter_input_files, read_articles
+from searchkit.ingest import iter_input_files, read_articles
 from searchkit.passages import PassageSplitter, train_punkt
 from searchkit.query import MAX_NESTING, MAX_PHRASE_WORDS, MAX_QUERY_CHARS
 
