@@ -25,7 +25,8 @@ from whoosh.index import LockError
 from . import schema, store
 from .errors import ArticleError, IndexLocked
 from .models import BuildReport, SkippedFile
-from .segments import DocumentError, rewrite_segments, write_segments
+from .pool import rewrite_segments, write_segments
+from .segments import DocumentError
 from .settings import Settings
 from .version import __version__
 
@@ -40,7 +41,7 @@ ones (each update adds a segment or two, and replacing a file leaves its old pas
 PARALLEL_INPUT_BYTES = 2_000_000
 """Inputs this large are indexed by several processes (below it, a second process costs more than it saves)."""
 MAX_WRITER_PROCS = 4
-"""At most this many indexing processes, one per core: each holds up to ``segments.SEGMENT_POSTINGS`` postings
+"""At most this many indexing processes, one per core: each holds up to ``pool.SEGMENT_POSTINGS`` postings
 in memory (about 200 MB), and the commit's one-process steps bound what more processes would gain."""
 SHARD_BYTES = 2_000_000
 """A file this large is indexed by all the indexing processes together (see ``_index_files``)."""
@@ -200,12 +201,12 @@ class _Transaction:
         except BaseException:
             writer.cancel()
             raise
-        from . import topk  # NumPy: only for writing or answering queries
+        from . import arrays  # NumPy: only for writing or answering queries
 
         if self._ix.doc_count():
-            topk.write(self.directory, self._ix)
+            arrays.write(self.directory, self._ix)
         else:  # no passages: there may be no segments (Whoosh's EmptyReader), and no query needs arrays
-            shutil.rmtree(self.directory / topk.FOLDER, ignore_errors=True)
+            shutil.rmtree(self.directory / arrays.FOLDER, ignore_errors=True)
         seconds = _time.perf_counter() - began
         self._write_manifest(seconds)
         return BuildReport(
@@ -327,7 +328,7 @@ def _index_files(
             if progress:
                 progress(files_done, len(changed), changed[job[0]][0])
 
-    from .topk import SegmentArrays  # NumPy: only for writing or answering queries
+    from .arrays import SegmentArrays  # NumPy: only for writing or answering queries
 
     if progress:
         progress(0, len(changed), changed[0][0] if changed else "")
@@ -366,7 +367,7 @@ def _merge_small_segments(ix, writer, segments: list) -> list:
     ``SMALL_SEGMENT_PASSAGES`` live passages each, their passages are re-written into new segments; large segments
     are left alone. (Whoosh's default policy re-wrote most of a 1M-passage index at the commit, through its own
     one-process writer, for minutes.)"""
-    from .topk import SegmentArrays
+    from .arrays import SegmentArrays
 
     small = [s for s in segments if s.doc_count() < SMALL_SEGMENT_PASSAGES]
     if len(small) <= MAX_SMALL_SEGMENTS:

@@ -1,4 +1,4 @@
-"""Index documents → Whoosh segments: Whoosh's file format without Whoosh's per-posting path, over all cores.
+"""Index documents → Whoosh segments: Whoosh's file format without Whoosh's per-posting path (the codec).
 
 Whoosh's SegmentWriter sends every posting through a sorting pool (pickled to disk and merged back) and then
 through several Python calls into the postings writer: most of a build's time. ``SegmentBuilder`` writes the
@@ -6,45 +6,31 @@ same W3 codec files with the same codec objects — any Whoosh reader opens them
 hold what Whoosh's own writer makes — but groups postings by term in memory as documents arrive,
 analyses the stemmed text fields in one loop (``schema.index_terms``), reuses the terms of repeated keyword and
 number values (a file's path, an article's date), and writes each term's posting blocks and terms-table row
-itself, a block at a time (``_TermWriter``). A builder becomes a finished segment every ``SEGMENT_POSTINGS`` postings, which bounds memory;
-``write_segments`` spreads files over one process per core, each writing its own segments.
+itself, a block at a time (``_TermWriter``). ``pool`` runs builders over one process per core.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import pickle
-import queue
 import zlib
 from array import array
 from datetime import datetime
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from typing import Any, Protocol, TypeVar
+from collections.abc import Callable, Collection, Mapping
+from typing import Any, Protocol
 
 from whoosh.codec.base import Segment
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3TermInfo
 from whoosh.compat import dumps
 from whoosh.formats import Positions
 from whoosh.index import FileIndex
-from whoosh.reading import SegmentReader
 from whoosh.system import pack_int, pack_long, pack_ushort
 from whoosh.util.numlists import delta_encode
 from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
 
-from .errors import IndexWriteError, SearchkitError
+from .errors import IndexWriteError
 from .schema import ANALYZER, index_terms
 
-__all__ = ["SegmentBuilder", "PostingsCopy", "DocumentError", "write_segments", "rewrite_segments", "SEGMENT_POSTINGS"]
-
-SEGMENT_POSTINGS = 3_000_000
-"""Postings held in memory before they are written out as a segment (about 70 bytes each)."""
-
-Job = TypeVar("Job")
-Add = Callable[[dict], None]
-IndexJob = Callable[[Job, Add], Any]
-"""``index_job(job, add)`` calls ``add(document)`` for each document of ``job`` and returns its outcome; ``add``
-raises ``DocumentError`` for a document that cannot be analysed (nothing of it added: the job may go on)."""
+__all__ = ["SegmentBuilder", "PostingsCopy", "DocumentError"]
 
 
 class DocumentError(IndexWriteError):
@@ -73,7 +59,8 @@ class _TermPostings:
 
 
 class SegmentBuilder(SegmentWriter):
-    """Writes one new segment of ``ix``; ``finish()`` returns it (the caller commits it, see ``write_segments``).
+    """Writes one new segment of ``ix``; ``finish()`` returns it (the caller commits it, see
+    ``pool.write_segments``).
 
     Takes the documents ``IndexWriter.add_document`` takes, for schemas without term vectors or spelling
     fields; per-field and per-document boosts (``_boost`` keys) are not supported. With ``copy``, a new
@@ -306,152 +293,3 @@ def _analyzed_here(field) -> bool:
 _ONE_POSITION: dict[int, bytes] = {}
 """``Positions.encode([position])`` by position."""
 _MAX_INDEXED_VALUES = 100_000
-
-
-def write_segments(
-    ix: FileIndex,
-    jobs: Sequence[Job],
-    index_job: IndexJob,
-    *,
-    procs: int = 1,
-    progress: Callable[[int, Job], None] | None = None,
-    copy: Callable[[], PostingsCopy] | None = None,
-) -> tuple[list[Segment], list[Any]]:
-    """Run ``index_job`` over ``jobs``, writing the documents into new segments of ``ix`` (not committed);
-    ``copy`` as in ``SegmentBuilder``.
-
-    With ``procs`` > 1, that many forked processes take jobs from a shared queue as they become free, each
-    writing its own segments. ``progress(done, job)`` is called as each job finishes. Returns the segments and
-    each job's outcome, in the order of ``jobs``.
-    """
-    procs = min(procs, len(jobs))
-    if procs <= 1:
-        return _write(ix, iter(range(len(jobs))), jobs, index_job, progress, copy)
-    context = multiprocessing.get_context("fork")
-    tasks, messages = context.Queue(), context.Queue()
-    for i in [*range(len(jobs)), *[None] * procs]:
-        tasks.put(i)
-    workers = [context.Process(target=_worker, args=(ix, jobs, index_job, copy, tasks, messages), daemon=True)
-               for _ in range(procs)]
-    for worker in workers:
-        worker.start()
-    segments: list[Segment] = []
-    outcomes: list[Any] = [None] * len(jobs)
-    done = finished = 0
-    try:
-        while finished < len(workers):
-            try:
-                kind, payload = messages.get(timeout=1.0)
-            except queue.Empty:
-                exited = [w.exitcode for w in workers if w.exitcode is not None]
-                # A worker that ended sent all it had before it did: one without a result died.
-                if any(code != 0 for code in exited) or len(exited) > finished:
-                    raise IndexWriteError(
-                        "an indexing process died (killed, or out of memory?): nothing was committed, the index "
-                        "is as it was; run searchkit index again"
-                    ) from None
-                continue
-            if kind == "error":
-                raise payload
-            if kind == "done":
-                done += 1
-                if progress:
-                    progress(done, jobs[payload])
-            else:
-                worker_segments, worker_outcomes = payload
-                segments.extend(worker_segments)
-                for i, outcome in worker_outcomes.items():
-                    outcomes[i] = outcome
-                finished += 1
-    finally:
-        for worker in workers:
-            if worker.is_alive():
-                worker.kill()
-            worker.join()
-    return segments, outcomes
-
-
-def rewrite_segments(
-    ix: FileIndex, segments: Sequence[Segment], copy: Callable[[], PostingsCopy] | None = None,
-) -> list[Segment]:
-    """New segments of ``ix`` holding the live documents of ``segments``, as stored (every field of the schema
-    must be stored): Whoosh's merge, without Whoosh's per-posting writer. ``copy`` as in ``SegmentBuilder``."""
-    if not all(field.stored for _, field in ix.schema.items()):
-        raise TypeError("rewrite_segments: the schema has fields that are not stored")
-
-    def index_job(segment: Segment, add: Add) -> None:
-        reader = SegmentReader(ix.storage, ix.schema, segment)
-        try:
-            for _, stored in reader.iter_docs():
-                add(stored)
-        finally:
-            reader.close()
-
-    rewritten, _ = write_segments(ix, segments, index_job, copy=copy)
-    return rewritten
-
-
-def _worker(ix: FileIndex, jobs: Sequence[Job], index_job: IndexJob, copy, tasks, messages) -> None:
-    try:
-        taken: list[int] = []
-
-        def take() -> Iterator[int]:
-            while (i := tasks.get()) is not None:
-                taken.append(i)
-                yield i
-
-        segments, outcomes = _write(
-            ix, take(), jobs, index_job, lambda done, job: messages.put(("done", taken[-1])), copy
-        )
-        messages.put(("result", (segments, dict(zip(taken, outcomes)))))
-    except BaseException as e:  # to the parent, which raises it
-        messages.put(("error", _portable(e)))
-
-
-def _portable(error: BaseException) -> BaseException:
-    """``error`` as the parent can raise it: itself if it is ours, an OSError or an interrupt and survives
-    pickling (an error the queue cannot pickle is dropped, unseen), else an ``IndexWriteError`` naming it."""
-    if isinstance(error, (SearchkitError, OSError)) or not isinstance(error, Exception):
-        try:
-            pickle.loads(pickle.dumps(error))
-            return error
-        except Exception:
-            pass
-    message = " ".join(str(error).split())[:200]
-    return IndexWriteError(
-        f"an indexing process failed ({type(error).__name__}: {message}): nothing was committed, the index is as it was"
-    )
-
-
-def _write(
-    ix: FileIndex, order: Iterator[int], jobs: Sequence[Job], index_job: IndexJob,
-    progress: Callable[[int, Job], None] | None, copy: Callable[[], PostingsCopy] | None,
-) -> tuple[list[Segment], list[Any]]:
-    """Run the jobs numbered by ``order`` into segments of ``ix``; their outcomes in that order."""
-    segments: list[Segment] = []
-    outcomes: list[Any] = []
-    builder = SegmentBuilder(ix, copy)
-
-    def add(document: dict) -> None:
-        nonlocal builder
-        try:
-            builder.add_document(**document)
-        except Exception as e:
-            raise DocumentError(f"a document cannot be indexed: {e!r}") from e
-        if builder.postings >= SEGMENT_POSTINGS:
-            segments.append(builder.finish())
-            builder = SegmentBuilder(ix, copy)
-
-    try:
-        for i in order:
-            outcomes.append(index_job(jobs[i], add))
-            if progress:
-                progress(len(outcomes), jobs[i])
-    except BaseException:
-        builder.discard()
-        raise
-    if builder.doc_count():
-        segments.append(builder.finish())
-    else:
-        builder.discard()
-    return segments, outcomes

@@ -1,14 +1,15 @@
 """Exact top-k BM25F in NumPy: the index's postings as arrays beside it, scored exactly as Whoosh scores them.
 
 Whoosh walks postings one at a time in pure Python, so a query over common words costs milliseconds per
-thousand passages. This module keeps a columnar copy of the postings of the searched fields (doc numbers,
-weights, field lengths; plus doc numbers of the filter fields and each passage's date) in ``topk/`` inside the
-index, written after every commit. A query is answered by asking Whoosh for its matcher tree (so the query
-language, term expansion and statistics stay Whoosh's), evaluating that tree over the arrays with the same
-floating-point operations in the same order (``scoring.bm25``, union/intersection sums, boosts), and taking
-the top k ordered as Whoosh's collector orders them (score descending, doc number ascending). Anything the
-arrays cannot evaluate exactly (phrases, wildcards, negation, other weightings) returns ``None``: the caller
-then asks Whoosh. Whoosh still stores the documents and makes the highlights.
+thousand passages. The index keeps a columnar copy of the postings of the searched fields (doc numbers,
+weights, field lengths; plus doc numbers of the filter fields and each passage's date), written after every
+commit (``arrays``: each segment's ``.topk`` file and the generation's ``topk/`` folder). A query is answered by
+asking Whoosh for its matcher tree (so the query language, term expansion and statistics stay Whoosh's),
+evaluating that tree over the arrays with the same floating-point operations in the same order
+(``scoring.bm25``, union/intersection sums, boosts), and taking the top k ordered as Whoosh's collector orders
+them (score descending, doc number ascending). Anything the arrays cannot evaluate exactly (phrases, wildcards,
+negation, other weightings) returns ``None``: the caller then asks Whoosh. Whoosh still stores the documents and
+makes the highlights.
 
 Each passage's article (an ordinal per (path, article id)) is kept too, so that ``search_articles`` can rank
 articles by BM25F over their passages' summed term frequencies and lengths (see ``schema.ARTICLE_WEIGHT``).
@@ -16,44 +17,24 @@ articles by BM25F over their passages' summed term frequencies and lengths (see 
 
 from __future__ import annotations
 
-import json
-import mmap
 import os
-import re
-import shutil
-from array import array
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 from whoosh import query as wq
-from whoosh.fields import NUMERIC
 from whoosh.matching import wrappers
 from whoosh.matching.binary import AndMaybeMatcher, IntersectionMatcher, UnionMatcher
 from whoosh.matching.mcore import NullMatcherClass
 
 from . import schema, scoring
-from .backend import tiebreak
-from .errors import IndexCorrupt, IndexUntrusted
+from .arrays import DATE_FIELD, FILTER_FIELDS, SCORED_FIELDS, UNDATED, read_column, read_meta, read_segment
 from .settings import Settings
 
-__all__ = ["TopK", "write", "FOLDER"]
+__all__ = ["TopK"]
 
-FOLDER = "topk"
-FORMAT = 4
-SCORED_FIELDS = schema.SEARCH_FIELDS
-FILTER_FIELDS = ("source", "place", "speaker")
-DATE_FIELD = "date"
-ID_FIELD = "id"
-ARTICLE_FIELDS = ("path", "article")
-"""Together they name an article: an article id is unique within its file."""
-POSTING_FIELDS = (*SCORED_FIELDS, *FILTER_FIELDS, *ARTICLE_FIELDS)
-"""The fields whose postings each segment's ``.topk`` file holds (and each document's date)."""
-SEGMENT_EXT = ".topk"
-"""A segment's arrays file is named like its Whoosh files, so that Whoosh deletes it with the segment."""
 HEADLINE_FIELDS = ("title",)
 """Fields every passage repeats from its article: an article's frequency and length there are one passage's."""
-_UNDATED = np.iinfo(np.int64).min
 
 
 class _Unsupported(Exception):
@@ -79,11 +60,11 @@ class _Postings:
 class _Segment:
     """One segment's postings (mapped from its ``.topk`` file) and where its documents start in the index."""
 
-    def __init__(self, file: Path, segment_id: str, offset: int, doc_count: int) -> None:
+    def __init__(self, index_dir: Path, segment_id: str, offset: int, doc_count: int) -> None:
         self.id = segment_id
         self.offset = offset
         self.doc_count = doc_count
-        arrays = _read_arrays(file)
+        arrays = read_segment(index_dir, segment_id)
         self.fields = {f: _Postings(arrays, f) for f in (*SCORED_FIELDS, *FILTER_FIELDS)}
 
 
@@ -91,19 +72,18 @@ class TopK:
     """The arrays of one index generation; ``search`` answers a query from them or returns None."""
 
     def __init__(self, index_dir: Path, meta: dict) -> None:
-        folder = index_dir / FOLDER
         self.index_dir = index_dir
         self.generation = meta["generation"]
         self.doc_count = meta["doc_count"]
-        self.segments = [_Segment(_segment_file(index_dir, segment_id), segment_id, offset, count)
+        self.segments = [_Segment(index_dir, segment_id, offset, count)
                          for segment_id, offset, count in meta["segments"]]
-        self.lengths = {f: _load_column(folder / f"{f}.lengths.npy", "uf", self.doc_count, mapped=True)
+        self.lengths = {f: read_column(index_dir, f"{f}.lengths", "uf", self.doc_count, mapped=True)
                         for f in SCORED_FIELDS}
-        self.live = _load_column(folder / "live.npy", "b", self.doc_count)
-        self.dates = _load_column(folder / f"{DATE_FIELD}.values.npy", "i", self.doc_count, mapped=True)
-        self.article_of = _load_column(folder / "article.values.npy", "i", self.doc_count)
+        self.live = read_column(index_dir, "live", "b", self.doc_count)
+        self.dates = read_column(index_dir, f"{DATE_FIELD}.values", "i", self.doc_count, mapped=True)
+        self.article_of = read_column(index_dir, "article.values", "i", self.doc_count)
         self.article_count = int(self.article_of.max(initial=-1)) + 1
-        self.ids = _load_column(folder / "id.values.npy", "u", self.doc_count, mapped=True)
+        self.ids = read_column(index_dir, "id.values", "u", self.doc_count, mapped=True)
         """Each passage's ``backend.tiebreak`` key: the order among equal scores."""
         self._article_lengths: dict[str, np.ndarray] = {}
 
@@ -112,18 +92,12 @@ class TopK:
         """The arrays stored in the index, or None when there are none (or of another format).
 
         Raises:
-            IndexCorrupt: ``meta.json`` is not what ``write`` writes (``IndexUntrusted``: it names a file
+            IndexCorrupt: ``meta.json`` is not what ``arrays.write`` writes (``IndexUntrusted``: it names a file
                 outside the index).
         """
         index_dir = Path(index_path)
-        try:
-            meta = json.loads((index_dir / FOLDER / "meta.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("fields") != list(SCORED_FIELDS):
-            return None
-        _check_meta(index_dir / FOLDER / "meta.json", meta)
-        return cls(index_dir, meta)
+        meta = read_meta(index_dir)
+        return None if meta is None else cls(index_dir, meta)
 
     def matches(self, searcher) -> bool:
         """Whether these are the arrays of the generation and segments ``searcher`` reads."""
@@ -184,7 +158,7 @@ class TopK:
         values = scores[matched]
         if sort == "date":
             dates = self.dates[matched]
-            undated = dates == _UNDATED
+            undated = dates == UNDATED
             order = np.lexsort((self.ids[matched], -values, -np.where(undated, 0, dates), undated))[:limit]
         else:
             if len(matched) > limit:
@@ -196,7 +170,7 @@ class TopK:
 
     def _date_key(self, docnum: int) -> int | None:
         value = int(self.dates[docnum])
-        return None if value == _UNDATED else value
+        return None if value == UNDATED else value
 
     def _passage_scores(self, searcher, q: wq.Query, filter_q: wq.Query | None, context) -> np.ndarray | None:
         """Every document's score under ``q`` (0: no match, or filtered out), or None (stale, unsupported)."""
@@ -328,7 +302,7 @@ class TopK:
                     mask[postings.docs[where] + segment.offset] = True
             return mask & self.live
         if isinstance(f, wq.NumericRange) and f.fieldname == DATE_FIELD:
-            dated = self.dates != _UNDATED
+            dated = self.dates != UNDATED
             low = (self.dates > f.start if f.startexcl else self.dates >= f.start) if f.start is not None else dated
             high = (self.dates < f.end if f.endexcl else self.dates <= f.end) if f.end is not None else dated
             return dated & low & high
@@ -338,192 +312,3 @@ class TopK:
 def _scorer(m):
     """A leaf matcher's scorer (``ListMatcher``, which holds inlined postings, keeps it private)."""
     return getattr(m, "scorer", None) or getattr(m, "_scorer", None)
-
-
-class SegmentArrays:
-    """One segment's postings of ``POSTING_FIELDS``, collected a term at a time and saved as its ``.topk`` file.
-
-    ``segments.SegmentBuilder`` fills one from the postings it holds in memory as it writes a segment (every
-    segment is written by it: builds, and the merge policy's re-writes).
-    """
-
-    fields = (*POSTING_FIELDS, DATE_FIELD, ID_FIELD)
-    """The fields ``add`` takes."""
-
-    def __init__(self) -> None:
-        self._terms: dict[str, list[bytes]] = {f: [] for f in POSTING_FIELDS}
-        self._counts: dict[str, list[int]] = {f: [] for f in POSTING_FIELDS}
-        self._docs = {f: array("I") for f in POSTING_FIELDS}
-        self._weights = {f: array("f") for f in SCORED_FIELDS}
-        self._dates: list[tuple[int, np.ndarray]] = []
-        self._ids: list[tuple[int, int]] = []
-
-    def add(self, field: str, term: bytes, docs, weights) -> None:
-        """A term's postings in ``field`` (in term order): doc numbers and weights."""
-        if field == DATE_FIELD:
-            if term[:1] == b"\x00":  # the full-precision term (as in NUMERIC.sortable_terms)
-                self._dates.append((NUMERIC.from_bytes(schema.SCHEMA[DATE_FIELD], term), np.array(docs)))
-            return
-        if field == ID_FIELD:
-            self._ids.extend((tiebreak(term.decode("utf-8", "surrogateescape")), doc) for doc in docs)
-            return
-        self._terms[field].append(term)
-        self._counts[field].append(len(docs))
-        self._docs[field].extend(docs)
-        if field in self._weights:
-            self._weights[field].extend(weights)
-
-    def save(self, index_dir: str | os.PathLike, segment_id: str, doc_count: int, lengths: Mapping) -> None:
-        """Write the file of segment ``segment_id`` (of ``doc_count`` documents) into ``index_dir``, with each
-        scored field's lengths by doc number (missing: none of the documents has the field)."""
-        arrays = {}
-        for field in POSTING_FIELDS:
-            terms = self._terms[field]
-            docs = np.frombuffer(self._docs[field], dtype=np.uint32).astype(np.int32)
-            arrays[f"{field}.terms"] = np.array(terms, dtype=f"S{max(map(len, terms), default=1)}")
-            arrays[f"{field}.offsets"] = np.concatenate([[0], np.cumsum(self._counts[field], dtype=np.int64)])
-            arrays[f"{field}.docs"] = docs
-            if field in self._weights:
-                arrays[f"{field}.weights"] = np.frombuffer(self._weights[field], dtype=np.float32)
-                field_lengths = lengths.get(field)
-                arrays[f"{field}.lengths"] = (np.zeros(doc_count) if field_lengths is None
-                                              else np.array(field_lengths, dtype=np.float64))
-        dates = np.full(doc_count, _UNDATED, dtype=np.int64)
-        for value, docs in self._dates:
-            dates[docs] = value
-        arrays[f"{DATE_FIELD}.values"] = dates
-        ids = np.zeros(doc_count, dtype=np.uint64)
-        for key, doc in self._ids:
-            ids[doc] = key
-        arrays[f"{ID_FIELD}.values"] = ids
-        _write_arrays(_segment_file(Path(index_dir), segment_id), arrays)
-
-
-def write(index_path: str | os.PathLike, ix) -> None:
-    """Write the per-document arrays of the index's current generation into ``index_path/topk`` (live, date,
-    article, id key, field lengths), from the ``.topk`` file each segment's builder wrote beside it."""
-    index_dir = Path(index_path)
-    folder = index_dir / FOLDER
-    staging = index_dir / f".{FOLDER}.tmp"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    with ix.reader() as reader:
-        doc_count = reader.doc_count_all()
-        live = np.ones(doc_count, dtype=bool)
-        segments = []
-        for leaf, offset in reader.leaf_readers():
-            segment_id = leaf.segment().segment_id()
-            if leaf.has_deletions():
-                for docnum in range(leaf.doc_count_all()):
-                    live[offset + docnum] = not leaf.is_deleted(docnum)
-            segments.append((segment_id, offset, leaf.doc_count_all()))
-        arrays = [_read_arrays(_segment_file(index_dir, segment_id)) for segment_id, _, _ in segments]
-        offsets = [offset for _, offset, _ in segments]
-        for field in SCORED_FIELDS:
-            lengths = np.concatenate([a[f"{field}.lengths"] for a in arrays]) if arrays else np.zeros(0)
-            np.save(staging / f"{field}.lengths.npy", lengths)
-        np.save(staging / "live.npy", live)
-        dates = np.concatenate([a[f"{DATE_FIELD}.values"] for a in arrays]) if arrays else np.zeros(0, np.int64)
-        np.save(staging / f"{DATE_FIELD}.values.npy", np.where(live, dates, _UNDATED))
-        np.save(staging / "article.values.npy", _articles(arrays, offsets, live))
-        ids = np.concatenate([a[f"{ID_FIELD}.values"] for a in arrays]) if arrays else np.zeros(0, np.uint64)
-        np.save(staging / f"{ID_FIELD}.values.npy", ids)
-        meta = {"format": FORMAT, "generation": reader.generation(), "doc_count": doc_count,
-                "fields": list(SCORED_FIELDS), "segments": segments}
-    (staging / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
-    shutil.rmtree(folder, ignore_errors=True)
-    os.replace(staging, folder)
-
-
-def _segment_file(index_dir: Path, segment_id: str) -> Path:
-    return index_dir / f"{segment_id}{SEGMENT_EXT}"
-
-
-_SEGMENT_ID = re.compile(r"[A-Za-z0-9_]+")
-"""Whoosh's segment ids (``MAIN_`` and random letters and digits): never a path."""
-
-
-def _check_meta(file: Path, meta: dict) -> None:
-    """Refuse a ``meta.json`` whose values are not of the types ``write`` writes, or that names other files."""
-    segments = meta.get("segments")
-    if not (isinstance(meta.get("generation"), int) and isinstance(meta.get("doc_count"), int)
-            and meta["doc_count"] >= 0 and isinstance(segments, list)
-            and all(isinstance(s, list) and len(s) == 3 and isinstance(s[0], str)
-                    and all(isinstance(n, int) and n >= 0 for n in s[1:]) for s in segments)):
-        raise IndexCorrupt(f"{file} is not a top-k arrays table (damaged or crafted)")
-    for segment_id, _, _ in segments:
-        if not _SEGMENT_ID.fullmatch(segment_id):
-            raise IndexUntrusted(f"a segment id {segment_id!r} in {file.name}, which names no file of the index")
-
-
-def _load_column(file: Path, kinds: str, length: int, *, mapped: bool = False) -> np.ndarray:
-    """A one-dimensional array of ``length`` values saved by ``np.save`` (read, or ``mapped`` read-only); never
-    unpickled: an object array is refused."""
-    values = np.load(file, mmap_mode="r" if mapped else None, allow_pickle=False)
-    if values.ndim != 1 or values.dtype.kind not in kinds or len(values) != length:
-        raise IndexCorrupt(f"{file} holds a {values.dtype} array of shape {values.shape}, not {length} values")
-    return values
-
-
-_MAGIC = b"searchkit-topk 1\n"
-
-
-def _write_arrays(file: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Named one-dimensional arrays in one file: a JSON table of contents, then each array's bytes (8-aligned)."""
-    table, position = {}, 0
-    for name, values in arrays.items():
-        table[name] = [values.dtype.str, len(values), position]
-        position += -(-values.nbytes // 8) * 8
-    head = json.dumps(table).encode("utf-8")
-    start = -(-(len(_MAGIC) + 8 + len(head)) // 8) * 8
-    with open(file, "wb") as f:
-        f.write(_MAGIC + len(head).to_bytes(8, "little") + head)
-        for name, values in arrays.items():
-            f.seek(start + table[name][2])
-            f.write(values.tobytes())
-        f.truncate(start + position)
-
-
-def _read_arrays(file: Path) -> dict[str, np.ndarray]:
-    """The arrays of a file ``_write_arrays`` wrote, mapped read-only (not read into memory)."""
-    with open(file, "rb") as f:
-        data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-    if data[:len(_MAGIC)] != _MAGIC:
-        raise ValueError(f"{file.name} is not a top-k arrays file")
-    size = int.from_bytes(data[len(_MAGIC):len(_MAGIC) + 8], "little")
-    head_end = len(_MAGIC) + 8 + size
-    table = json.loads(data[len(_MAGIC) + 8:head_end])
-    start = -(-head_end // 8) * 8
-    arrays = {}
-    for name, entry in table.items() if isinstance(table, dict) else ():
-        dtype, count, position = entry if isinstance(entry, list) and len(entry) == 3 else (None, None, None)
-        if not (isinstance(dtype, str) and _ARRAY_DTYPE.fullmatch(dtype) and isinstance(count, int)
-                and isinstance(position, int) and count >= 0 and position >= 0):
-            raise ValueError(f"{file.name} has a malformed table of contents")
-        arrays[name] = np.frombuffer(data, dtype=np.dtype(dtype), count=count, offset=start + position)
-    return arrays
-
-
-_ARRAY_DTYPE = re.compile(r"[<>|=]?([biuf][1248]|S\d{1,9})")
-"""The dtypes ``_write_arrays`` writes (numbers, fixed-length bytes): never objects, records or sub-arrays."""
-
-
-def _term_docs(arrays: dict[str, np.ndarray], field: str) -> Iterator[tuple[bytes, np.ndarray]]:
-    """Each term of ``field`` in one segment's arrays, with its (segment) doc numbers."""
-    terms, offsets, docs = arrays[f"{field}.terms"], arrays[f"{field}.offsets"], arrays[f"{field}.docs"]
-    for i, term in enumerate(terms.tolist()):
-        yield term, docs[offsets[i]:offsets[i + 1]]
-
-
-def _articles(arrays: list[dict[str, np.ndarray]], offsets: list[int], live: np.ndarray) -> np.ndarray:
-    """Each live document's article as an ordinal (0, 1, ... per distinct path and article id); deleted: -1."""
-    keys = np.zeros((len(live), len(ARTICLE_FIELDS)), dtype=np.int64)
-    for column, field in enumerate(ARTICLE_FIELDS):
-        ids: dict[bytes, int] = {}
-        for segment, offset in zip(arrays, offsets):
-            for term, docs in _term_docs(segment, field):
-                keys[docs + offset, column] = ids.setdefault(term, len(ids))
-    ordinals = np.full(len(live), -1, dtype=np.int64)
-    if live.any():
-        ordinals[live] = np.unique(keys[live], axis=0, return_inverse=True)[1].reshape(-1)
-    return ordinals

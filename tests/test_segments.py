@@ -13,11 +13,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import searchkit.build
-import searchkit.segments
+import searchkit.pool
 from searchkit import Index, schema
 from searchkit.ingest import read_articles
 from searchkit.passages import PassageSplitter, train_punkt
-from searchkit.segments import SegmentBuilder, write_segments
+from searchkit.pool import write_segments
+from searchkit.segments import SegmentBuilder
 
 from synthetic import write_corpus
 
@@ -141,7 +142,7 @@ def test_a_commit_keeps_large_segments_as_the_builders_wrote_them(tmp_path, monk
         written.append(len(segments))
         return segments, outcomes
 
-    monkeypatch.setattr(searchkit.segments, "SEGMENT_POSTINGS", 400)
+    monkeypatch.setattr(searchkit.pool, "SEGMENT_POSTINGS", 400)
     monkeypatch.setattr(searchkit.build, "SMALL_SEGMENT_PASSAGES", 1)  # every segment is large
     monkeypatch.setattr(searchkit.build, "write_segments", recording)
     files = write_corpus(tmp_path / "feeds", seed=5, files=3, articles=60)

@@ -1,0 +1,257 @@
+"""The top-k arrays on disk: each segment's ``.topk`` postings file and each generation's ``topk/`` folder of
+per-passage columns, written at every commit and read back (checked, and mapped read-only) for ``topk``."""
+
+from __future__ import annotations
+
+import json
+import mmap
+import os
+import re
+import shutil
+from array import array
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import numpy as np
+from whoosh.fields import NUMERIC
+
+from . import schema
+from .backend import tiebreak
+from .errors import IndexCorrupt, IndexUntrusted
+
+__all__ = [
+    "SegmentArrays", "write", "read_meta", "read_segment", "read_column",
+    "FOLDER", "SCORED_FIELDS", "FILTER_FIELDS", "DATE_FIELD", "UNDATED",
+]
+
+FOLDER = "topk"
+FORMAT = 4
+SCORED_FIELDS = schema.SEARCH_FIELDS
+FILTER_FIELDS = ("source", "place", "speaker")
+DATE_FIELD = "date"
+ID_FIELD = "id"
+ARTICLE_FIELDS = ("path", "article")
+"""Together they name an article: an article id is unique within its file."""
+POSTING_FIELDS = (*SCORED_FIELDS, *FILTER_FIELDS, *ARTICLE_FIELDS)
+"""The fields whose postings each segment's ``.topk`` file holds (and each document's date)."""
+SEGMENT_EXT = ".topk"
+"""A segment's arrays file is named like its Whoosh files, so that Whoosh deletes it with the segment."""
+UNDATED = np.iinfo(np.int64).min
+"""The date of a passage without one."""
+
+
+class SegmentArrays:
+    """One segment's postings of ``POSTING_FIELDS``, collected a term at a time and saved as its ``.topk`` file.
+
+    ``segments.SegmentBuilder`` fills one from the postings it holds in memory as it writes a segment (every
+    segment is written by it: builds, and the merge policy's re-writes).
+    """
+
+    fields = (*POSTING_FIELDS, DATE_FIELD, ID_FIELD)
+    """The fields ``add`` takes."""
+
+    def __init__(self) -> None:
+        self._terms: dict[str, list[bytes]] = {f: [] for f in POSTING_FIELDS}
+        self._counts: dict[str, list[int]] = {f: [] for f in POSTING_FIELDS}
+        self._docs = {f: array("I") for f in POSTING_FIELDS}
+        self._weights = {f: array("f") for f in SCORED_FIELDS}
+        self._dates: list[tuple[int, np.ndarray]] = []
+        self._ids: list[tuple[int, int]] = []
+
+    def add(self, field: str, term: bytes, docs, weights) -> None:
+        """A term's postings in ``field`` (in term order): doc numbers and weights."""
+        if field == DATE_FIELD:
+            if term[:1] == b"\x00":  # the full-precision term (as in NUMERIC.sortable_terms)
+                self._dates.append((NUMERIC.from_bytes(schema.SCHEMA[DATE_FIELD], term), np.array(docs)))
+            return
+        if field == ID_FIELD:
+            self._ids.extend((tiebreak(term.decode("utf-8", "surrogateescape")), doc) for doc in docs)
+            return
+        self._terms[field].append(term)
+        self._counts[field].append(len(docs))
+        self._docs[field].extend(docs)
+        if field in self._weights:
+            self._weights[field].extend(weights)
+
+    def save(self, index_dir: str | os.PathLike, segment_id: str, doc_count: int, lengths: Mapping) -> None:
+        """Write the file of segment ``segment_id`` (of ``doc_count`` documents) into ``index_dir``, with each
+        scored field's lengths by doc number (missing: none of the documents has the field)."""
+        arrays = {}
+        for field in POSTING_FIELDS:
+            terms = self._terms[field]
+            docs = np.frombuffer(self._docs[field], dtype=np.uint32).astype(np.int32)
+            arrays[f"{field}.terms"] = np.array(terms, dtype=f"S{max(map(len, terms), default=1)}")
+            arrays[f"{field}.offsets"] = np.concatenate([[0], np.cumsum(self._counts[field], dtype=np.int64)])
+            arrays[f"{field}.docs"] = docs
+            if field in self._weights:
+                arrays[f"{field}.weights"] = np.frombuffer(self._weights[field], dtype=np.float32)
+                field_lengths = lengths.get(field)
+                arrays[f"{field}.lengths"] = (np.zeros(doc_count) if field_lengths is None
+                                              else np.array(field_lengths, dtype=np.float64))
+        dates = np.full(doc_count, UNDATED, dtype=np.int64)
+        for value, docs in self._dates:
+            dates[docs] = value
+        arrays[f"{DATE_FIELD}.values"] = dates
+        ids = np.zeros(doc_count, dtype=np.uint64)
+        for key, doc in self._ids:
+            ids[doc] = key
+        arrays[f"{ID_FIELD}.values"] = ids
+        _write_arrays(_segment_file(Path(index_dir), segment_id), arrays)
+
+
+def write(index_path: str | os.PathLike, ix) -> None:
+    """Write the per-document arrays of the index's current generation into ``index_path/topk`` (live, date,
+    article, id key, field lengths), from the ``.topk`` file each segment's builder wrote beside it."""
+    index_dir = Path(index_path)
+    folder = index_dir / FOLDER
+    staging = index_dir / f".{FOLDER}.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    with ix.reader() as reader:
+        doc_count = reader.doc_count_all()
+        live = np.ones(doc_count, dtype=bool)
+        segments = []
+        for leaf, offset in reader.leaf_readers():
+            segment_id = leaf.segment().segment_id()
+            if leaf.has_deletions():
+                for docnum in range(leaf.doc_count_all()):
+                    live[offset + docnum] = not leaf.is_deleted(docnum)
+            segments.append((segment_id, offset, leaf.doc_count_all()))
+        arrays = [_read_arrays(_segment_file(index_dir, segment_id)) for segment_id, _, _ in segments]
+        offsets = [offset for _, offset, _ in segments]
+        for field in SCORED_FIELDS:
+            lengths = np.concatenate([a[f"{field}.lengths"] for a in arrays]) if arrays else np.zeros(0)
+            np.save(staging / f"{field}.lengths.npy", lengths)
+        np.save(staging / "live.npy", live)
+        dates = np.concatenate([a[f"{DATE_FIELD}.values"] for a in arrays]) if arrays else np.zeros(0, np.int64)
+        np.save(staging / f"{DATE_FIELD}.values.npy", np.where(live, dates, UNDATED))
+        np.save(staging / "article.values.npy", _articles(arrays, offsets, live))
+        ids = np.concatenate([a[f"{ID_FIELD}.values"] for a in arrays]) if arrays else np.zeros(0, np.uint64)
+        np.save(staging / f"{ID_FIELD}.values.npy", ids)
+        meta = {"format": FORMAT, "generation": reader.generation(), "doc_count": doc_count,
+                "fields": list(SCORED_FIELDS), "segments": segments}
+    (staging / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(staging, folder)
+
+
+def read_meta(index_dir: Path) -> dict | None:
+    """The generation's table of its arrays (``topk/meta.json``), or None when there is none (or of another
+    format).
+
+    Raises:
+        IndexCorrupt: it is not what ``write`` writes (``IndexUntrusted``: it names a file outside the index).
+    """
+    file = index_dir / FOLDER / "meta.json"
+    try:
+        meta = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("fields") != list(SCORED_FIELDS):
+        return None
+    _check_meta(file, meta)
+    return meta
+
+
+def read_segment(index_dir: Path, segment_id: str) -> dict[str, np.ndarray]:
+    """The postings arrays of segment ``segment_id`` (its ``.topk`` file), by name, mapped read-only."""
+    return _read_arrays(_segment_file(index_dir, segment_id))
+
+
+def read_column(index_dir: Path, name: str, kinds: str, length: int, *, mapped: bool = False) -> np.ndarray:
+    """The generation's column ``name`` (``topk/<name>.npy``): ``length`` values of a dtype kind in ``kinds``,
+    read (or ``mapped`` read-only); never unpickled: an object array is refused.
+
+    Raises:
+        IndexCorrupt: the file holds anything else.
+    """
+    file = index_dir / FOLDER / f"{name}.npy"
+    values = np.load(file, mmap_mode="r" if mapped else None, allow_pickle=False)
+    if values.ndim != 1 or values.dtype.kind not in kinds or len(values) != length:
+        raise IndexCorrupt(f"{file} holds a {values.dtype} array of shape {values.shape}, not {length} values")
+    return values
+
+
+def _segment_file(index_dir: Path, segment_id: str) -> Path:
+    return index_dir / f"{segment_id}{SEGMENT_EXT}"
+
+
+_SEGMENT_ID = re.compile(r"[A-Za-z0-9_]+")
+"""Whoosh's segment ids (``MAIN_`` and random letters and digits): never a path."""
+
+
+def _check_meta(file: Path, meta: dict) -> None:
+    """Refuse a ``meta.json`` whose values are not of the types ``write`` writes, or that names other files."""
+    segments = meta.get("segments")
+    if not (isinstance(meta.get("generation"), int) and isinstance(meta.get("doc_count"), int)
+            and meta["doc_count"] >= 0 and isinstance(segments, list)
+            and all(isinstance(s, list) and len(s) == 3 and isinstance(s[0], str)
+                    and all(isinstance(n, int) and n >= 0 for n in s[1:]) for s in segments)):
+        raise IndexCorrupt(f"{file} is not a top-k arrays table (damaged or crafted)")
+    for segment_id, _, _ in segments:
+        if not _SEGMENT_ID.fullmatch(segment_id):
+            raise IndexUntrusted(f"a segment id {segment_id!r} in {file.name}, which names no file of the index")
+
+
+_MAGIC = b"searchkit-topk 1\n"
+
+
+def _write_arrays(file: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Named one-dimensional arrays in one file: a JSON table of contents, then each array's bytes (8-aligned)."""
+    table, position = {}, 0
+    for name, values in arrays.items():
+        table[name] = [values.dtype.str, len(values), position]
+        position += -(-values.nbytes // 8) * 8
+    head = json.dumps(table).encode("utf-8")
+    start = -(-(len(_MAGIC) + 8 + len(head)) // 8) * 8
+    with open(file, "wb") as f:
+        f.write(_MAGIC + len(head).to_bytes(8, "little") + head)
+        for name, values in arrays.items():
+            f.seek(start + table[name][2])
+            f.write(values.tobytes())
+        f.truncate(start + position)
+
+
+def _read_arrays(file: Path) -> dict[str, np.ndarray]:
+    """The arrays of a file ``_write_arrays`` wrote, mapped read-only (not read into memory)."""
+    with open(file, "rb") as f:
+        data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    if data[:len(_MAGIC)] != _MAGIC:
+        raise ValueError(f"{file.name} is not a top-k arrays file")
+    size = int.from_bytes(data[len(_MAGIC):len(_MAGIC) + 8], "little")
+    head_end = len(_MAGIC) + 8 + size
+    table = json.loads(data[len(_MAGIC) + 8:head_end])
+    start = -(-head_end // 8) * 8
+    arrays = {}
+    for name, entry in table.items() if isinstance(table, dict) else ():
+        dtype, count, position = entry if isinstance(entry, list) and len(entry) == 3 else (None, None, None)
+        if not (isinstance(dtype, str) and _ARRAY_DTYPE.fullmatch(dtype) and isinstance(count, int)
+                and isinstance(position, int) and count >= 0 and position >= 0):
+            raise ValueError(f"{file.name} has a malformed table of contents")
+        arrays[name] = np.frombuffer(data, dtype=np.dtype(dtype), count=count, offset=start + position)
+    return arrays
+
+
+_ARRAY_DTYPE = re.compile(r"[<>|=]?([biuf][1248]|S\d{1,9})")
+"""The dtypes ``_write_arrays`` writes (numbers, fixed-length bytes): never objects, records or sub-arrays."""
+
+
+def _term_docs(arrays: dict[str, np.ndarray], field: str) -> Iterator[tuple[bytes, np.ndarray]]:
+    """Each term of ``field`` in one segment's arrays, with its (segment) doc numbers."""
+    terms, offsets, docs = arrays[f"{field}.terms"], arrays[f"{field}.offsets"], arrays[f"{field}.docs"]
+    for i, term in enumerate(terms.tolist()):
+        yield term, docs[offsets[i]:offsets[i + 1]]
+
+
+def _articles(arrays: list[dict[str, np.ndarray]], offsets: list[int], live: np.ndarray) -> np.ndarray:
+    """Each live document's article as an ordinal (0, 1, ... per distinct path and article id); deleted: -1."""
+    keys = np.zeros((len(live), len(ARTICLE_FIELDS)), dtype=np.int64)
+    for column, field in enumerate(ARTICLE_FIELDS):
+        ids: dict[bytes, int] = {}
+        for segment, offset in zip(arrays, offsets):
+            for term, docs in _term_docs(segment, field):
+                keys[docs + offset, column] = ids.setdefault(term, len(ids))
+    ordinals = np.full(len(live), -1, dtype=np.int64)
+    if live.any():
+        ordinals[live] = np.unique(keys[live], axis=0, return_inverse=True)[1].reshape(-1)
+    return ordinals
