@@ -9,7 +9,7 @@ import os
 import re
 import shutil
 from array import array
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +47,7 @@ class SegmentArrays:
     segment is written by it: builds, and the merge policy's re-writes).
     """
 
-    fields = (*POSTING_FIELDS, DATE_FIELD, ID_FIELD)
+    fields: Collection[str] = (*POSTING_FIELDS, DATE_FIELD, ID_FIELD)
     """The fields ``add`` takes."""
 
     def __init__(self) -> None:
@@ -58,7 +58,7 @@ class SegmentArrays:
         self._dates: list[tuple[int, np.ndarray]] = []
         self._ids: list[tuple[int, int]] = []
 
-    def add(self, field: str, term: bytes, docs, weights) -> None:
+    def add(self, field: str, term: bytes, docs: array, weights: array) -> None:
         """A term's postings in ``field`` (in term order): doc numbers and weights."""
         if field == DATE_FIELD:
             if term[:1] == b"\x00":  # the full-precision term (as in NUMERIC.sortable_terms)
@@ -73,7 +73,7 @@ class SegmentArrays:
         if field in self._weights:
             self._weights[field].extend(weights)
 
-    def save(self, index_dir: str | os.PathLike, segment_id: str, doc_count: int, lengths: Mapping) -> None:
+    def save(self, index_dir: str, segment_id: str, doc_count: int, lengths: Mapping[str, array]) -> None:
         """Write the file of segment ``segment_id`` (of ``doc_count`` documents) into ``index_dir``, with each
         scored field's lengths by doc number (missing: none of the documents has the field)."""
         arrays = {}
@@ -198,9 +198,10 @@ _MAGIC = b"searchkit-topk 1\n"
 
 def _write_arrays(file: Path, arrays: dict[str, np.ndarray]) -> None:
     """Named one-dimensional arrays in one file: a JSON table of contents, then each array's bytes (8-aligned)."""
-    table, position = {}, 0
+    table: dict[str, tuple[str, int, int]] = {}
+    position = 0
     for name, values in arrays.items():
-        table[name] = [values.dtype.str, len(values), position]
+        table[name] = (values.dtype.str, len(values), position)
         position += -(-values.nbytes // 8) * 8
     head = json.dumps(table).encode("utf-8")
     start = -(-(len(_MAGIC) + 8 + len(head)) // 8) * 8

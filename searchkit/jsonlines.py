@@ -68,7 +68,7 @@ def read_jsonl(path: str, on_error: Callable[[ArticleError], None] | None) -> It
                 yield article
     except OSError as e:
         report(ArticleError(path, f"cannot read: {e.strerror or e}", number + 1))
-    if errors > MAX_LINE_ERRORS:
+    if errors > MAX_LINE_ERRORS and on_error is not None:
         on_error(ArticleError(path, f"{errors - MAX_LINE_ERRORS:,} more bad lines (only the first {MAX_LINE_ERRORS} are listed)"))
     if not any_line:
         raise ArticleError(path, "empty file")

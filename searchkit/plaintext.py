@@ -60,10 +60,9 @@ def read_text_article(path: str) -> Article:
     lines = line_spans(text)
     article_id = Path(path).stem
     try:
-        for parse in (_parse_kremlin, _parse_kazinform, _parse_dateline, _parse_plain):
-            fields = parse(text, lines)
-            if fields is not None:
-                break
+        # the first layout that recognises the text; any text is a plain article
+        fields = (_parse_kremlin(text, lines) or _parse_kazinform(text, lines) or _parse_dateline(text, lines)
+                  or _parse_plain(text, lines))
     except Exception as e:  # a layout no parser foresaw: this file is skipped, not the run
         raise ArticleError(path, unexpected_error(e)) from None
     paragraphs = tuple(p for p in fields.pop("paragraphs") if p.end > p.start)

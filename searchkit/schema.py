@@ -106,7 +106,10 @@ _UNSEEN: Any = object()
 _MAX_CACHED_WORDS = 1_000_000
 
 
-analyze, index_terms = _one_loop(ANALYZER)
+analyze, _terms_only = _one_loop(ANALYZER)
+if _terms_only is None:  # ANALYZER is the standard chain, which ``_one_loop`` always reads in one loop
+    raise TypeError("schema.ANALYZER is not the standard stemming chain")
+index_terms: Terms = _terms_only
 """The terms of ``ANALYZER`` with their character spans, in order: what the index and the highlighter see; and
 ``index_terms(text)``, the same terms without spans (the first one's position, then the terms), for indexing."""
 

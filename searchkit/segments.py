@@ -176,22 +176,22 @@ class SegmentBuilder(SegmentWriter):
         self.perdocwriter.close()
         fieldwriter = self.fieldwriter
         copy = self._copy() if self._copy else None
-        for field_lengths in self._lengths.values():
-            _pad(field_lengths, self.docnum)
+        for lengths in self._lengths.values():
+            _pad(lengths, self.docnum)
         for name in sorted(self._postings):
             terms = self._postings.pop(name)
             if not terms:  # only empty values
                 continue
             field_lengths = self._lengths.get(name)
             fieldwriter.start_field(name, self.schema[name])
-            copied = copy is not None and name in copy.fields
+            copied = copy if copy is not None and name in copy.fields else None
             write_term = _TermWriter(fieldwriter, self.codec, field_lengths)
             # Text terms are keys as text: their UTF-8 bytes sort as their code points do.
             for key in sorted(terms):
                 postings = terms.pop(key)
                 btext = key.encode("utf-8") if isinstance(key, str) else key
-                if copied:
-                    copy.add(name, btext, postings.docs, postings.weights)
+                if copied is not None:
+                    copied.add(name, btext, postings.docs, postings.weights)
                 write_term(btext, postings)
             fieldwriter.finish_field()
         fieldwriter.close()
@@ -218,7 +218,9 @@ class _TermWriter:
         count, block, compression = len(docs), self._block, self._compression
         start = self._postfile.tell()
         parts = [WHOOSH3_HEADER_MAGIC]
-        total_weight, min_length, max_length, max_weight = 0, None, 0, 0
+        total_weight: float = 0
+        max_weight: float = 0
+        min_length, max_length = None, 0
         for at in range(0, count, block):
             # W3PostingsWriter._write_block, and W3TermInfo.add_block.
             ids, block_weights = docs[at:at + block], weights[at:at + block]
@@ -287,7 +289,7 @@ def _text_postings(field, text: str) -> tuple[list[tuple[str, float, bytes]], in
 
 
 def _analyzed_here(field) -> bool:
-    return field.analyzer is ANALYZER and type(field.format) is Positions and index_terms is not None
+    return field.analyzer is ANALYZER and type(field.format) is Positions
 
 
 _ONE_POSITION: dict[int, bytes] = {}

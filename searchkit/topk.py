@@ -215,7 +215,7 @@ class TopK:
         for segment in self.segments:
             postings = segment.fields[field]
             where = postings.slice(text)
-            if where is not None:
+            if where is not None and postings.weights is not None:
                 docs.append(postings.docs[where] + segment.offset)
                 weights.append(np.asarray(postings.weights[where], dtype=np.float64))
         if not docs:
