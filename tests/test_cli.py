@@ -75,6 +75,7 @@ def test_incompatible_index_is_a_clear_error(run_cli, tmp_path, seed_index):
     assert result.code == 2 and "rebuild" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_query_builds_the_default_index_from_seeds_when_missing(run_cli, tmp_path, seeds_dir):
     shutil.copytree(seeds_dir, tmp_path / "seeds")
     result = run_cli("query", "Caspian seabed", cwd=tmp_path, env={"SEARCHKIT_INDEX": ""})
@@ -98,6 +99,7 @@ def test_filters_and_sort_flags(run_cli, seed_index):
     assert {json.loads(line)["place"] for line in place.stdout.splitlines()} == {"Nur-Sultan"}
 
 
+@pytest.mark.slow
 def test_index_command_reports_and_skips_bad_files(run_cli, tmp_path, seeds_dir):
     shutil.copytree(seeds_dir, tmp_path / "seeds")
     (tmp_path / "seeds" / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR")
@@ -112,6 +114,7 @@ def test_index_command_reports_and_skips_bad_files(run_cli, tmp_path, seeds_dir)
     assert query.code == 0
 
 
+@pytest.mark.slow
 def test_index_rebuild_and_prune(run_cli, tmp_path, seeds_dir):
     shutil.copytree(seeds_dir, tmp_path / "seeds")
     assert run_cli("index", "seeds", "--index", "idx", cwd=tmp_path).code == 0
@@ -159,6 +162,7 @@ def test_index_of_only_missing_paths_is_an_error_and_creates_nothing(run_cli, tm
     assert not (tmp_path / "idx").exists()
 
 
+@pytest.mark.slow
 def test_jsonl_articles_through_the_cli(run_cli, tmp_path):
     lines = [{"id": "r1", "date": "1987-03-02", "source": "REUTERS", "place": "HOUSTON", "title": "Oil prices",
               "text": "Crude oil prices rose.\n\nOPEC ministers meet in Vienna next week.", "tags": ["crude"]},
@@ -203,6 +207,7 @@ def hard_index(tmp_path_factory):
     return root / "index"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("narrow", NARROW_STDOUT)
 def test_output_a_narrow_stdout_cannot_encode_is_escaped_never_a_crash(run_cli, hard_index, narrow):
     env = NARROW_STDOUT[narrow]
@@ -235,6 +240,7 @@ def tiny_collection(tmp_path):
     return folder
 
 
+@pytest.mark.slow
 def test_eval_checks_its_run_file_before_indexing_and_writes_it_whole(run_cli, tmp_path, tiny_collection):
     (tmp_path / "folder").mkdir()
     (tmp_path / "a-file").write_text("not a folder")
@@ -265,6 +271,7 @@ def test_eval_of_a_damaged_collection_is_one_line(run_cli, tiny_collection, file
     assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr
 
 
+@pytest.mark.slow
 def test_index_wait_must_be_a_number_of_seconds(run_cli, tmp_path, seeds_dir):
     """``--wait nan`` waited for ever on a held lock (no time is >= NaN); negative waits are refused alike."""
     index = tmp_path / "index"

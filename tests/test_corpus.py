@@ -71,6 +71,7 @@ def test_an_empty_corpus_is_a_valid_empty_index_that_updates_add_to(tmp_path, se
         assert updated == sorted(p.text for p in fresh.passages())
 
 
+@pytest.mark.slow
 def test_empty_corpora_through_the_cli(tmp_path, run_cli):
     (tmp_path / "empty").mkdir()
     only_bad_files(tmp_path / "bad")
@@ -159,6 +160,7 @@ def repo_copy(tmp_path, seeds_dir) -> Path:
     return repo
 
 
+@pytest.mark.slow
 def test_indexing_the_folder_that_holds_the_index_never_indexes_the_index(repo_copy, run_cli):
     for _ in range(3):
         result = run_cli("index", ".", cwd=repo_copy)
@@ -205,6 +207,7 @@ def test_a_built_index_placed_among_the_inputs_is_skipped(tmp_path, seeds_dir, r
     assert [Path(p).name for p in indexed_paths(tmp_path / "index")] == ["article.txt"]
 
 
+@pytest.mark.slow
 def test_paths_into_the_index_are_reported_not_indexed(repo_copy, run_cli):
     index = repo_copy / "index"
     generation = next(index.glob("gen-*"))
@@ -221,6 +224,7 @@ def test_paths_into_the_index_are_reported_not_indexed(repo_copy, run_cli):
     assert passage_count(index) == 30
 
 
+@pytest.mark.slow
 def test_an_index_given_by_a_link_or_a_relative_path_is_not_its_own_input(repo_copy, run_cli):
     os.symlink("index", repo_copy / "ix")
     for index in ["ix", "./seeds/../index", str(repo_copy / "ix")]:
@@ -240,6 +244,7 @@ def search_counts(path: Path) -> tuple[int, int, collections.Counter]:
         return ix.stats().passages, ix.stats().files, collections.Counter(h.passage.text for h in hits)
 
 
+@pytest.mark.slow
 def test_an_index_moved_away_from_its_inputs_is_not_doubled_by_an_update(repo_copy, tmp_path, run_cli):
     before = search_counts(repo_copy / "index")
     shutil.move(repo_copy / "index", tmp_path / "elsewhere")
@@ -282,6 +287,7 @@ def test_inputs_moved_or_renamed_are_recognised_not_doubled(tmp_path, seeds_dir)
     assert {Path(p).parent for p in indexed_paths(index)} == {(tmp_path / "moved").resolve()}
 
 
+@pytest.mark.slow
 def test_one_file_reached_by_two_paths_is_one_file(repo_copy, run_cli):
     os.symlink("seeds", repo_copy / "link")
     with Index.open(repo_copy / "index") as ix:
@@ -316,6 +322,7 @@ def test_a_copy_beside_the_original_is_a_file_of_its_own(repo_copy):
 # --- unique passage ids --------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_same_article_in_two_files_or_two_lines_has_distinct_stable_ids(tmp_path, run_cli):
     line = json.dumps({"id": "same-id", "title": "Same", "text": "The duplicated grainword article. Second sentence."})
     (tmp_path / "inputs" / "b").mkdir(parents=True)
@@ -342,6 +349,7 @@ def test_the_same_article_in_two_files_or_two_lines_has_distinct_stable_ids(tmp_
 # --- file names ----------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_names_that_are_not_utf8_are_reported_and_skipped(tmp_path, run_cli):
     inputs = tmp_path / "inputs"
     write_article(inputs / "good.txt", "goodword")
@@ -368,6 +376,7 @@ ODD_NAMES = ["-rf", "--index", "new\nline.txt", "tab\there.txt", "esc\x1b[2J.txt
              "ünïcödé.jsonl.txt", "x" * 250 + ".txt", "*?[].txt", "back\\slash.txt"]
 
 
+@pytest.mark.slow
 def test_odd_but_valid_names_are_indexed_faithfully(tmp_path, run_cli):
     inputs = tmp_path / "inputs"
     for n, name in enumerate(ODD_NAMES):
@@ -391,6 +400,7 @@ NAME_BYTES = st.binary(min_size=1, max_size=60).filter(  # a file name, not hidd
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(names=st.lists(NAME_BYTES, min_size=1, max_size=6, unique=True))
 def test_any_file_name_is_indexed_or_skipped_with_its_reason(tmp_path_factory, names):

@@ -22,6 +22,8 @@ from searchkit import Index, IndexIncompatible, IndexNotFound
 from searchkit.check import check_index
 from synthetic import write_corpus, write_file
 
+pytestmark = pytest.mark.slow  # subprocess-heavy: outside the fast loop (pytest -m "not slow")
+
 TRIALS = int(os.environ.get("SEARCHKIT_CRASH_TRIALS", "25"))
 SEED = int(os.environ.get("SEARCHKIT_CRASH_SEED", random.randrange(2**32)))
 

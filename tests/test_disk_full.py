@@ -18,6 +18,8 @@ from searchkit import Index, IndexWriteError
 from searchkit.check import check_index
 from synthetic import write_corpus
 
+pytestmark = pytest.mark.slow  # subprocess-heavy: outside the fast loop (pytest -m "not slow")
+
 DISK_BYTES = 24 << 20
 
 

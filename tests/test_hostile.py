@@ -109,6 +109,7 @@ def hostile(tmp_path_factory):
     return root, inputs, update
 
 
+@pytest.mark.slow
 def test_hostile_inputs_through_the_cli(hostile, run_cli):
     root, inputs, result = hostile
     assert result.returncode == 3, result.stderr
@@ -163,6 +164,7 @@ def test_folder_errors_are_reported_not_followed(tmp_path):
     assert errors == [("pipe", "not a regular file (a pipe, socket or device)")]
 
 
+@pytest.mark.slow
 def test_reading_json_lines_streams_in_bounded_memory(tmp_path):
     """Reading a 40 MB JSON Lines file holds one article at a time: peak memory is a small fraction of it."""
     path = tmp_path / "big.jsonl"

@@ -165,6 +165,7 @@ def test_text_files_without_words_are_skipped(tmp_path):
     assert report.articles == 1
 
 
+@pytest.mark.slow
 def test_the_cli_reports_each_bad_line_and_indexes_the_rest(tmp_path, run_cli):
     lines = [good(1), *(line for line, _ in SKIPPED_LINES.values()), good(2)]
     feed = write_lines(tmp_path / "feed.jsonl", lines)
@@ -447,6 +448,7 @@ except SearchkitError as e:
 """
 
 
+@pytest.mark.slow
 def test_a_worker_that_ends_without_a_result_fails_the_build_instead_of_hanging(tmp_path):
     for name in ("a.jsonl", "b.jsonl"):
         write_lines(tmp_path / name, [good(1)])

@@ -75,6 +75,7 @@ def test_without_global_statistics_the_shards_rank_differently(split_corpus):
     assert [(h.passage.id, h.score) for h in merged] != [(h.passage.id, h.score) for h in expected]
 
 
+@pytest.mark.slow
 def test_one_index_serves_threads_while_it_is_updated(tmp_path):
     """8 threads × 200 searches share one Index while another thread updates it: no errors, and every answer
     comes from one commit (before it: no passage of the added file; after it: all of them)."""

@@ -111,6 +111,7 @@ def test_any_text_makes_the_same_segment_files_as_whoosh(tmp_path_factory, bodie
     assert by_builder == by_whoosh
 
 
+@pytest.mark.slow
 def test_a_parallel_build_holds_and_ranks_what_a_one_process_build_does(tmp_path, monkeypatch):
     files = write_corpus(tmp_path / "feeds", seed=11, files=6, articles=40)
     one = Index.build(files, tmp_path / "one")
@@ -133,6 +134,7 @@ def test_a_parallel_build_holds_and_ranks_what_a_one_process_build_does(tmp_path
             assert [s for _, s in ranked_b] == pytest.approx([s for _, s in ranked_a], rel=1e-12), query
 
 
+@pytest.mark.slow
 def test_a_commit_keeps_large_segments_as_the_builders_wrote_them(tmp_path, monkeypatch):
     """Whoosh's default merge policy would re-write most of them through its own writer at every commit."""
     written: list[int] = []
@@ -155,6 +157,7 @@ def test_a_commit_keeps_large_segments_as_the_builders_wrote_them(tmp_path, monk
     assert before < after and len(after) == written[0] + written[1]
 
 
+@pytest.mark.slow
 def test_many_small_segments_are_rewritten_into_one_holding_their_live_passages(tmp_path):
     files = write_corpus(tmp_path / "feeds", seed=8, files=12, articles=8)
     Index.build(files[:1], tmp_path / "index")

@@ -24,6 +24,8 @@ from searchkit.check import check_index
 from synthetic import write_corpus
 from test_evaluate import DOCS, QUERIES, RELEVANCE
 
+pytestmark = pytest.mark.slow  # subprocess-heavy: outside the fast loop (pytest -m "not slow")
+
 CLI = [sys.executable, "-m", "searchkit"]
 RUN_CLI = "from searchkit.cli import app\napp(prog_name='searchkit')\n"
 ONE_PROCESS = "from searchkit import build\nbuild._writer_procs = lambda input_bytes: 1\n"

@@ -83,6 +83,7 @@ def test_second_writer_is_refused_with_the_holders_name(built, run_cli):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_wait_lets_a_second_writer_run_after_the_first(built, run_cli):
     holder = hold_lock(built, 2)
     (built.parent / "seeds" / "extra.txt").write_text("Grain exports\n\nKazakhstan shipped more wheat to Iran.\n")
@@ -92,6 +93,7 @@ def test_wait_lets_a_second_writer_run_after_the_first(built, run_cli):
     assert "1 added" in result.stderr
 
 
+@pytest.mark.slow
 def test_a_lock_left_by_a_killed_writer_is_taken_over(built, run_cli):
     holder = hold_lock(built, 600)
     holder.send_signal(signal.SIGKILL)
@@ -117,6 +119,7 @@ with store.write_lock(Path(sys.argv[1])):
 """
 
 
+@pytest.mark.slow
 def test_a_killed_writers_forked_children_do_not_keep_the_lock(built, run_cli):
     holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK_AND_FORK, str(built)], stdout=subprocess.PIPE, text=True)
     child = int(holder.stdout.readline())
