@@ -1,7 +1,7 @@
 """The local backend: one committed generation of an index, searched through Whoosh and the top-k arrays.
 
-Whoosh matches and scores (its query language, term expansion and postings); the arrays (``topk``) score the
-same matcher trees in NumPy where they can, and hold what ranking needs per passage (date, article, id key), so
+Whoosh matches and scores (its query language and postings); the arrays (``topk``) score the same matcher
+trees in NumPy where they can, and hold what ranking needs per passage (date, article, id key), so
 that Whoosh document numbers never leave this module. Every thread searches with a searcher of its own (Whoosh
 readers share file positions), all of them of this one generation.
 """
@@ -52,10 +52,9 @@ class LocalBackend:
         self._ix = ix
         self._local = threading.local()
         self._searchers: list[Searcher] = []
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # ``arrays`` checks the arrays against this thread's searcher
         self._arrays: Any = None
         self._warm = False
-        self._closed = False
 
     # --- the Backend protocol -----------------------------------------------------------------------------
 
@@ -164,7 +163,6 @@ class LocalBackend:
         """Close every thread's searcher and the index."""
         with self._lock:
             searchers, self._searchers = self._searchers, []
-            self._closed = True
         for searcher in searchers:
             searcher.close()
         self._ix.close()
