@@ -39,6 +39,7 @@ most ``bounds.MAX_WHOOSH_POSTINGS``, so that no query Whoosh would refuse skips 
 assert ARRAYS_FIRST_QUERY_POSTINGS <= MAX_WHOOSH_POSTINGS
 
 
+_MAX_CACHED_FREQUENCIES = 1_000_000
 _SCORABLE = tuple(name for name in schema.SCHEMA.names() if schema.SCHEMA[name].scorable)
 
 
@@ -55,6 +56,9 @@ class LocalBackend:
         self._lock = threading.RLock()  # ``arrays`` checks the arrays against this thread's searcher
         self._arrays: Any = None
         self._warm = False
+        self.frequencies: dict[tuple[str, bytes], int] = {}
+        """Document frequencies read so far (a generation never changes): Whoosh's searcher cached idf values
+        per term; without this a query read each of its terms' frequencies anew for every scorer."""
 
     # --- the Backend protocol -----------------------------------------------------------------------------
 
@@ -104,10 +108,12 @@ class LocalBackend:
 
     def passages(self, ids: Sequence[str]) -> list[Passage]:
         searcher = self.searcher()
+        ranked: dict[str, dict] = getattr(self._local, "ranked", {})  # this thread's last ranking, read by ``_ids``
         found = []
         for passage_id in ids:
             # an id holding a lone surrogate is no UTF-8 term: no passage has it
-            stored = None if any("\ud800" <= c <= "\udfff" for c in passage_id) else searcher.document(id=passage_id)
+            stored = ranked.get(passage_id) or (
+                None if any("\ud800" <= c <= "\udfff" for c in passage_id) else searcher.document(id=passage_id))
             if stored is None:
                 raise PassageNotFound(f"no passage with id {passage_id!r}")
             found.append(self.to_passage(stored))
@@ -170,8 +176,12 @@ class LocalBackend:
     # --- internals --------------------------------------------------------------------------------------------
 
     def _ids(self, docnums: Sequence[int]) -> dict[int, str]:
+        """The passage ids of ``docnums``; their stored fields are kept for this thread's next ``passages``
+        (the hits a search shows), which would otherwise look each id up again in every segment."""
         searcher = self.searcher()
-        return {docnum: searcher.stored_fields(docnum)["id"] for docnum in docnums}
+        stored = {docnum: searcher.stored_fields(docnum) for docnum in docnums}
+        self._local.ranked = {fields["id"]: fields for fields in stored.values()}
+        return {docnum: fields["id"] for docnum, fields in stored.items()}
 
     def _whoosh_scores(self, searcher: Searcher, parsed: ParsedQuery, context, doc_count: int):
         import numpy as np
@@ -275,7 +285,13 @@ class _ReaderStatistics:
         return self._reader.field_length(fieldname)
 
     def passage_frequency(self, fieldname: str, term: bytes) -> int:
-        return self._reader.doc_frequency(fieldname, term)
+        frequencies = self._backend.frequencies
+        key = (fieldname, term)
+        if key not in frequencies:
+            if len(frequencies) > _MAX_CACHED_FREQUENCIES:
+                frequencies.clear()
+            frequencies[key] = self._reader.doc_frequency(fieldname, term)
+        return frequencies[key]
 
     def term_count(self, fieldname: str, term: bytes) -> float:
         return self._reader.frequency(fieldname, term)
