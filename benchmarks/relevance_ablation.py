@@ -102,12 +102,15 @@ def _historical(analyzer: Analyzer, passage_idf: PassageIdf) -> Iterator[None]:
       (its table of contents then carries the analyzer, which the searcher reads), and ``segments`` indexes such
       fields with Whoosh's own ``field.index``, since its one-loop analysis (``schema.index_terms``) applies only
       to fields whose analyzer is ``schema.ANALYZER``.
-    - ``query.SCHEMA``: the same schema, whose body analyzer analyses plain query words.
+    - ``query.SCHEMA``: the same schema, whose body analyzer analyses plain query words; and ``query.MAX_TERMS``
+      lifted, since Whoosh's 34 stop words leave some long questions more distinct words than today's bound
+      (1.0 had none).
     - ``scoring.passage_idf``: the passage-level idf of every BM25F scorer (Whoosh's matchers and the top-k
       arrays both read it); the article-level idf is searchkit's (the historical rows rank by best passage).
     """
-    saved = schema.SCHEMA, query.SCHEMA, scoring.passage_idf
+    saved = schema.SCHEMA, query.SCHEMA, query.MAX_TERMS, scoring.passage_idf
     if analyzer is not schema.ANALYZER:
+        query.MAX_TERMS = sys.maxsize
         columns = {name: schema.SCHEMA[name] for name in schema.SCHEMA.names()}
         for name in scoring.SEARCH_FIELDS:
             columns[name] = copy.copy(columns[name])
@@ -117,7 +120,7 @@ def _historical(analyzer: Analyzer, passage_idf: PassageIdf) -> Iterator[None]:
     try:
         yield
     finally:
-        schema.SCHEMA, query.SCHEMA, scoring.passage_idf = saved
+        schema.SCHEMA, query.SCHEMA, query.MAX_TERMS, scoring.passage_idf = saved
 
 
 def _build_key(variant: Variant) -> tuple:
