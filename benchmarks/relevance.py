@@ -11,13 +11,13 @@ documents:
 
 - whoosh: Whoosh 2.7.4 with a default schema (TEXT fields: StandardAnalyzer, no stemming), BM25F defaults,
   MultifieldParser over title and body with OrGroup (its default AndGroup would need every word);
-- sqlite-fts5: FTS5 with ``tokenize='porter unicode61'``, words OR-ed, ``ORDER BY bm25(docs, 0, TITLE_BOOST, 1)``;
-- tantivy: tantivy-py with the ``en_stem`` tokenizer, ``parse_query`` over title^TITLE_BOOST and body;
+- sqlite-fts5: FTS5 with ``tokenize='porter unicode61'``, words OR-ed, ``ORDER BY bm25(docs, 0, title_boost, 1)``;
+- tantivy: tantivy-py with the ``en_stem`` tokenizer, ``parse_query`` over title^title_boost and body;
 - bm25s: bm25s (Lucene BM25, k1=1.5, b=0.75) with its English stop words and PyStemmer's English Snowball
   stemmer, as its README recommends.
 
-FTS5 and tantivy weight the title as searchkit does (``searchkit.schema.TITLE_BOOST``, read here so they stay in
-step); Whoosh's default schema and bm25s have no field weights.
+FTS5 and tantivy weight the title as searchkit does (``searchkit.settings.DEFAULT.title_boost``, read here so they
+stay in step); Whoosh's default schema and bm25s have no field weights.
 
 searchkit+expand is searchkit with every query expanded by pseudo-relevance feedback (``searchkit eval --expand``).
 
@@ -46,7 +46,7 @@ from scipy import stats
 from searchkit import __version__
 from searchkit.collections import HELD_OUT, TUNING, Collection, find_collection, read_collection, shared_data_dir
 from searchkit.evaluate import MEASURES, RUN_DEPTH, Evaluation, Run, evaluate, score_run
-from searchkit.schema import TITLE_BOOST
+from searchkit.settings import DEFAULT
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = shared_data_dir()
@@ -85,7 +85,7 @@ def rank_sqlite(collection: Collection, depth: int) -> Run:
     db = sqlite3.connect(":memory:")
     db.execute("CREATE VIRTUAL TABLE docs USING fts5(id UNINDEXED, title, body, tokenize='porter unicode61')")
     db.executemany("INSERT INTO docs VALUES (?, ?, ?)", ((d.id, d.title or "", d.text) for d in collection.documents))
-    bm25 = f"bm25(docs, 0.0, {TITLE_BOOST!r}, 1.0)"
+    bm25 = f"bm25(docs, 0.0, {DEFAULT.title_boost!r}, 1.0)"
     run: Run = {}
     for qid, text in collection.queries.items():
         match = " OR ".join(f'"{w}"' for w in plain_words(text).split())
@@ -117,7 +117,7 @@ def rank_tantivy(collection: Collection, depth: int) -> Run:
         if not words:
             run[qid] = []
             continue
-        query = index.parse_query(words, ["title", "body"], field_boosts={"title": TITLE_BOOST})
+        query = index.parse_query(words, ["title", "body"], field_boosts={"title": DEFAULT.title_boost})
         run[qid] = [(searcher.doc(address)["id"][0], score) for score, address in searcher.search(query, depth).hits]
     return run
 
