@@ -1,7 +1,8 @@
 """Ranking quality on a test collection: index it through ``Index.build``, run its queries, score with ir-measures.
 
 A collection document is an article, which may be split into several passages; documents are ranked as
-``Index.search(per_article=True)`` ranks articles (whole-document BM25F and best passage, ``schema.ARTICLE_WEIGHT``). Metrics come from ``ir-measures`` (pytrec_eval), averaged
+``Index.search(per_article=True)`` ranks articles (whole-document BM25F and best passage, ``Settings.article_weight``).
+Metrics come from ``ir-measures`` (pytrec_eval), averaged
 over the judged queries: a judged query that retrieves nothing scores 0, it is not dropped.
 """
 

@@ -1,18 +1,12 @@
-"""Exact top-k BM25F in NumPy: the index's postings as arrays beside it, scored exactly as Whoosh scores them.
+"""Exact top-k BM25F in NumPy over the index's arrays, scored exactly as Whoosh scores them.
 
 Whoosh walks postings one at a time in pure Python, so a query over common words costs milliseconds per
-thousand passages. The index keeps a columnar copy of the postings of the searched fields (doc numbers,
-weights, field lengths; plus doc numbers of the filter fields and each passage's date), written after every
-commit (``arrays``: each segment's ``.topk`` file and the generation's ``topk/`` folder). A query is answered by
-asking Whoosh for its matcher tree (so the query language, term expansion and statistics stay Whoosh's),
-evaluating that tree over the arrays with the same floating-point operations in the same order
-(``scoring.bm25``, union/intersection sums, boosts), and taking the top k ordered as Whoosh's collector orders
-them (score descending, doc number ascending). Anything the arrays cannot evaluate exactly (phrases, wildcards,
-negation, other weightings) returns ``None``: the caller then asks Whoosh. Whoosh still stores the documents and
-makes the highlights.
-
-Each passage's article (an ordinal per (path, article id)) is kept too, so that ``search_articles`` can rank
-articles by BM25F over their passages' summed term frequencies and lengths (see ``schema.ARTICLE_WEIGHT``).
+thousand passages. The index keeps a columnar copy of the postings of the searched and filter fields and, per
+passage, its field lengths, date, article and id order (``arrays``). ``TopK`` evaluates Whoosh's matcher tree of
+a query over them with the same floating-point operations in the same order (``scoring.bm25``, union and
+intersection sums, boosts) and takes the top k, equal scores ordered by passage id; what it cannot evaluate
+exactly (phrases, negation) returns ``None`` and Whoosh scores it. Articles are ranked from the same arrays, by
+BM25F over their passages' summed term frequencies and lengths (``Settings.article_weight``).
 """
 
 from __future__ import annotations
