@@ -40,6 +40,19 @@ def seed_index(tmp_path_factory, seeds_dir) -> Path:
 
 
 @pytest.fixture
+def tiny_collection(tmp_path) -> Path:
+    """A three-document collection in ADI's layout (the reader is chosen by the folder's name)."""
+    from test_evaluate import DOCS, QUERIES, RELEVANCE
+
+    folder = tmp_path / "adi"
+    folder.mkdir()
+    (folder / "ADI.ALL").write_text(DOCS)
+    (folder / "ADI.QRY").write_text(QUERIES)
+    (folder / "ADI.REL").write_text(RELEVANCE)
+    return folder
+
+
+@pytest.fixture
 def run_cli():
     """Run ``python -m searchkit ARGS`` in a subprocess; returns code, stdout and stderr."""
 

@@ -228,18 +228,6 @@ def test_output_a_narrow_stdout_cannot_encode_is_escaped_never_a_crash(run_cli, 
     assert hit["text"] in HARD_TEXT["text"] and (hit["source"], hit["place"]) == ("Agence Québec", "Zürich")
 
 
-@pytest.fixture
-def tiny_collection(tmp_path):
-    from test_evaluate import DOCS, QUERIES, RELEVANCE
-
-    folder = tmp_path / "adi"
-    folder.mkdir()
-    (folder / "ADI.ALL").write_text(DOCS)
-    (folder / "ADI.QRY").write_text(QUERIES)
-    (folder / "ADI.REL").write_text(RELEVANCE)
-    return folder
-
-
 @pytest.mark.slow
 def test_eval_checks_its_run_file_before_indexing_and_writes_it_whole(run_cli, tmp_path, tiny_collection):
     (tmp_path / "folder").mkdir()

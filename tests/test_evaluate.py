@@ -37,20 +37,9 @@ Retreating glaciers: what was measured?
 RELEVANCE = "1 1 0 0.000000\n2 3 0 0.000000\n2 2 0 0.000000\n"
 
 
-@pytest.fixture
-def tiny(tmp_path):
-    """A three-document collection in ADI's layout (the reader is chosen by the folder's name)."""
-    folder = tmp_path / "adi"
-    folder.mkdir()
-    (folder / "ADI.ALL").write_text(DOCS)
-    (folder / "ADI.QRY").write_text(QUERIES)
-    (folder / "ADI.REL").write_text(RELEVANCE)
-    return folder
-
-
-def test_relevant_documents_rank_first_and_metrics_follow(tiny, tmp_path):
+def test_relevant_documents_rank_first_and_metrics_follow(tiny_collection, tmp_path):
     run = tmp_path / "tiny.run"
-    result = evaluate(read_collection(tiny), run_file=run)
+    result = evaluate(read_collection(tiny_collection), run_file=run)
     assert result.collection == "adi" and result.queries == 2
     assert result.metrics["RR"] == 1.0  # each query's first document is relevant
     assert result.per_query["P@10"]["1"] == pytest.approx(1 / 10)
@@ -62,15 +51,15 @@ def test_relevant_documents_rank_first_and_metrics_follow(tiny, tmp_path):
     assert json.dumps(result.to_dict())  # the --json contract is plain JSON
 
 
-def test_query_syntax_characters_are_plain_words(tiny):
+def test_query_syntax_characters_are_plain_words(tiny_collection):
     # query 2 has an unbalanced parenthesis and operators: as plain words it still runs and finds document 3
-    result = evaluate(read_collection(tiny), measures=["RR"])
+    result = evaluate(read_collection(tiny_collection), measures=["RR"])
     assert result.per_query["RR"]["2"] == 1.0
 
 
-def test_unknown_measure_and_collection_raise(tiny, tmp_path):
+def test_unknown_measure_and_collection_raise(tiny_collection, tmp_path):
     with pytest.raises(CollectionError, match="unknown measure"):
-        evaluate(read_collection(tiny), measures=["nDCG@ten"])
+        evaluate(read_collection(tiny_collection), measures=["nDCG@ten"])
     with pytest.raises(CollectionError, match="no test collection"):
         find_collection("nowhere", tmp_path)
     odd = tmp_path / "mystery"
@@ -79,9 +68,9 @@ def test_unknown_measure_and_collection_raise(tiny, tmp_path):
         read_collection(odd)
 
 
-def test_cli_eval_expand_writes_the_expanded_ranking(run_cli, tiny, tmp_path):
+def test_cli_eval_expand_writes_the_expanded_ranking(run_cli, tiny_collection, tmp_path):
     run = tmp_path / "expanded.run"
-    result = run_cli("eval", tiny, "--expand", "--json", "--run", run)
+    result = run_cli("eval", tiny_collection, "--expand", "--json", "--run", run)
     assert result.code == 0, result.stderr
     assert json.loads(result.stdout)["queries"] == 2
     # query 1 finds document 1 alone; its words ("caspian") bring in document 3, below it
@@ -89,7 +78,7 @@ def test_cli_eval_expand_writes_the_expanded_ranking(run_cli, tiny, tmp_path):
 
 
 @pytest.mark.parametrize("run_file", ["missing/run.txt", ".", "a-file/run.txt"])
-def test_a_run_file_that_cannot_be_written_fails_before_indexing(tiny, tmp_path, monkeypatch, run_file):
+def test_a_run_file_that_cannot_be_written_fails_before_indexing(tiny_collection, tmp_path, monkeypatch, run_file):
     (tmp_path / "a-file").write_text("")
     monkeypatch.chdir(tmp_path)
 
@@ -98,4 +87,4 @@ def test_a_run_file_that_cannot_be_written_fails_before_indexing(tiny, tmp_path,
 
     monkeypatch.setattr(Index, "build", build)
     with pytest.raises(SearchkitError, match="cannot write the run file"):
-        evaluate(read_collection(tiny), run_file=run_file)
+        evaluate(read_collection(tiny_collection), run_file=run_file)

@@ -22,7 +22,6 @@ import pytest
 from searchkit import Index
 from searchkit.check import check_index
 from synthetic import write_corpus
-from test_evaluate import DOCS, QUERIES, RELEVANCE
 
 pytestmark = pytest.mark.slow  # subprocess-heavy: outside the fast loop (pytest -m "not slow")
 
@@ -239,16 +238,6 @@ def test_a_pipe_closed_after_the_first_hit_ends_the_query_quietly(big, json_line
     run.stdout.close()
     assert run.wait(timeout=60) == -signal.SIGPIPE
     assert run.stderr.read() == b""
-
-
-@pytest.fixture
-def tiny_collection(tmp_path) -> Path:
-    folder = tmp_path / "adi"
-    folder.mkdir()
-    (folder / "ADI.ALL").write_text(DOCS)
-    (folder / "ADI.QRY").write_text(QUERIES)
-    (folder / "ADI.REL").write_text(RELEVANCE)
-    return folder
 
 
 @pytest.mark.parametrize("args", [
