@@ -27,17 +27,19 @@ Term = tuple[str, bytes]
 
 def tiebreak(passage_id: str) -> int:
     """The order among passages of equal score: by passage id, the same in every index that holds them."""
-    try:
+    if len(passage_id) == 16 and all(c in _HEX for c in passage_id):  # ids as searchkit makes them
         return int(passage_id, 16)
-    except ValueError:
-        return int.from_bytes(passage_id.encode("utf-8", "surrogatepass")[:8].ljust(8, b"\0"), "big")
+    return int.from_bytes(passage_id.encode("utf-8", "surrogatepass")[:8].ljust(8, b"\0"), "big")
+
+
+_HEX = frozenset("0123456789abcdef")
 
 
 @dataclass(frozen=True, slots=True)
 class Ranked:
     """One ranked passage (or, per article, an article's best passage): its id, score and sort keys.
 
-    ``day`` is the passage's date as a day number (``date.toordinal()``), or None when undated.
+    ``day`` is the passage's date as the date column orders it (larger is newer), or None when undated.
     """
 
     passage_id: str
