@@ -290,8 +290,12 @@ class Index:
 
     def _swap(self, new: Generation) -> None:
         with self._lock:
-            old, self._generation = self._generation, new
-        if old is not None:
+            old = self._generation
+            if old is not None:
+                self._generation = new
+        if old is None:  # closed while the update ran: it is committed, and this Index stays closed
+            new.close()
+        else:
             self._retire(old)
 
     def _retire(self, generation: Generation) -> None:
