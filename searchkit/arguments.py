@@ -14,7 +14,7 @@ Sources = Iterable[str | bytes | os.PathLike] | str | bytes | os.PathLike
 TEXT = (str, type(None))
 """An optional text argument."""
 DAY = (str, date, type(None))
-"""An optional date, as ``YYYY-MM-DD`` or a ``date``."""
+"""An optional date, as a date phrase (``2019-03-05``, ``March 2019``, ``last week``: see ``dates``) or a ``date``."""
 
 
 def check_types(**arguments: tuple[object, type | tuple[type, ...]]) -> None:

@@ -20,6 +20,7 @@ from rich.console import Console
 
 from . import render, store
 from .check import check_index
+from .dates import parse_day
 from .errors import (
     IndexIncompatible, IndexLocked, IndexNotFound, NothingToSearch, PassageNotFound, QueryError, SearchkitError,
 )
@@ -293,8 +294,16 @@ def query(
     limit: int = typer.Option(10, "--limit", "-n", help="How many hits to show."),
     source: Optional[str] = typer.Option(None, help="Only passages from this source (agency)."),
     place: Optional[str] = typer.Option(None, help="Only passages with this dateline place."),
-    since: Optional[str] = typer.Option(None, help="Only passages dated on or after YYYY-MM-DD."),
-    until: Optional[str] = typer.Option(None, help="Only passages dated on or before YYYY-MM-DD."),
+    since: Optional[str] = typer.Option(
+        None, help='Only passages dated on or after this: 2019, 2019-03, "March 2019", 2019-03-05, "last week", '
+        '"past 3 days", yesterday... (a month or year: from its first day).'
+    ),
+    until: Optional[str] = typer.Option(
+        None, help="Only passages dated on or before this (a date phrase as --since; a month or year: to its last day)."
+    ),
+    today: Optional[str] = typer.Option(
+        None, help="The day relative dates count from, YYYY-MM-DD (default: today), for reproducible runs."
+    ),
     speaker: Optional[str] = typer.Option(None, help="Only passages spoken by this speaker (transcripts)."),
     sort: str = typer.Option("score", help="Order: score (best first) or date (newest first)."),
     per_article: bool = typer.Option(
@@ -307,10 +316,11 @@ def query(
 ) -> None:
     """Search the index: ranked passages with highlighted matches."""
     try:
+        day = None if today is None else parse_day(today, "--today")
         with _open(index) as ix:
             hits = ix.search(
                 text, limit=limit, source=source, place=place, since=since, until=until, speaker=speaker, sort=sort,
-                per_article=per_article, expand=expand,
+                per_article=per_article, expand=expand, today=day,
             )
     except NothingToSearch as e:  # not malformed: nothing can match, as when nothing matched
         stderr.print(f"note: {e}", markup=False, soft_wrap=True)

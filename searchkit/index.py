@@ -186,11 +186,15 @@ class Index:
         self, text: str, *, limit: int = 10, source: str | None = None, place: str | None = None,
         since: str | date | None = None, until: str | date | None = None, speaker: str | None = None,
         sort: str = "score", syntax: bool = True, highlights: bool = True, per_article: bool = False,
-        expand: bool = False,
+        expand: bool = False, today: date | None = None,
     ) -> list[Hit]:
         """Ranked passages matching ``text`` (Whoosh query syntax), best first, with highlights.
 
-        ``since``/``until`` are ISO dates or ``date``s (inclusive); ``sort="date"`` orders matches newest first, best first
+        ``since``/``until`` are ``date``s or date phrases (inclusive): ``2019``, ``2019-03``, ``March 2019``,
+        ``2019-03-05``, ``5 March 2019``, ``March 5, 2019``, ``yesterday``, ``last week`` (ISO, Monday first),
+        ``this month``, ``past 3 days``, ``10 days ago`` (see ``dates``); a month or year as ``since`` starts at its
+        first day, as ``until`` includes its last. Relative phrases, in ``date:`` too, count from ``today``
+        (default ``date.today()``; fix it for reproducible runs). ``sort="date"`` orders matches newest first, best first
         within a day. ``syntax=False`` reads ``text`` as plain words, any of which may match (see
         ``build_query``); ``highlights=False`` leaves ``Hit.highlights`` empty, for callers that only rank.
         ``per_article=True`` returns one hit per article: its best passage, with the article's score, ranked by it
@@ -208,6 +212,7 @@ class Index:
             text=(text, str), limit=(limit, int), source=(source, TEXT), place=(place, TEXT), since=(since, DAY),
             until=(until, DAY), speaker=(speaker, TEXT), sort=(sort, str), syntax=(syntax, bool),
             highlights=(highlights, bool), per_article=(per_article, bool), expand=(expand, bool),
+            today=(today, (date, type(None))),
         )
         if limit < 1:
             raise QueryError(f"limit must be at least 1, got {limit}")
@@ -219,7 +224,7 @@ class Index:
             settings = generation.backend.settings
             parsed = build_query(
                 text, source=source, place=place, since=since, until=until, speaker=speaker, syntax=syntax,
-                settings=settings,
+                settings=settings, today=today,
             )
             return search.run(
                 generation.backend, parsed, settings, limit=limit, sort=sort, per_article=per_article,

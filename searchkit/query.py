@@ -9,14 +9,15 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 from whoosh import query as wq
 from whoosh.matching import AndNotMatcher, IntersectionMatcher, UnionMatcher
 from whoosh.qparser import MultifieldParser, OrGroup
 
+from .dates import parse_phrase
 from .errors import NothingToSearch, QueryError
-from .normalise import normalise_source, parse_date
+from .normalise import normalise_source
 from .schema import SCHEMA, SEARCH_FIELDS, STOP_WORDS
 from .scoring import query_term_weight
 from .settings import DEFAULT, Settings
@@ -42,6 +43,7 @@ MAX_FILTER_CHARS = 500
 _BINARY = frozenset({"AND", "OR", "ANDNOT", "ANDMAYBE"})
 _TOKEN = re.compile(r'"[^"]*"?|\[[^\]]*\]?|\{[^}]*\}?|[()]|[^\s()"\[\]{}]+')
 _FIELD_PREFIX = re.compile(r"([A-Za-z_]\w*):")
+_DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,23 +66,30 @@ def build_query(
     speaker: str | None = None,
     syntax: bool = True,
     settings: Settings = DEFAULT,
+    today: date | None = None,
 ) -> ParsedQuery:
     """Parse query text (words, ``"phrases"``, AND/OR/NOT, ``field:value``, ``date:[A TO B]``) and filters.
 
     With ``syntax=False`` the text is plain words: quotes, brackets, colons and operators are ordinary
     characters, and any of the words may match (as for a question pasted into a search box). ``settings`` give
-    the title's weight and the saturation of repeated plain words.
+    the title's weight and the saturation of repeated plain words. ``since``/``until`` and ``date:`` values are date
+    phrases (``2019``, ``March 2019``, ``last week``: see ``dates``), relative ones counted from ``today``
+    (default: ``date.today()``); ``since`` takes a phrase's first day, ``until`` its last.
 
     Raises:
         NothingToSearch: every word of the text is a stop word (or a single letter, or punctuation).
         QueryError: the text or a filter is malformed; the message says what is wrong.
     """
+    today = date.today() if today is None else today
     if not syntax:
-        return ParsedQuery(_union_trees(_plain_words(text, settings)), _filters([], source, place, since, until, speaker))
+        return ParsedQuery(
+            _union_trees(_plain_words(text, settings)), _filters([], source, place, since, until, speaker, today)
+        )
     _check_syntax(text)
     parser = MultifieldParser(list(SEARCH_FIELDS), SCHEMA, fieldboosts={"title": settings.title_boost}, group=OrGroup)
+    dated = _iso_dates(text, today)
     try:
-        parsed = parser.parse(text)
+        parsed = parser.parse(dated)
     except Exception as e:  # Whoosh raises bare exceptions for values it cannot convert (e.g. dates)
         raise QueryError(f"cannot parse query: {_one_line(e)}") from None
     for node in _walk(parsed):
@@ -92,7 +101,7 @@ def build_query(
     if all(leaf is wq.NullQuery for leaf in parsed.leaves()):
         raise _nothing_to_search(text)
     scored, restrictions = _split_restrictions(_exclude_negations(parsed))
-    return ParsedQuery(_union_trees(scored), _filters(restrictions, source, place, since, until, speaker))
+    return ParsedQuery(_union_trees(scored), _filters(restrictions, source, place, since, until, speaker, today))
 
 
 def _plain_words(text: str, settings: Settings) -> wq.Query:
@@ -133,14 +142,75 @@ def expanded(parsed: ParsedQuery, words: list[tuple[str, float]], original_weigh
     return ParsedQuery(_union_trees(combined), parsed.filter, parsed.postings * (1 + len(words)))
 
 
-def parse_filter_date(value: date | str | None, name: str) -> date | None:
-    """A ``--since``/``--until`` value as a date; a malformed one raises QueryError."""
+def parse_filter_date(value: date | str | None, name: str, today: date | None = None) -> date | None:
+    """A ``since`` value as its phrase's first day, an ``until`` value as its last (``dates.parse_phrase``).
+
+    Raises:
+        QueryError: the grammar does not know the phrase, or it is ambiguous.
+    """
     if value is None or isinstance(value, date):
         return value
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", _filter_value(name, value).strip(), re.ASCII) \
-            or (parsed := parse_date(value)) is None:
-        raise QueryError(f"{name} must be a date as YYYY-MM-DD, got {value[:40]!r}")
-    return parsed
+    days = parse_phrase(_filter_value(name, value), today=date.today() if today is None else today, name=name)
+    return days.end if name == "until" else days.start
+
+
+def _iso_dates(text: str, today: date) -> str:
+    """``text`` with each ``date:`` value (a phrase, ``"a phrase"``, ``[A TO B]``) as ``date:[YYYY-MM-DD TO ...]``.
+
+    Whoosh's DATETIME field reads only digits (``date:2019``, ``date:[2017-11-01 TO 2017-11-30]``), fails on
+    ``date:yesterday`` and matches ``date:"March 2019"`` as a phrase of nothing; here each value goes through the
+    same grammar as ``since``/``until``. Quoted phrases elsewhere in the text are single tokens, left alone.
+    """
+    out: list[str] = []
+    last = 0
+    tokens = list(_TOKEN.finditer(text))
+    for i, m in enumerate(tokens):
+        if m.start() < last or not m[0].startswith("date:"):
+            continue
+        if m[0] == "date:":
+            following = tokens[i + 1] if i + 1 < len(tokens) else None
+            if following is None or following.start() != m.end() or following[0][0] not in '"[{':
+                continue  # nothing attached: _check_syntax refused it already, or Whoosh reads it as before
+            value, end = following[0], following.end()
+        else:
+            value, end = m[0][len("date:"):], m.end()
+        out.append(text[last:m.start()])
+        out.append(_date_clause(value, today))
+        last = end
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _date_clause(value: str, today: date) -> str:
+    """One ``date:`` value as an inclusive ISO range Whoosh parses: ``[A TO B]`` and ``{A TO B}`` ends are phrases."""
+    if value == "*":
+        return "date:*"
+    if value[0] in "[{":
+        exclusive = value[0] == "{"
+        inner = value[1:-1]
+        parts = re.split(r"(?:^|\s)TO(?:\s|$)", inner, maxsplit=1)
+        if len(parts) != 2:
+            raise QueryError(f"date range {value[:60]!r} must be [FROM TO UNTIL]")
+        ends = [part.strip().strip('"').strip() for part in parts]
+        first, second = (parse_phrase(end, today=today, name="query date") if end else None for end in ends)
+        start = None if first is None else first.end + _DAY if exclusive else first.start
+        stop = None if second is None else second.start - _DAY if exclusive else second.end
+        if start and stop and start > stop:
+            raise QueryError(f"date range {value[:60]!r} starts after it ends")
+        return _range_text(start, stop)
+    if value[0] == '"':
+        days = parse_phrase(value.strip('"'), today=today, name="query date")
+    else:
+        try:
+            days = parse_phrase(value, today=today, name="query date")
+        except QueryError as e:
+            raise QueryError(f'{e}; quote a phrase of several words: date:"last week"') from None
+    return _range_text(days.start, days.end)
+
+
+def _range_text(start: date | None, end: date | None) -> str:
+    """An inclusive ``date:`` range in the form Whoosh's parser reads (an open end left out)."""
+    return "date:[" + " ".join(part for part in (start and start.isoformat(), "TO", end and end.isoformat()) if part) + "]"
 
 
 def _nothing_to_search(text: str) -> NothingToSearch:
@@ -171,14 +241,14 @@ def _keyword(name: str, value: str | None, normalise) -> wq.Query | None:
     return wq.Term(name, key.lower())
 
 
-def _filters(clauses: list[wq.Query], source, place, since, until, speaker) -> wq.Query | None:
+def _filters(clauses: list[wq.Query], source, place, since, until, speaker, today: date) -> wq.Query | None:
     """One query of every restriction: metadata clauses of the query text and the keyword filters."""
     clauses = list(clauses)
     for name, value, normalise in (("source", source, normalise_source), ("place", place, _squeeze)):
         keyword = _keyword(name, value, normalise)
         if keyword is not None:
             clauses.append(keyword)
-    start, end = parse_filter_date(since, "since"), parse_filter_date(until, "until")
+    start, end = parse_filter_date(since, "since", today), parse_filter_date(until, "until", today)
     if start and end and start > end:
         raise QueryError(f"since ({start}) is after until ({end})")
     if start or end:
