@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from whoosh import query as wq
 
 from .errors import QueryError
-from .query import ParsedQuery, _OrderedOr, _one_line, _union_trees
+from .query import ParsedQuery, _OrderedOr, _one_line, _union_trees, word_terms
 
 __all__ = [
     "bound_patterns", "check_whoosh_reach", "MAX_EXPANDED_TERMS", "MAX_EXPANDED_POSTINGS", "MAX_SCANNED_TERMS",
@@ -75,15 +75,8 @@ def _word_postings(q: wq.Query, reader) -> int:
     """Postings the words (terms and phrases' words) of ``q`` reach, patterns' terms left out (counted apart)."""
     if isinstance(q, _Terms):
         return 0
-    if isinstance(q, (wq.Term, wq.Phrase)) and q.fieldname in reader.schema:
-        field = reader.schema[q.fieldname]
-        total = 0
-        for word in [q.text] if isinstance(q, wq.Term) else q.words:
-            try:
-                total += reader.doc_frequency(q.fieldname, field.to_bytes(word))
-            except ValueError:  # a value the field cannot hold matches nothing (as in Whoosh's Term.matcher)
-                pass
-        return total
+    if isinstance(q, (wq.Term, wq.Phrase)):
+        return sum(reader.doc_frequency(field, text) for field, text in word_terms(q))
     return sum(_word_postings(child, reader) for child in q.children())
 
 

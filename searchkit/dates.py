@@ -6,7 +6,6 @@ does not know, or a numeric date whose day and month could be read either way, r
 
 from __future__ import annotations
 
-import calendar
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -153,7 +152,7 @@ def _back(today: date, count: int, unit: str) -> date:
         return today - timedelta(weeks=count)
     months = today.year * 12 + today.month - 1 - (count if unit == "months" else 12 * count)
     year, month = divmod(months, 12)
-    return date(year, month + 1, min(today.day, calendar.monthrange(year, month + 1)[1]))
+    return date(year, month + 1, min(today.day, _days_in_month(year, month + 1)))
 
 
 def _day(day: date) -> DayRange:
@@ -161,7 +160,7 @@ def _day(day: date) -> DayRange:
 
 
 def _month(year: int, month: int) -> DayRange:
-    return DayRange(date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1]))
+    return DayRange(date(year, month, 1), date(year, month, _days_in_month(year, month)))
 
 
 def _year(year: int) -> DayRange:
@@ -174,3 +173,9 @@ def _real(iso: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _days_in_month(year: int, month: int) -> int:
+    """The number of days of ``month`` in ``year``."""
+    first_of_next = date(year + 1, 1, 1) if month == 12 else date(year, month + 1, 1)
+    return (first_of_next - timedelta(days=1)).day

@@ -40,11 +40,11 @@ class Index:
     ...     hits = ix.search("Caspian seabed", limit=3)
     """
 
-    def __init__(self, path: Path, generation: Generation) -> None:
+    def __init__(self, path: Path, generation: Generation, ranking: Settings | None = None) -> None:
         """Use ``Index.open`` or ``Index.build``."""
         self.path = path
         self._generation: Generation | None = generation
-        self._ranking: Settings | None = None
+        self._ranking = ranking
         """Settings to rank with instead of the index's (``open``), also after updates."""
         self._lock = threading.Lock()
 
@@ -74,9 +74,7 @@ class Index:
             IndexUntrusted: files hold what searchkit never writes (a crafted index).
         """
         path = Path(path_text(path, "path"))
-        index = cls(path, open_generation(path, verify=verify, settings=settings))
-        index._ranking = settings
-        return index
+        return cls(path, open_generation(path, verify=verify, settings=settings), ranking=settings)
 
     @classmethod
     def build(

@@ -23,7 +23,7 @@ from .scoring import query_term_weight
 from .settings import DEFAULT, Settings
 
 __all__ = [
-    "ParsedQuery", "build_query", "expanded", "parse_filter_date", "QUERY_FIELDS",
+    "ParsedQuery", "build_query", "expanded", "word_terms", "parse_filter_date", "QUERY_FIELDS",
 ]
 
 QUERY_FIELDS = ("title", "body", "date", "source", "place", "speaker", "tags", "authors", "article", "id", "path")
@@ -117,6 +117,20 @@ def _plain_words(text: str, settings: Settings) -> wq.Query:
                for field in SEARCH_FIELDS])
         for word, n in counts.items()
     ])
+
+
+def word_terms(leaf: wq.Query) -> list[tuple[str, bytes]]:
+    """The indexed terms of a word or phrase leaf (its words; none for a value its field cannot hold), or none."""
+    if not isinstance(leaf, (wq.Term, wq.Phrase)) or leaf.fieldname not in SCHEMA:
+        return []
+    field = SCHEMA[leaf.fieldname]
+    terms = []
+    for word in [leaf.text] if isinstance(leaf, wq.Term) else leaf.words:
+        try:
+            terms.append((leaf.fieldname, field.to_bytes(word)))
+        except ValueError:  # a value the field cannot hold matches nothing (as in Whoosh's Term.matcher)
+            continue
+    return terms
 
 
 def _field_weight(field: str, weight: float, settings: Settings) -> float:

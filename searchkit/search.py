@@ -10,13 +10,11 @@ from collections.abc import Iterator
 
 from whoosh import query as wq
 
-from . import expand as feedback
 from .backend import Backend, Term
 from .bounds import bound_patterns
 from .highlight import highlight, match_terms
 from .models import Hit
-from .query import ParsedQuery, expanded
-from .schema import SCHEMA
+from .query import ParsedQuery, expanded, word_terms
 from .scoring import Statistics
 from .settings import Settings
 
@@ -49,17 +47,13 @@ def run(
 def query_terms(parsed: ParsedQuery) -> Iterator[Term]:
     """The terms of the scored part of ``parsed`` (its patterns expanded by ``bounds``): words and phrases' words."""
     for leaf in _scored_leaves(parsed.query):
-        if isinstance(leaf, (wq.Term, wq.Phrase)) and leaf.fieldname in SCHEMA:
-            field = SCHEMA[leaf.fieldname]
-            for word in [leaf.text] if isinstance(leaf, wq.Term) else leaf.words:
-                try:
-                    yield leaf.fieldname, field.to_bytes(word)
-                except ValueError:  # a value the field cannot hold matches nothing
-                    continue
+        yield from word_terms(leaf)
 
 
 def _expanded(backend: Backend, parsed: ParsedQuery, stats: Statistics, settings: Settings, per_article: bool) -> ParsedQuery:
     """``parsed`` expanded by words of its top hits (articles' best passages with ``per_article``)."""
+    from . import expand as feedback  # Whoosh's classify: only for a search that expands, not at start-up
+
     top = backend.rank(parsed, stats, settings.feedback_hits, sort="score", per_article=per_article)
     passages = backend.passages([r.passage_id for r in top])
     counted = feedback.feedback_words(passages)

@@ -100,11 +100,6 @@ class TopK:
                 and [s.reader().segment().segment_id() for s, _ in searcher.leaf_searchers()]
                 == [s.id for s in self.segments])
 
-    def passage_scores(self, searcher, q: wq.Query, filter_q: wq.Query | None, context) -> np.ndarray | None:
-        """Every passage's score under ``q`` (0: no match, deleted or filtered out), as Whoosh scores it with
-        ``context``'s weighting; None when the arrays are stale for this searcher or cannot evaluate ``q`` exactly."""
-        return self._passage_scores(searcher, q, filter_q, context)
-
     def per_article(self, scores: np.ndarray, q: wq.Query, stats: scoring.Statistics, settings: Settings) -> np.ndarray:
         """Passage scores → article scores, each at its article's best passage (0 elsewhere): ``article_score``
         of the article as one document and its best passage, or the best passage alone where the article level
@@ -166,8 +161,9 @@ class TopK:
         value = int(self.dates[docnum])
         return None if value == UNDATED else value
 
-    def _passage_scores(self, searcher, q: wq.Query, filter_q: wq.Query | None, context) -> np.ndarray | None:
-        """Every document's score under ``q`` (0: no match, or filtered out), or None (stale, unsupported)."""
+    def passage_scores(self, searcher, q: wq.Query, filter_q: wq.Query | None, context) -> np.ndarray | None:
+        """Every passage's score under ``q`` (0: no match, deleted or filtered out), as Whoosh scores it with
+        ``context``'s weighting; None when the arrays are stale for this searcher or cannot evaluate ``q`` exactly."""
         if not self.matches(searcher):
             return None
         leaves = searcher.leaf_searchers()
