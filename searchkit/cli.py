@@ -243,6 +243,7 @@ def index_command(
         with Progress(
             TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
             TextColumn("{task.description}", markup=False), console=stderr, transient=True,
+            disable=not stderr.is_terminal,  # piped: no bar, and no blank line where it was
         ) as bar:
             task = bar.add_task("", total=None)
 
