@@ -17,7 +17,7 @@ from .errors import (
 )
 from .check import CheckReport, check_index
 from .index import Index
-from .models import Article, BuildReport, Highlight, Hit, IndexStats, Passage, SkippedFile
+from .models import Article, BuildReport, Highlight, Hit, IndexStats, Passage, Results, SkippedFile
 from .settings import Settings
 from .version import __version__
 
@@ -27,6 +27,7 @@ __all__ = [
     "Article",
     "Passage",
     "Hit",
+    "Results",
     "Highlight",
     "BuildReport",
     "IndexStats",

@@ -22,7 +22,7 @@ from .arguments import DAY, TEXT, Sources, check_types, path_text, source_list
 from .backend import SORTS
 from .errors import IndexClosed, IndexNotFound, QueryError
 from .local import Generation, LocalBackend, open_generation
-from .models import BuildReport, Hit, IndexStats, Passage
+from .models import BuildReport, IndexStats, Passage, Results
 from .query import build_query
 from .settings import DEFAULT, Settings
 
@@ -185,7 +185,7 @@ class Index:
         since: str | date | None = None, until: str | date | None = None, speaker: str | None = None,
         sort: str = "score", syntax: bool = True, highlights: bool = True, per_article: bool = False,
         expand: bool = False, today: date | None = None,
-    ) -> list[Hit]:
+    ) -> Results:
         """Ranked passages matching ``text`` (Whoosh query syntax), best first, with highlights.
 
         ``since``/``until`` are ``date``s or date phrases (inclusive): ``2019``, ``2019-03``, ``March 2019``,

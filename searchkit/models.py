@@ -114,6 +114,27 @@ class Hit:
         }
 
 
+class Results(list[Hit]):
+    """The hits of one search, best first (a list of ``Hit``), and what was counted over every match.
+
+    The counts are ``None`` unless the search asked for them (see ``Index.search``).
+    """
+
+    def __init__(
+        self, hits: list[Hit], *, total: int | None = None, facets: dict[str, dict[str, int]] | None = None,
+        timeline: list[tuple[str, int]] | None = None, suggestion: str | None = None,
+    ) -> None:
+        super().__init__(hits)
+        self.total = total
+        """How many passages (or articles, stories) matched in all, not only those returned."""
+        self.facets = facets
+        """``{field: {value: count}}`` over every match, under the same filters."""
+        self.timeline = timeline
+        """``[(period, count), ...]`` over every match: hits per month ("2017-11") or year ("2017"), oldest first."""
+        self.suggestion = suggestion
+        """A query spelled as the corpus spells it, when the query's words are rare or absent ("did you mean")."""
+
+
 def display_path(path: str, cwd: Path | None = None) -> str:
     """``path`` relative to ``cwd`` (default: the working directory) where it lies under it."""
     base = os.path.abspath(cwd or os.getcwd())

@@ -13,7 +13,7 @@ from whoosh import query as wq
 from .backend import Backend, Term
 from .bounds import bound_patterns
 from .highlight import highlight, match_terms
-from .models import Hit
+from .models import Hit, Results
 from .query import ParsedQuery, expanded, word_terms
 from .scoring import Statistics
 from .settings import Settings
@@ -24,7 +24,7 @@ __all__ = ["run", "query_terms"]
 def run(
     backend: Backend, parsed: ParsedQuery, settings: Settings, *, limit: int, sort: str, per_article: bool,
     expand: bool, highlights: bool,
-) -> list[Hit]:
+) -> Results:
     """The hits of ``parsed`` (validated by the caller), best first (see ``Index.search``).
 
     Raises:
@@ -38,10 +38,10 @@ def run(
     ranked = backend.rank(parsed, stats, limit, sort=sort, per_article=per_article)
     passages = backend.passages([r.passage_id for r in ranked])
     terms = match_terms(parsed.query) if highlights and ranked else None
-    return [
+    return Results([
         Hit(rank, r.score, passage, highlight(passage.text, terms) if terms is not None else ())
         for rank, (r, passage) in enumerate(zip(ranked, passages), start=1)
-    ]
+    ])
 
 
 def query_terms(parsed: ParsedQuery) -> Iterator[Term]:
