@@ -1,5 +1,6 @@
 """The top-k arrays on disk: each segment's ``.topk`` postings file and each generation's ``topk/`` folder of
-per-passage columns, written at every commit and read back (checked, and mapped read-only) for ``topk``."""
+per-passage columns (and facet value codes), written at every commit and read back (checked, and mapped
+read-only) for ``topk``."""
 
 from __future__ import annotations
 
@@ -16,16 +17,17 @@ import numpy as np
 from whoosh.fields import NUMERIC
 
 from . import schema
-from .backend import tiebreak
+from .backend import FACET_FIELDS, tiebreak
 from .errors import IndexCorrupt, IndexUntrusted
 
 __all__ = [
     "SegmentArrays", "write", "read_meta", "read_segment", "read_column",
-    "FOLDER", "SCORED_FIELDS", "FILTER_FIELDS", "DATE_FIELD", "UNDATED",
+    "FOLDER", "SCORED_FIELDS", "FILTER_FIELDS", "DATE_FIELD", "UNDATED", "FACET_FIELDS", "LISTED_FIELDS",
+    "read_facet",
 ]
 
 FOLDER = "topk"
-FORMAT = 4
+FORMAT = 5
 SCORED_FIELDS = schema.SEARCH_FIELDS
 FILTER_FIELDS = ("source", "place", "speaker")
 DATE_FIELD = "date"
@@ -38,6 +40,8 @@ SEGMENT_EXT = ".topk"
 """A segment's arrays file is named like its Whoosh files, so that Whoosh deletes it with the segment."""
 UNDATED = np.iinfo(np.int64).min
 """The date of a passage without one."""
+LISTED_FIELDS = ("tags",)
+"""Facet fields holding several values, stored comma-joined (``schema.to_document``)."""
 
 
 class SegmentArrays:
@@ -49,8 +53,14 @@ class SegmentArrays:
 
     fields: Collection[str] = (*POSTING_FIELDS, DATE_FIELD, ID_FIELD)
     """The fields ``add`` takes."""
+    stored: Collection[str] = FACET_FIELDS
+    """The fields ``add_value`` takes."""
 
     def __init__(self) -> None:
+        self._values: dict[str, dict[str, int]] = {f: {} for f in FACET_FIELDS}
+        """Each facet field's values by code, in the order first seen."""
+        self._value_docs = {f: array("i") for f in FACET_FIELDS}
+        self._value_codes = {f: array("i") for f in FACET_FIELDS}
         self._terms: dict[str, list[bytes]] = {f: [] for f in POSTING_FIELDS}
         self._counts: dict[str, list[int]] = {f: [] for f in POSTING_FIELDS}
         self._docs = {f: array("I") for f in POSTING_FIELDS}
@@ -73,10 +83,24 @@ class SegmentArrays:
         if field in self._weights:
             self._weights[field].extend(weights)
 
+    def add_value(self, docnum: int, field: str, value: object) -> None:
+        """A document's stored value of a facet field (several, comma-joined, in a listed field)."""
+        if not isinstance(value, str):
+            return
+        codes = self._values[field]
+        for one in value.split(",") if field in LISTED_FIELDS else (value,):
+            if one:
+                self._value_docs[field].append(docnum)
+                self._value_codes[field].append(codes.setdefault(one, len(codes)))
+
     def save(self, index_dir: str, segment_id: str, doc_count: int, lengths: Mapping[str, array]) -> None:
         """Write the file of segment ``segment_id`` (of ``doc_count`` documents) into ``index_dir``, with each
         scored field's lengths by doc number (missing: none of the documents has the field)."""
         arrays = {}
+        for field in FACET_FIELDS:
+            arrays[f"facet.{field}.values"] = _value_table(list(self._values[field]))
+            arrays[f"facet.{field}.docs"] = np.frombuffer(self._value_docs[field], dtype=np.int32)
+            arrays[f"facet.{field}.codes"] = np.frombuffer(self._value_codes[field], dtype=np.int32)
         for field in POSTING_FIELDS:
             terms = self._terms[field]
             docs = np.frombuffer(self._docs[field], dtype=np.uint32).astype(np.int32)
@@ -128,6 +152,8 @@ def write(index_path: str | os.PathLike, ix) -> None:
         np.save(staging / "article.values.npy", _articles(arrays, offsets, live))
         ids = np.concatenate([a[f"{ID_FIELD}.values"] for a in arrays]) if arrays else np.zeros(0, np.uint64)
         np.save(staging / f"{ID_FIELD}.values.npy", ids)
+        for field in FACET_FIELDS:
+            _write_facet(staging, field, arrays, offsets, live)
         meta = {"format": FORMAT, "generation": reader.generation(), "doc_count": doc_count,
                 "fields": list(SCORED_FIELDS), "segments": segments}
     (staging / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
@@ -170,6 +196,62 @@ def read_column(index_dir: Path, name: str, kinds: str, length: int, *, mapped: 
     if values.ndim != 1 or values.dtype.kind not in kinds or len(values) != length:
         raise IndexCorrupt(f"{file} holds a {values.dtype} array of shape {values.shape}, not {length} values")
     return values
+
+
+def read_facet(index_dir: Path, field: str, length: int) -> tuple[list[str], np.ndarray, np.ndarray | None]:
+    """A facet field's values (sorted) and codes, as ``write`` wrote them: for a one-valued field, each of the
+    ``length`` passages' code (0: no value, else 1 + the value's place in the values); for a listed field, the
+    codes (0-based) of its (passage, value) pairs and, third, their passages.
+
+    Raises:
+        IndexCorrupt: the files hold anything else (codes outside the values, passages outside the index).
+    """
+    table = np.load(index_dir / FOLDER / f"facet.{field}.values.npy", allow_pickle=False)
+    if table.ndim != 1 or table.dtype.kind != "S":
+        raise IndexCorrupt(f"{index_dir / FOLDER} holds a {table.dtype} table of {field} values, not text")
+    values = [v.decode("utf-8", "surrogatepass") for v in table.tolist()]
+    if field in LISTED_FIELDS:
+        docs = np.load(index_dir / FOLDER / f"facet.{field}.docs.npy", allow_pickle=False)
+        codes = np.load(index_dir / FOLDER / f"facet.{field}.codes.npy", allow_pickle=False)
+        pairs: tuple[np.ndarray, np.ndarray | None] = (codes, docs)
+        bounds = ((codes, len(values)), (docs, length))
+        if docs.shape != codes.shape:
+            raise IndexCorrupt(f"{index_dir / FOLDER} holds {field} pairs of unequal lengths")
+    else:
+        codes = read_column(index_dir, f"facet.{field}.codes", "i", length)
+        pairs, bounds = (codes, None), ((codes, len(values) + 1),)
+    for column, end in bounds:
+        if column.ndim != 1 or column.dtype.kind != "i" or len(column) and not (
+                0 <= column.min() and column.max() < end):
+            raise IndexCorrupt(f"{index_dir / FOLDER} holds {field} codes outside its {len(values)} values")
+    return values, *pairs
+
+
+def _value_table(values: list[str]) -> np.ndarray:
+    """Text values as one fixed-width bytes array (UTF-8)."""
+    encoded = [v.encode("utf-8", "surrogatepass") for v in values]
+    return np.array(encoded, dtype=f"S{max(map(len, encoded), default=1)}")
+
+
+def _write_facet(folder: Path, field: str, arrays: list[dict[str, np.ndarray]], offsets: list[int],
+                 live: np.ndarray) -> None:
+    """One facet field's values (sorted, of every segment) and the live passages' codes into ``folder``."""
+    tables = [a[f"facet.{field}.values"] for a in arrays]
+    values = np.unique(np.concatenate(tables)) if tables else _value_table([])
+    docs = [a[f"facet.{field}.docs"].astype(np.int64) + offset for a, offset in zip(arrays, offsets)]
+    codes = [np.searchsorted(values, table).astype(np.int32)[a[f"facet.{field}.codes"]]
+             for a, table in zip(arrays, tables)]
+    all_docs = np.concatenate(docs) if docs else np.zeros(0, np.int64)
+    all_codes = np.concatenate(codes) if codes else np.zeros(0, np.int32)
+    kept = live[all_docs]
+    np.save(folder / f"facet.{field}.values.npy", values)
+    if field in LISTED_FIELDS:
+        np.save(folder / f"facet.{field}.docs.npy", all_docs[kept].astype(np.int32))
+        np.save(folder / f"facet.{field}.codes.npy", all_codes[kept])
+    else:
+        per_passage = np.zeros(len(live), dtype=np.int32)
+        per_passage[all_docs[kept]] = all_codes[kept] + 1
+        np.save(folder / f"facet.{field}.codes.npy", per_passage)
 
 
 def _segment_file(index_dir: Path, segment_id: str) -> Path:

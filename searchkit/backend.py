@@ -2,7 +2,7 @@
 
 ``search.run`` ranks through a ``Backend``: ``lexicon`` (the vocabulary a query's patterns expand against, see
 ``bounds``), ``statistics`` (the collection statistics of the query's terms), ``rank`` (its best passages or articles
-scored with the statistics it is given) and ``passages`` (stored passages by id). A backend scored with
+scored with the statistics it is given, and ``Counts`` of all its matches) and ``passages`` (stored passages by id). A backend scored with
 the statistics of a whole collection ranks its part of it exactly as one index of the whole would, so a sharded
 backend gathers statistics from its shards, ranks on each with their sum, and merges on ``Ranked.key``.
 """
@@ -11,16 +11,23 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .models import Passage
 from .query import ParsedQuery
 from .scoring import Statistics
 
-__all__ = ["Ranked", "Backend", "Lexicon", "Term", "merge", "SORTS", "tiebreak"]
+__all__ = [
+    "Ranked", "Ranking", "Counts", "Backend", "Lexicon", "Term", "merge", "SORTS", "FACET_FIELDS", "TIMELINES",
+    "tiebreak",
+]
 
 SORTS = ("score", "date")
+FACET_FIELDS = ("source", "place", "speaker", "tags")
+"""The fields a search may count its matches by, per value as stored (tags: each of a passage's tags)."""
+TIMELINES = ("month", "year", "auto")
+"""The periods a search may count its matches by (``auto``: by month when they span at most 3 years, else by year)."""
 Term = tuple[str, bytes]
 """A field name and an indexed term."""
 
@@ -53,6 +60,43 @@ class Ranked:
         return (-self.score, tiebreak(self.passage_id))
 
 
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """What a ranking counted over all its matches, not only those it returns: ``total`` matches (passages; per
+    article, articles), and those that were asked for: per value of each facet field (values as stored), and
+    per month (``"2017-11"``; undated matches in none)."""
+
+    total: int
+    facets: dict[str, dict[str, int]] = field(default_factory=dict)
+    months: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def combine(cls, parts: Iterable[Counts]) -> Counts:
+        """The counts of the union of disjoint parts (shards that share no passage)."""
+        total = 0
+        facets: dict[str, dict[str, int]] = {}
+        months: dict[str, int] = {}
+        for part in parts:
+            total += part.total
+            for name, values in part.facets.items():
+                _add(facets.setdefault(name, {}), values)
+            _add(months, part.months)
+        return cls(total, facets, months)
+
+
+def _add(totals: dict[str, int], counts: dict[str, int]) -> None:
+    for key, count in counts.items():
+        totals[key] = totals.get(key, 0) + count
+
+
+class Ranking(list[Ranked]):
+    """The best matches of a query, in order (a list of ``Ranked``), and the ``Counts`` of all of them."""
+
+    def __init__(self, ranked: Iterable[Ranked], counts: Counts) -> None:
+        super().__init__(ranked)
+        self.counts = counts
+
+
 class Lexicon(Protocol):
     """An engine's vocabulary, as much of Whoosh's reader interface as ``bounds`` and Whoosh's range queries read."""
 
@@ -80,9 +124,12 @@ class Backend(Protocol):
         several engines together, their sum."""
 
     def rank(
-        self, parsed: ParsedQuery, stats: Statistics, limit: int, *, sort: str, per_article: bool
-    ) -> list[Ranked]:
-        """The best ``limit`` matches in the order of ``Ranked.key(sort)``, scored with ``stats``."""
+        self, parsed: ParsedQuery, stats: Statistics, limit: int, *, sort: str, per_article: bool,
+        facets: Sequence[str] = (), months: bool = False,
+    ) -> Ranking:
+        """The best ``limit`` matches in the order of ``Ranked.key(sort)``, scored with ``stats``, with the count
+        of all matches, and per value of the ``facets`` fields (of ``FACET_FIELDS``) and per month if
+        ``months``."""
 
     def passages(self, ids: Sequence[str]) -> list[Passage]:
         """The passages with these ids, in order.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -19,7 +19,7 @@ from whoosh import query as wq
 
 from . import build, search, store
 from .arguments import DAY, TEXT, Sources, check_types, path_text, source_list
-from .backend import SORTS
+from .backend import FACET_FIELDS, SORTS, TIMELINES
 from .errors import IndexClosed, IndexNotFound, QueryError
 from .local import Generation, LocalBackend, open_generation
 from .models import BuildReport, IndexStats, Passage, Results
@@ -184,9 +184,11 @@ class Index:
         self, text: str, *, limit: int = 10, source: str | None = None, place: str | None = None,
         since: str | date | None = None, until: str | date | None = None, speaker: str | None = None,
         sort: str = "score", syntax: bool = True, highlights: bool = True, per_article: bool = False,
-        expand: bool = False, today: date | None = None,
+        expand: bool = False, today: date | None = None, facets: bool | Sequence[str] = False,
+        timeline: str | None = None,
     ) -> Results:
-        """Ranked passages matching ``text`` (Whoosh query syntax), best first, with highlights.
+        """Ranked passages matching ``text`` (Whoosh query syntax), best first, with highlights, and
+        ``Results.total``, how many matched in all.
 
         ``since``/``until`` are ``date``s or date phrases (inclusive): ``2019``, ``2019-03``, ``March 2019``,
         ``2019-03-05``, ``5 March 2019``, ``March 5, 2019``, ``yesterday``, ``last week`` (ISO, Monday first),
@@ -199,9 +201,17 @@ class Index:
         (see ``Settings.article_weight``). ``expand=True`` adds words of the top hits to the query
         (pseudo-relevance feedback) and searches again; highlights then mark the added words too.
 
+        Counted over every match, under the same query and filters: ``facets`` (``True``: all of ``source``,
+        ``place``, ``speaker``, ``tags``; or some of them) gives ``Results.facets``, matches per value as stored,
+        most first (tags: each tag of a match); ``timeline`` (``"month"``, ``"year"``, or ``"auto"``: by month
+        when the matches span at most 3 years, else by year) gives ``Results.timeline``, dated matches per
+        period, oldest first, with 0 for periods between them without any. With ``per_article``, all of these
+        count articles (each by the passage shown).
+
         Raises:
             NothingToSearch: every word of ``text`` is a stop word (a ``QueryError``).
-            QueryError: the query, a filter, ``limit`` or ``sort`` is malformed, the query's wildcards, prefixes
+            QueryError: the query, a filter, ``limit``, ``sort``, ``facets`` or ``timeline`` is malformed (an unknown
+                field or period), the query's wildcards, prefixes
                 or ranges reach too much of the index (see ``bounds``), or ``per_article`` is combined with
                 ``sort="date"``.
             TypeError: an argument is not of its type.
@@ -210,8 +220,11 @@ class Index:
             text=(text, str), limit=(limit, int), source=(source, TEXT), place=(place, TEXT), since=(since, DAY),
             until=(until, DAY), speaker=(speaker, TEXT), sort=(sort, str), syntax=(syntax, bool),
             highlights=(highlights, bool), per_article=(per_article, bool), expand=(expand, bool),
-            today=(today, (date, type(None))),
+            today=(today, (date, type(None))), facets=(facets, (bool, list, tuple)), timeline=(timeline, TEXT),
         )
+        fields = _facet_fields(facets)
+        if timeline is not None and timeline not in TIMELINES:
+            raise QueryError(f"timeline must be one of {', '.join(TIMELINES)}, got {timeline!r}")
         if limit < 1:
             raise QueryError(f"limit must be at least 1, got {limit}")
         if sort not in SORTS:
@@ -226,7 +239,7 @@ class Index:
             )
             return search.run(
                 generation.backend, parsed, settings, limit=limit, sort=sort, per_article=per_article,
-                expand=expand, highlights=highlights,
+                expand=expand, highlights=highlights, facets=fields, timeline=timeline,
             )
 
     def get(self, passage_id: str) -> Passage:
@@ -307,3 +320,19 @@ class Index:
             done = generation.users == 0
         if done:
             generation.close()
+
+
+def _facet_fields(facets: bool | Sequence[str]) -> tuple[str, ...]:
+    """The facet fields ``facets`` asks for (``True``: all), each once, in ``FACET_FIELDS`` order.
+
+    Raises:
+        QueryError: one of them is not a facet field.
+    """
+    if isinstance(facets, bool):
+        return FACET_FIELDS if facets else ()
+    for name in facets:
+        if not isinstance(name, str):
+            raise TypeError(f"facets must be field names, got {type(name).__name__}")
+        if name not in FACET_FIELDS:
+            raise QueryError(f"unknown facet field {name!r}; facets are {', '.join(FACET_FIELDS)}")
+    return tuple(name for name in FACET_FIELDS if name in facets)

@@ -18,7 +18,7 @@ import whoosh.index
 from whoosh.searching import Searcher
 
 from . import safepickle, schema, store
-from .backend import Lexicon, Ranked, Term, tiebreak
+from .backend import Counts, Lexicon, Ranked, Ranking, Term, tiebreak
 from .bounds import MAX_WHOOSH_POSTINGS, check_whoosh_reach
 from .errors import IndexCorrupt, IndexIncompatible, IndexNotFound, IndexUntrusted, PassageNotFound
 from .models import IndexStats, Passage
@@ -85,17 +85,18 @@ class LocalBackend:
                                 term_counts)
 
     def rank(
-        self, parsed: ParsedQuery, stats: Statistics, limit: int, *, sort: str, per_article: bool
-    ) -> list[Ranked]:
+        self, parsed: ParsedQuery, stats: Statistics, limit: int, *, sort: str, per_article: bool,
+        facets: Sequence[str] = (), months: bool = False,
+    ) -> Ranking:
         searcher = self.searcher()
         context = searcher.context(weighting=BM25FWeighting(stats, self.settings))
-        if sort == "score" and not per_article and self._arrays is None and not self._warm and \
-                parsed.postings <= ARRAYS_FIRST_QUERY_POSTINGS:
+        if sort == "score" and not per_article and not facets and not months and self._arrays is None and \
+                not self._warm and parsed.postings <= ARRAYS_FIRST_QUERY_POSTINGS:
             self._warm = True  # the next query loads the arrays
             return self._rank_by_whoosh(searcher, parsed, context, limit)
         arrays = self.arrays()
         if arrays is None:  # an index without passages has no arrays
-            return []
+            return Ranking([], Counts(0, {field: {} for field in facets}))
         scores = arrays.passage_scores(searcher, parsed.query, parsed.filter, context)
         if scores is None:
             check_whoosh_reach(parsed)
@@ -104,7 +105,8 @@ class LocalBackend:
             scores = arrays.per_article(scores, parsed.query, stats, self.settings)
         top = arrays.top(scores, limit, sort)
         ids = self._ids([docnum for docnum, _, _ in top])
-        return [Ranked(ids[docnum], score, day) for docnum, score, day in top]
+        return Ranking([Ranked(ids[docnum], score, day) for docnum, score, day in top],
+                       arrays.counts(scores, facets, months))
 
     def passages(self, ids: Sequence[str]) -> list[Passage]:
         searcher = self.searcher()
@@ -198,15 +200,17 @@ class LocalBackend:
         searcher.search_with_collector(parsed.query, collector, context=context)
         return collector.results().top_n
 
-    def _rank_by_whoosh(self, searcher: Searcher, parsed: ParsedQuery, context, limit: int) -> list[Ranked]:
-        """The top ``limit`` by Whoosh alone: ids are read for the top and for the ties at its cut."""
+    def _rank_by_whoosh(self, searcher: Searcher, parsed: ParsedQuery, context, limit: int) -> Ranking:
+        """The top ``limit`` by Whoosh alone (and the count of all matches): ids are read for the top and for the
+        ties at its cut."""
         matches = sorted(self._whoosh_matches(searcher, parsed, context), key=lambda m: -m[0])
+        total = len(matches)
         if len(matches) > limit:
             kth = matches[limit - 1][0]
             matches = [m for m in matches if m[0] >= kth]
         ids = self._ids([docnum for _, docnum in matches])
         ordered = sorted(matches, key=lambda m: (-m[0], tiebreak(ids[m[1]])))[:limit]
-        return [Ranked(ids[docnum], score) for score, docnum in ordered]
+        return Ranking([Ranked(ids[docnum], score) for score, docnum in ordered], Counts(total))
 
 
 class Generation:

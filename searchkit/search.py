@@ -6,11 +6,11 @@ backend for the terms the query reaches there, so a sharded backend scores with 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from whoosh import query as wq
 
-from .backend import Backend, Term
+from .backend import Backend, Counts, Term
 from .bounds import bound_patterns
 from .highlight import highlight, match_terms
 from .models import Hit, Results
@@ -18,14 +18,18 @@ from .query import ParsedQuery, expanded, word_terms
 from .scoring import Statistics
 from .settings import Settings
 
-__all__ = ["run", "query_terms"]
+__all__ = ["run", "query_terms", "AUTO_MONTHS"]
+
+AUTO_MONTHS = 36
+"""``timeline="auto"`` counts by month when the matches span at most this many months, else by year."""
 
 
 def run(
     backend: Backend, parsed: ParsedQuery, settings: Settings, *, limit: int, sort: str, per_article: bool,
-    expand: bool, highlights: bool,
+    expand: bool, highlights: bool, facets: Sequence[str] = (), timeline: str | None = None,
 ) -> Results:
-    """The hits of ``parsed`` (validated by the caller), best first (see ``Index.search``).
+    """The hits of ``parsed`` (validated by the caller), best first, with the count of all matches and, if asked
+    for, their facets and timeline (see ``Index.search``).
 
     Raises:
         QueryError: the query's wildcards, prefixes or ranges reach too much of the index (``bounds``).
@@ -35,13 +39,40 @@ def run(
     if expand:
         parsed = _expanded(backend, parsed, stats, settings, per_article)
         stats = backend.statistics(query_terms(parsed), articles=per_article)
-    ranked = backend.rank(parsed, stats, limit, sort=sort, per_article=per_article)
+    ranked = backend.rank(parsed, stats, limit, sort=sort, per_article=per_article, facets=facets,
+                          months=timeline is not None)
     passages = backend.passages([r.passage_id for r in ranked])
     terms = match_terms(parsed.query) if highlights and ranked else None
-    return Results([
-        Hit(rank, r.score, passage, highlight(passage.text, terms) if terms is not None else ())
-        for rank, (r, passage) in enumerate(zip(ranked, passages), start=1)
-    ])
+    counts = ranked.counts
+    return Results(
+        [Hit(rank, r.score, passage, highlight(passage.text, terms) if terms is not None else ())
+         for rank, (r, passage) in enumerate(zip(ranked, passages), start=1)],
+        total=counts.total,
+        facets={field: _most_first(counts.facets.get(field, {})) for field in facets} if facets else None,
+        timeline=_timeline(counts, timeline) if timeline is not None else None,
+    )
+
+
+def _most_first(counts: dict[str, int]) -> dict[str, int]:
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _timeline(counts: Counts, period: str) -> list[tuple[str, int]]:
+    """Matches per month (``"2017-11"``) or year (``"2017"``), oldest first, every period from the first to the last
+    (0 where none matched); ``auto``: by month when they span at most ``AUTO_MONTHS`` months, else by year."""
+    months = sorted(counts.months.items())
+    if not months:
+        return []
+    first, last = (int(months[i][0][:4]) * 12 + int(months[i][0][5:]) - 1 for i in (0, -1))
+    if period == "month" or period == "auto" and last - first < AUTO_MONTHS:
+        names = [f"{m // 12:04d}-{m % 12 + 1:02d}" for m in range(first, last + 1)]
+        by_period = counts.months
+    else:
+        names = [f"{year:04d}" for year in range(first // 12, last // 12 + 1)]
+        by_period = {}
+        for month, count in months:
+            by_period[month[:4]] = by_period.get(month[:4], 0) + count
+    return [(name, by_period.get(name, 0)) for name in names]
 
 
 def query_terms(parsed: ParsedQuery) -> Iterator[Term]:

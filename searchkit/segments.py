@@ -38,12 +38,18 @@ class DocumentError(IndexWriteError):
 
 
 class PostingsCopy(Protocol):
-    """Takes a copy of some fields' postings as a builder writes them out, and saves it beside the segment."""
+    """Takes a copy of some fields' postings as a builder writes them out, and of some fields' values as documents
+    are added, and saves it beside the segment."""
 
     fields: Collection[str]
+    stored: Collection[str]
+    """The fields whose values (as stored) ``add_value`` takes."""
 
     def add(self, field: str, term: bytes, docs: array, weights: array) -> None:
         """One term's postings, in term order: doc numbers and weights."""
+
+    def add_value(self, docnum: int, field: str, value: Any) -> None:
+        """One document's value of a ``stored`` field, as it is stored."""
 
     def save(self, index_dir: str, segment_id: str, doc_count: int, lengths: Mapping[str, array]) -> None:
         """Called once the segment's postings are written, with each scored field's length by doc number."""
@@ -64,12 +70,13 @@ class SegmentBuilder(SegmentWriter):
 
     Takes the documents ``IndexWriter.add_document`` takes, for schemas without term vectors or spelling
     fields; per-field and per-document boosts (``_boost`` keys) are not supported. With ``copy``, a new
-    ``PostingsCopy`` is given the postings of its fields as they are written.
+    ``PostingsCopy`` is given the values of its stored fields as documents are added and the postings of its
+    fields as they are written.
     """
 
     def __init__(self, ix: FileIndex, copy: Callable[[], PostingsCopy] | None = None) -> None:
         super().__init__(ix, _lk=False, compound=False)
-        self._copy = copy
+        self._copy = copy() if copy else None
         if any(field.vector or field.separate_spelling() for _, field in self.schema.items()):
             raise TypeError("SegmentBuilder: the schema has term vectors or spelling fields")
         self._postings: dict[str, dict[str | bytes, _TermPostings]] = {}
@@ -115,6 +122,8 @@ class SegmentBuilder(SegmentWriter):
                     # The length Whoosh's postings writer records: the stored (one-byte) approximation.
                     lengths.append(byte_to_length(length_to_byte(length)) if length else 0)
             perdoc.add_field(name, field, value if field.stored else None, length)
+            if self._copy is not None and name in self._copy.stored:
+                self._copy.add_value(docnum, name, value)
             if field.column_type:
                 perdoc.add_column_value(name, field.column_type, column)
         perdoc.finish_doc()
@@ -175,7 +184,7 @@ class SegmentBuilder(SegmentWriter):
     def _flush_segment(self) -> None:
         self.perdocwriter.close()
         fieldwriter = self.fieldwriter
-        copy = self._copy() if self._copy else None
+        copy = self._copy
         for lengths in self._lengths.values():
             _pad(lengths, self.docnum)
         for name in sorted(self._postings):

@@ -10,7 +10,7 @@ import heapq
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TypeVar
 
-from .backend import Lexicon, Ranked, Term, merge
+from .backend import Counts, Lexicon, Ranking, Term, merge
 from .errors import PassageNotFound
 from .local import LocalBackend
 from .models import Passage
@@ -38,10 +38,12 @@ class ShardedBackend:
         return FrozenStatistics.combine(shard.frozen_statistics(wanted, articles=articles) for shard in self.shards)
 
     def rank(
-        self, parsed: ParsedQuery, stats: Statistics, limit: int, *, sort: str, per_article: bool
-    ) -> list[Ranked]:
-        rankings = [shard.rank(parsed, stats, limit, sort=sort, per_article=per_article) for shard in self.shards]
-        return merge(rankings, limit, sort)
+        self, parsed: ParsedQuery, stats: Statistics, limit: int, *, sort: str, per_article: bool,
+        facets: Sequence[str] = (), months: bool = False,
+    ) -> Ranking:
+        rankings = [shard.rank(parsed, stats, limit, sort=sort, per_article=per_article, facets=facets, months=months)
+                    for shard in self.shards]
+        return Ranking(merge(rankings, limit, sort), Counts.combine(r.counts for r in rankings))
 
     def passages(self, ids: Sequence[str]) -> list[Passage]:
         found = []

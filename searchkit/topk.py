@@ -12,7 +12,7 @@ BM25F over their passages' summed term frequencies and lengths (``Settings.artic
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,10 @@ from whoosh.matching.binary import AndMaybeMatcher, IntersectionMatcher, UnionMa
 from whoosh.matching.mcore import NullMatcherClass
 
 from . import schema, scoring
-from .arrays import DATE_FIELD, FILTER_FIELDS, SCORED_FIELDS, UNDATED, read_column, read_meta, read_segment
+from .arrays import (
+    DATE_FIELD, FILTER_FIELDS, SCORED_FIELDS, UNDATED, read_column, read_facet, read_meta, read_segment,
+)
+from .backend import Counts
 from .settings import Settings
 
 __all__ = ["TopK"]
@@ -80,6 +83,8 @@ class TopK:
         self.ids = read_column(index_dir, "id.values", "u", self.doc_count, mapped=True)
         """Each passage's ``backend.tiebreak`` key: the order among equal scores."""
         self._article_lengths: dict[str, np.ndarray] = {}
+        self._facets: dict[str, tuple[list[str], np.ndarray, np.ndarray | None]] = {}
+        self._months: np.ndarray | None = None
 
     @classmethod
     def load(cls, index_path: str | os.PathLike) -> TopK | None:
@@ -156,6 +161,41 @@ class TopK:
                 matched, values = matched[keep], values[keep]
             order = np.lexsort((self.ids[matched], -values))[:limit]
         return [(int(matched[i]), float(values[i]), self._date_key(int(matched[i]))) for i in order]
+
+    def counts(self, scores: np.ndarray, facets: Sequence[str], months: bool) -> Counts:
+        """The non-zero ``scores`` counted: in all, per value of each of ``facets`` and, with ``months``, per
+        month of their dates (see ``Counts``)."""
+        matched = scores != 0
+        return Counts(
+            int(np.count_nonzero(matched)),
+            {field: self._facet_counts(field, matched) for field in facets},
+            self._month_counts(matched) if months else {},
+        )
+
+    def _facet_counts(self, field: str, matched: np.ndarray) -> dict[str, int]:
+        if field not in self._facets:  # read at the first query that counts it
+            self._facets[field] = read_facet(self.index_dir, field, self.doc_count)
+        values, codes, docs = self._facets[field]
+        if docs is None:  # a code per passage, 0 for none
+            counted = np.bincount(codes[matched], minlength=len(values) + 1)[1:]
+        else:  # (passage, value) pairs
+            counted = np.bincount(codes[matched[docs]], minlength=len(values))
+        return {values[i]: int(counted[i]) for i in np.flatnonzero(counted)}
+
+    def _month_counts(self, matched: np.ndarray) -> dict[str, int]:
+        if self._months is None:  # each passage's month as year × 12 + month - 1, -1 undated
+            dated = self.dates != UNDATED
+            days = ((self.dates[dated] - _EPOCH) // _DAY).astype("datetime64[D]")
+            months = np.full(self.doc_count, -1, dtype=np.int32)
+            months[dated] = days.astype("datetime64[M]").astype(np.int64) + 1970 * 12
+            self._months = months
+        found = self._months[matched]
+        found = found[found >= 0]
+        if not len(found):
+            return {}
+        first = int(found.min())
+        counted = np.bincount(found - first)
+        return {f"{(first + i) // 12:04d}-{(first + i) % 12 + 1:02d}": int(counted[i]) for i in np.flatnonzero(counted)}
 
     def _date_key(self, docnum: int) -> int | None:
         value = int(self.dates[docnum])
@@ -297,6 +337,11 @@ class TopK:
             high = (self.dates < f.end if f.endexcl else self.dates <= f.end) if f.end is not None else dated
             return dated & low & high
         raise _Unsupported(type(f).__name__)
+
+
+_EPOCH = 62_135_596_800_000_000
+"""1970-01-01 as Whoosh's DATETIME stores it (microseconds since 0001-01-01, ``whoosh.util.times``)."""
+_DAY = 86_400_000_000
 
 
 def _scorer(m):
