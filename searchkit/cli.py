@@ -313,7 +313,20 @@ def query(
     expand: bool = typer.Option(
         False, "--expand", help="Add words of the top hits to the query and search again (pseudo-relevance feedback)."
     ),
-    json: bool = typer.Option(False, "--json", help="One JSON object per hit per line."),
+    facets: bool = typer.Option(
+        False, "--facets", help="After the hits, every match counted by source, place, speaker and tags."
+    ),
+    facet: Optional[list[str]] = typer.Option(
+        None, "--facet", metavar="FIELD", help="Count by this field only (source, place, speaker or tags; repeatable)."
+    ),
+    timeline: bool = typer.Option(
+        False, "--timeline", help="After the hits, a bar chart of every match per month (within 3 years) or year."
+    ),
+    timeline_by: Optional[str] = typer.Option(
+        None, "--timeline-by", metavar="PERIOD", help="The timeline's period: month or year (implies --timeline)."
+    ),
+    json: bool = typer.Option(False, "--json", help="One JSON object per hit per line (then one for the facets, one "
+                              "for the timeline)."),
 ) -> None:
     """Search the index: ranked passages with highlighted matches."""
     try:
@@ -321,7 +334,8 @@ def query(
         with _open(index) as ix:
             hits = ix.search(
                 text, limit=limit, source=source, place=place, since=since, until=until, speaker=speaker, sort=sort,
-                per_article=per_article, expand=expand, today=day,
+                per_article=per_article, expand=expand, today=day, facets=facet or facets,
+                timeline=timeline_by or ("auto" if timeline else None),
             )
     except NothingToSearch as e:  # not malformed: nothing can match, as when nothing matched
         stderr.print(f"note: {e}", markup=False, soft_wrap=True)
@@ -333,6 +347,16 @@ def query(
             stdout.out(render.hit_json(hit), highlight=False)
         else:
             stdout.print(render.hit_text(hit))
+    if hits.facets is not None and (json or hits):
+        if json:
+            stdout.out(render.facets_json(hits.facets), highlight=False)
+        else:
+            stdout.print(render.facets_text(hits.facets, hits.total or 0))
+    if hits.timeline is not None and (json or hits):
+        if json:
+            stdout.out(render.timeline_json(hits.timeline), highlight=False)
+        else:
+            stdout.print(render.timeline_text(hits.timeline))
     if not hits:
         stderr.print("no passages matched", markup=False)
     raise typer.Exit(EXIT_OK if hits else EXIT_NO_MATCH)

@@ -1,4 +1,4 @@
-"""Hits, passages, stats and build reports → rich Text (styled in a terminal, plain when piped) or JSON lines.
+"""Hits (with their facets and timeline), passages, stats and build reports → rich Text (styled in a terminal, plain when piped) or JSON lines.
 
 No search logic: highlights are applied with ``Text.stylize`` over the match offsets the library computed.
 Nothing an article holds reaches the terminal as a control sequence: text is shown through ``visible`` (one
@@ -25,12 +25,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "visible", "message", "hit_text", "hit_json", "passage_text", "passage_json", "stats_table", "stats_json",
-    "report_text", "evaluation_table", "evaluation_json",
+    "report_text", "evaluation_table", "evaluation_json", "facets_text", "facets_json", "timeline_text",
+    "timeline_json",
 ]
 
 MATCH_STYLE = "bold black on yellow"
 TOP_FACETS = 10
-"""How many sources and places the terminal's stats name (``--json`` has them all)."""
+"""How many sources and places the terminal's stats name, and values of each facet ``--facets`` names (``--json``
+has them all)."""
+BAR_WIDTH = 40
+"""The characters of the longest bar of a timeline."""
 
 _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 """What a terminal must not receive from an article: C0 controls but tab and line feed (ESC starts every escape
@@ -105,6 +109,42 @@ def hit_text(hit: Hit) -> Text:
 def hit_json(hit: Hit) -> str:
     """One line of JSON: the contract in ``Hit.to_dict``."""
     return _json(hit.to_dict())
+
+
+def facets_text(facets: dict[str, dict[str, int]], total: int) -> Table:
+    """Each facet field's largest values with their counts, under a line saying how many matches were counted."""
+    from rich.table import Table
+
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("facets", Text(f"of all {total:,} matches"))
+    for name, counts in facets.items():
+        table.add_row(name, Text(visible(_top_counts(counts))))  # a str cell would be read as markup
+    return table
+
+
+def facets_json(facets: dict[str, dict[str, int]]) -> str:
+    """``{"facets": {field: {value: count}}}`` on one line."""
+    return _json({"facets": facets})
+
+
+def timeline_text(timeline: list[tuple[str, int]]) -> Text:
+    """A bar chart of matches per period, a line each, oldest first (the longest bar ``BAR_WIDTH`` wide)."""
+    out = Text()
+    most = max((count for _, count in timeline), default=0)
+    width = max((len(period) for period, _ in timeline), default=0)
+    for period, count in timeline:
+        bar = "█" * max(1, round(count / most * BAR_WIDTH)) if count else ""
+        out.append(f"\n{period:>{width}} ", style="bold")
+        out.append(bar, style="cyan")
+        out.append(f" {count:,}")
+    return out[1:] if timeline else Text("timeline: no dated matches")
+
+
+def timeline_json(timeline: list[tuple[str, int]]) -> str:
+    """``{"timeline": [{"period": "2017-11", "count": N}, ...]}`` on one line."""
+    return _json({"timeline": [{"period": period, "count": count} for period, count in timeline]})
 
 
 def passage_text(passage: Passage, neighbours: list[Passage]) -> Group:
