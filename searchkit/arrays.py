@@ -210,21 +210,23 @@ def read_facet(index_dir: Path, field: str, length: int) -> tuple[list[str], np.
     if table.ndim != 1 or table.dtype.kind != "S":
         raise IndexCorrupt(f"{index_dir / FOLDER} holds a {table.dtype} table of {field} values, not text")
     values = [v.decode("utf-8", "surrogatepass") for v in table.tolist()]
-    if field in LISTED_FIELDS:
-        docs = np.load(index_dir / FOLDER / f"facet.{field}.docs.npy", allow_pickle=False)
-        codes = np.load(index_dir / FOLDER / f"facet.{field}.codes.npy", allow_pickle=False)
-        pairs: tuple[np.ndarray, np.ndarray | None] = (codes, docs)
-        bounds = ((codes, len(values)), (docs, length))
-        if docs.shape != codes.shape:
-            raise IndexCorrupt(f"{index_dir / FOLDER} holds {field} pairs of unequal lengths")
-    else:
+    if field not in LISTED_FIELDS:
         codes = read_column(index_dir, f"facet.{field}.codes", "i", length)
-        pairs, bounds = (codes, None), ((codes, len(values) + 1),)
-    for column, end in bounds:
-        if column.ndim != 1 or column.dtype.kind != "i" or len(column) and not (
-                0 <= column.min() and column.max() < end):
-            raise IndexCorrupt(f"{index_dir / FOLDER} holds {field} codes outside its {len(values)} values")
-    return values, *pairs
+        _check_within(codes, len(values) + 1, index_dir, field)
+        return values, codes, None
+    codes = np.load(index_dir / FOLDER / f"facet.{field}.codes.npy", allow_pickle=False)
+    docs = np.load(index_dir / FOLDER / f"facet.{field}.docs.npy", allow_pickle=False)
+    if docs.shape != codes.shape:
+        raise IndexCorrupt(f"{index_dir / FOLDER} holds {field} pairs of unequal lengths")
+    _check_within(codes, len(values), index_dir, field)
+    _check_within(docs, length, index_dir, field)
+    return values, codes, docs
+
+
+def _check_within(column: np.ndarray, end: int, index_dir: Path, field: str) -> None:
+    """Refuse a column of codes (or passages) that are not integers from 0 to ``end`` - 1."""
+    if column.ndim != 1 or column.dtype.kind != "i" or len(column) and not (0 <= column.min() and column.max() < end):
+        raise IndexCorrupt(f"{index_dir / FOLDER} holds {field} codes outside its values or passages")
 
 
 def _value_table(values: list[str]) -> np.ndarray:
