@@ -131,15 +131,20 @@ def facets_json(facets: dict[str, dict[str, int]]) -> str:
 
 def timeline_text(timeline: list[tuple[str, int]]) -> Text:
     """A bar chart of matches per period, a line each, oldest first (the longest bar ``BAR_WIDTH`` wide)."""
-    out = Text()
-    most = max((count for _, count in timeline), default=0)
-    width = max((len(period) for period, _ in timeline), default=0)
+    if not timeline:
+        return Text("timeline: no dated matches")
+    most = max(count for _, count in timeline)
+    width = len(timeline[0][0])
+    out = Text(f"timeline: {sum(count for _, count in timeline):,} dated matches by {_PERIODS[width]}")
     for period, count in timeline:
-        bar = "█" * max(1, round(count / most * BAR_WIDTH)) if count else ""
-        out.append(f"\n{period:>{width}} ", style="bold")
-        out.append(bar, style="cyan")
+        out.append(f"\n{period} ", style="bold")
+        out.append("█" * max(1, round(count / most * BAR_WIDTH)) if count else "", style="cyan")
         out.append(f" {count:,}")
-    return out[1:] if timeline else Text("timeline: no dated matches")
+    return out
+
+
+_PERIODS = {4: "year", 7: "month"}
+"""A timeline's period by the length of its names (``2017``, ``2017-11``)."""
 
 
 def timeline_json(timeline: list[tuple[str, int]]) -> str:

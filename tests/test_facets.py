@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import random
+import re
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -262,3 +265,14 @@ def test_cli_no_match_still_gives_the_json_lines(run_cli, seed_index):
     assert result.code == 1
     assert [json.loads(line) for line in result.stdout.splitlines()] == [
         {"facets": {name: {} for name in FIELDS}}, {"timeline": []}]
+
+
+def test_readme_example_holds(seed_index, tmp_path):
+    """The README's facets example, run on the seeds: each printed line is what its comment says."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    block = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "facets=True" in b)
+    code = block.replace('Index.open("index")', f"Index.open({str(seed_index)!r})")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    expected = [line.split("# ", 1)[1] for line in block.splitlines() if "print(" in line]
+    assert result.stdout.splitlines() == expected
