@@ -58,6 +58,14 @@ class PlaceNames:
             words = tuple(word for word, _ in analyze(row.name))
             if row.text and words:
                 self._words.setdefault(place, set()).add(words)
+        for row in self.rows:  # a place's key is one of its names, in text too unless a row of it says otherwise
+            place = _key(row.place)
+            if place not in self._names[place]:
+                self._names[place].add(place)
+                self._places.setdefault(place, set()).add(place)
+                words = tuple(word for word, _ in analyze(row.place))
+                if words:
+                    self._words.setdefault(place, set()).add(words)
         self._word_places: dict[tuple[str, ...], set[str]] = {}
         for place, names in self._words.items():
             for words in names:
