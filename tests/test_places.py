@@ -5,13 +5,16 @@ other names, a user's file of names, and malformed files, through the library an
 from __future__ import annotations
 
 import json
+import random
 from datetime import date
 from importlib import resources
 
 import pytest
 
-from searchkit import AliasesError, Index
-from searchkit.places import ALIAS_WEIGHT, COLUMNS, read_table
+from searchkit import AliasesError, Index, search
+from searchkit.places import ALIAS_WEIGHT, place_names, read_table
+from searchkit.query import build_query
+from searchkit.shards import ShardedBackend
 
 NUR_SULTAN_SEED = "002_3b08a6e99769a028"
 """The seed filed from Nur-Sultan, which names Astana nowhere in its text."""
@@ -174,3 +177,29 @@ def test_cli_users_file_and_malformed_file(run_cli, seed_index, tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
     result = run_cli("query", "forum", "--index", seed_index, "--aliases", names, "--no-aliases")
     assert result.code == 2 and "contradict" in result.stderr
+
+
+def test_shards_rank_aliases_as_one_index(tmp_path):
+    """Aliases take their query word's statistics from the whole collection: shards rank as one index."""
+    rng = random.Random(13)
+    words = ["Astana", "Akmola", "Nur-Sultan", "Almaty", "Alma-Ata", "Kiev", "Kyiv", "gas", "talks", "forum"]
+    files = []
+    for i in range(4):
+        path = tmp_path / f"feed-{i}.jsonl"
+        lines = [{"id": f"f{i}a{j}", "place": rng.choice(["Astana", "Nur-Sultan", "Almaty"]),
+                  "text": " ".join(rng.choice(words) for _ in range(rng.randint(3, 12))) + "."} for j in range(15)]
+        path.write_text("\n".join(json.dumps(line) for line in lines) + "\n", encoding="utf-8")
+        files.append(path)
+    Index.build(files, tmp_path / "whole")
+    for shard in range(2):
+        Index.build(files[shard::2], tmp_path / f"shard-{shard}", punkt_from=tmp_path / "whole")
+    with Index.open(tmp_path / "whole") as whole, Index.open(tmp_path / "shard-0") as a, \
+            Index.open(tmp_path / "shard-1") as b:
+        sharded = ShardedBackend([a.backend, b.backend])
+        for text, place in (("Astana", None), ("Nur-Sultan gas", None), ("Kiev OR Almaty", "Astana"), ("talks", "Akmola")):
+            expected = whole.search(text, place=place, limit=20)
+            parsed = build_query(text, place=place, settings=whole.settings, places=place_names(True))
+            got = search.run(sharded, parsed, whole.settings, limit=20, sort="score", per_article=False, expand=False,
+                             highlights=True)
+            assert expected and [(h.passage.id, h.score, h.highlights) for h in got] == \
+                [(h.passage.id, h.score, h.highlights) for h in expected], text
