@@ -203,3 +203,16 @@ def test_shards_rank_aliases_as_one_index(tmp_path):
                              highlights=True)
             assert expected and [(h.passage.id, h.score, h.highlights) for h in got] == \
                 [(h.passage.id, h.score, h.highlights) for h in expected], text
+
+
+def test_a_name_of_several_words_in_a_row(tmp_path):
+    lines = [{"id": "leningrad", "text": "Leningrad port talks"}, {"id": "spb", "text": "St Petersburg port talks"},
+             {"id": "apart", "text": "St Louis and Petersburg port authority weekly news"}]
+    (tmp_path / "news.jsonl").write_text("\n".join(json.dumps(line) for line in lines) + "\n", encoding="utf-8")
+    Index.build([tmp_path / "news.jsonl"], tmp_path / "index")
+    with Index.open(tmp_path / "index") as ix:
+        for syntax in (True, False):
+            found = [hit.passage.article for hit in ix.search("St Petersburg", syntax=syntax)]
+            assert found[0] == "spb" and "leningrad" in found, syntax
+            assert "leningrad" not in {hit.passage.article for hit in ix.search("Petersburg St", syntax=syntax)}
+        assert [hit.passage.article for hit in ix.search("Leningrad")] == ["leningrad", "spb"]  # not "apart"
