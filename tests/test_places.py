@@ -4,6 +4,7 @@ other names, a user's file of names, and malformed files, through the library an
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 from datetime import date
@@ -196,13 +197,15 @@ def test_shards_rank_aliases_as_one_index(tmp_path):
     with Index.open(tmp_path / "whole") as whole, Index.open(tmp_path / "shard-0") as a, \
             Index.open(tmp_path / "shard-1") as b:
         sharded = ShardedBackend([a.backend, b.backend])
-        for text, place in (("Astana", None), ("Nur-Sultan gas", None), ("Kiev OR Almaty", "Astana"), ("talks", "Akmola")):
-            expected = whole.search(text, place=place, limit=20)
+        queries = (("Astana", None), ("Nur-Sultan gas", None), ("Kiev OR Almaty", "Astana"), ("talks", "Akmola"))
+        options = ({}, {"per_article": True}, {"expand": True}, {"sort": "date"})
+        for (text, place), option in itertools.product(queries, options):
+            expected = whole.search(text, place=place, limit=20, **option)
             parsed = build_query(text, place=place, settings=whole.settings, places=place_names(True))
-            got = search.run(sharded, parsed, whole.settings, limit=20, sort="score", per_article=False, expand=False,
-                             highlights=True)
+            got = search.run(sharded, parsed, whole.settings, limit=20, highlights=True,
+                             **{"sort": "score", "per_article": False, "expand": False, **option})
             assert expected and [(h.passage.id, h.score, h.highlights) for h in got] == \
-                [(h.passage.id, h.score, h.highlights) for h in expected], text
+                [(h.passage.id, h.score, h.highlights) for h in expected], (text, option)
 
 
 def test_a_name_of_several_words_in_a_row(tmp_path):
