@@ -6,12 +6,12 @@ Whoosh's parser never fails: it silently drops a dangling ``AND``, an unclosed q
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
-from types import MappingProxyType
 
 from whoosh import query as wq
 from whoosh.matching import AndNotMatcher, IntersectionMatcher, UnionMatcher
@@ -57,7 +57,7 @@ class ParsedQuery:
     filter: wq.Query | None
     postings: int = 0
     """Postings its terms reach (words and the terms of patterns; see ``bounds.bound_patterns``), or 0: not counted."""
-    shared: Mapping[bytes, bytes] = MappingProxyType({})
+    shared: Mapping[bytes, bytes] = dataclasses.field(default_factory=dict)
     """Alias words of place names → the query word whose frequencies score each (``places.with_place_names``)."""
 
 
