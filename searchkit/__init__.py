@@ -1,6 +1,7 @@
 """searchkit: passage-level full-text search for news archives (BM25F on Whoosh, highlighted hits)."""
 
 from .errors import (
+    AliasesError,
     ArticleError,
     CollectionError,
     IndexClosed,
@@ -47,5 +48,6 @@ __all__ = [
     "IndexWriteError",
     "PassageNotFound",
     "CollectionError",
+    "AliasesError",
     "__version__",
 ]

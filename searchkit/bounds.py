@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 
 from whoosh import query as wq
 
@@ -54,7 +55,7 @@ def bound_patterns(parsed: ParsedQuery, reader) -> ParsedQuery:
     budget = _Budget(reader)
     query = _union_trees(parsed.query.accept(lambda node: budget.expand(node, scored=True)))
     restriction = parsed.filter and _union_trees(parsed.filter.accept(lambda node: budget.expand(node, scored=False)))
-    return ParsedQuery(query, restriction, budget.postings + _word_postings(query, reader))
+    return replace(parsed, query=query, filter=restriction, postings=budget.postings + _word_postings(query, reader))
 
 
 def check_whoosh_reach(parsed: ParsedQuery) -> None:

@@ -313,6 +313,12 @@ def query(
     expand: bool = typer.Option(
         False, "--expand", help="Add words of the top hits to the query and search again (pseudo-relevance feedback)."
     ),
+    aliases: Optional[Path] = typer.Option(
+        None, "--aliases", help="A CSV file of place names adding to the packaged table (see README, Places)."
+    ),
+    no_aliases: bool = typer.Option(
+        False, "--no-aliases", help="Match places and words only by the names written, not by a place's other names."
+    ),
     facets: bool = typer.Option(
         False, "--facets", help="After the hits, every match counted by source, place, speaker and tags."
     ),
@@ -331,11 +337,13 @@ def query(
     """Search the index: ranked passages with highlighted matches."""
     try:
         day = None if today is None else parse_day(today, "--today")
+        if no_aliases and aliases is not None:
+            raise QueryError("--aliases and --no-aliases contradict each other; give one")
         with _open(index) as ix:
             hits = ix.search(
                 text, limit=limit, source=source, place=place, since=since, until=until, speaker=speaker, sort=sort,
-                per_article=per_article, expand=expand, today=day, facets=facet or facets,
-                timeline=timeline_by or ("auto" if timeline else None),
+                per_article=per_article, expand=expand, today=day, aliases=False if no_aliases else aliases or True,
+                facets=facet or facets, timeline=timeline_by or ("auto" if timeline else None),
             )
     except NothingToSearch as e:  # not malformed: nothing can match, as when nothing matched
         stderr.print(f"note: {e}", markup=False, soft_wrap=True)

@@ -75,3 +75,7 @@ class CollectionError(SearchkitError):
 
 class RunFileError(SearchkitError):
     """An evaluation's TREC run file cannot be written where it was asked for; the message says why."""
+
+
+class AliasesError(SearchkitError):
+    """A file of place names (``aliases=``) cannot be read or is malformed; the message names the file and line."""

@@ -23,6 +23,7 @@ from .backend import FACET_FIELDS, SORTS, TIMELINES
 from .errors import IndexClosed, IndexNotFound, QueryError
 from .local import Generation, LocalBackend, open_generation
 from .models import BuildReport, IndexStats, Passage, Results
+from .places import place_names
 from .query import build_query
 from .settings import DEFAULT, Settings
 
@@ -184,8 +185,8 @@ class Index:
         self, text: str, *, limit: int = 10, source: str | None = None, place: str | None = None,
         since: str | date | None = None, until: str | date | None = None, speaker: str | None = None,
         sort: str = "score", syntax: bool = True, highlights: bool = True, per_article: bool = False,
-        expand: bool = False, today: date | None = None, facets: bool | Sequence[str] = False,
-        timeline: str | None = None,
+        expand: bool = False, today: date | None = None, aliases: bool | str | os.PathLike = True,
+        facets: bool | Sequence[str] = False, timeline: str | None = None,
     ) -> Results:
         """Ranked passages matching ``text`` (Whoosh query syntax), best first, with highlights, and
         ``Results.total``, how many matched in all.
@@ -200,6 +201,10 @@ class Index:
         ``per_article=True`` returns one hit per article: its best passage, with the article's score, ranked by it
         (see ``Settings.article_weight``). ``expand=True`` adds words of the top hits to the query
         (pseudo-relevance feedback) and searches again; highlights then mark the added words too.
+        ``aliases`` widens places by their other names (see README, "Places"): ``place="Astana"`` and
+        ``place:astana`` also match passages filed from Nur-Sultan, and the word ``Astana`` also finds
+        ``Nur-Sultan`` in text, weighted ``places.ALIAS_WEIGHT``; ``True`` uses the packaged table, a path the
+        table plus that file's names (read again when it changes), ``False`` no names but those written.
 
         Counted over every match, under the same query and filters: ``facets`` (``True``: all of ``source``,
         ``place``, ``speaker``, ``tags``; or some of them) gives ``Results.facets``, matches per value as stored,
@@ -214,13 +219,15 @@ class Index:
                 field or period), the query's wildcards, prefixes
                 or ranges reach too much of the index (see ``bounds``), or ``per_article`` is combined with
                 ``sort="date"``.
+            AliasesError: the ``aliases`` file cannot be read or is malformed (the message names its line).
             TypeError: an argument is not of its type.
         """
         check_types(
             text=(text, str), limit=(limit, int), source=(source, TEXT), place=(place, TEXT), since=(since, DAY),
             until=(until, DAY), speaker=(speaker, TEXT), sort=(sort, str), syntax=(syntax, bool),
             highlights=(highlights, bool), per_article=(per_article, bool), expand=(expand, bool),
-            today=(today, (date, type(None))), facets=(facets, (bool, list, tuple)), timeline=(timeline, TEXT),
+            today=(today, (date, type(None))), aliases=(aliases, (bool, str, os.PathLike)),
+            facets=(facets, (bool, list, tuple)), timeline=(timeline, TEXT),
         )
         fields = _facet_fields(facets)
         if timeline is not None and timeline not in TIMELINES:
@@ -231,11 +238,12 @@ class Index:
             raise QueryError(f"sort must be one of {', '.join(SORTS)}, got {sort!r}")
         if per_article and sort != "score":
             raise QueryError("per-article results are ranked by score; they cannot be sorted by date")
+        places = place_names(aliases)
         with self._reading() as generation:
             settings = generation.backend.settings
             parsed = build_query(
                 text, source=source, place=place, since=since, until=until, speaker=speaker, syntax=syntax,
-                settings=settings, today=today,
+                settings=settings, today=today, places=places,
             )
             return search.run(
                 generation.backend, parsed, settings, limit=limit, sort=sort, per_article=per_article,

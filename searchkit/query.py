@@ -6,9 +6,11 @@ Whoosh's parser never fails: it silently drops a dangling ``AND``, an unclosed q
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
 from whoosh import query as wq
@@ -18,6 +20,7 @@ from whoosh.qparser import MultifieldParser, OrGroup
 from .dates import parse_phrase
 from .errors import NothingToSearch, QueryError
 from .normalise import normalise_source
+from .places import PlaceNames, with_place_names
 from .schema import SCHEMA, SEARCH_FIELDS, STOP_WORDS
 from .scoring import query_term_weight
 from .settings import DEFAULT, Settings
@@ -54,6 +57,8 @@ class ParsedQuery:
     filter: wq.Query | None
     postings: int = 0
     """Postings its terms reach (words and the terms of patterns; see ``bounds.bound_patterns``), or 0: not counted."""
+    shared: Mapping[bytes, bytes] = dataclasses.field(default_factory=dict)
+    """Alias words of place names → the query word whose frequencies score each (``places.with_place_names``)."""
 
 
 def build_query(
@@ -67,6 +72,7 @@ def build_query(
     syntax: bool = True,
     settings: Settings = DEFAULT,
     today: date | None = None,
+    places: PlaceNames | None = None,
 ) -> ParsedQuery:
     """Parse query text (words, ``"phrases"``, AND/OR/NOT, ``field:value``, ``date:[A TO B]``) and filters.
 
@@ -74,7 +80,9 @@ def build_query(
     characters, and any of the words may match (as for a question pasted into a search box). ``settings`` give
     the title's weight and the saturation of repeated plain words. ``since``/``until`` and ``date:`` values are date
     phrases (``2019``, ``March 2019``, ``last week``: see ``dates``), relative ones counted from ``today``
-    (default: ``date.today()``); ``since`` takes a phrase's first day, ``until`` its last.
+    (default: ``date.today()``); ``since`` takes a phrase's first day, ``until`` its last. With ``places``, a
+    place filter matches every name of its place, and a place's name among the words finds its other names too
+    (``places.with_place_names``).
 
     Raises:
         NothingToSearch: every word of the text is a stop word (or a single letter, or punctuation).
@@ -82,9 +90,7 @@ def build_query(
     """
     today = date.today() if today is None else today
     if not syntax:
-        return ParsedQuery(
-            _union_trees(_plain_words(text, settings)), _filters([], source, place, since, until, speaker, today)
-        )
+        return _with_places(_plain_words(text, settings), _filters([], source, place, since, until, speaker, today), places)
     _check_syntax(text)
     parser = MultifieldParser(list(SEARCH_FIELDS), SCHEMA, fieldboosts={"title": settings.title_boost}, group=OrGroup)
     dated = _iso_dates(text, today)
@@ -101,7 +107,16 @@ def build_query(
     if all(leaf is wq.NullQuery for leaf in parsed.leaves()):
         raise _nothing_to_search(text)
     scored, restrictions = _split_restrictions(_exclude_negations(parsed))
-    return ParsedQuery(_union_trees(scored), _filters(restrictions, source, place, since, until, speaker, today))
+    return _with_places(scored, _filters(restrictions, source, place, since, until, speaker, today), places)
+
+
+def _with_places(scored: wq.Query, restriction: wq.Query | None, places: PlaceNames | None) -> ParsedQuery:
+    """The parsed query, widened by ``places`` where given."""
+    if places is None:
+        return ParsedQuery(_union_trees(scored), restriction)
+    scored, shared = with_place_names(scored, places)
+    restriction = restriction and with_place_names(restriction, places)[0]
+    return ParsedQuery(_union_trees(scored), restriction, shared=shared)
 
 
 def _plain_words(text: str, settings: Settings) -> wq.Query:
@@ -153,7 +168,7 @@ def expanded(parsed: ParsedQuery, words: list[tuple[str, float]], original_weigh
     any_word = all(isinstance(node, wq.Or) or type(node) is wq.Term for node in _walk(parsed.query))
     combined = wq.Or([original, expansion]) if any_word else wq.AndMaybe(original, expansion)
     # Whoosh's AND-MAYBE probes every expansion word at each match of the original
-    return ParsedQuery(_union_trees(combined), parsed.filter, parsed.postings * (1 + len(words)))
+    return replace(parsed, query=_union_trees(combined), postings=parsed.postings * (1 + len(words)))
 
 
 def parse_filter_date(value: date | str | None, name: str, today: date | None = None) -> date | None:

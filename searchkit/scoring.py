@@ -17,7 +17,7 @@ from whoosh import scoring as whoosh_scoring
 from .settings import Settings
 
 __all__ = [
-    "Statistics", "FrozenStatistics", "terms_scored_with", "idf", "bm25", "query_term_weight", "article_score", "BM25FWeighting", "BM25FScorer",
+    "Statistics", "FrozenStatistics", "SharedFrequencies", "terms_scored_with", "idf", "bm25", "query_term_weight", "article_score", "BM25FWeighting", "BM25FScorer",
     "SEARCH_FIELDS",
 ]
 
@@ -105,6 +105,41 @@ class FrozenStatistics:
             _add(term_counts, part.term_counts)
         return cls(passages, passage_lengths, passage_frequencies, articles, article_lengths, article_frequencies,
                    term_counts)
+
+
+class SharedFrequencies:
+    """``stats`` in which each word of ``shared`` (an alias of a place name, see ``places``) takes the document
+    frequencies of the query word it stands for: an alias then scores as that word would, and its weight alone
+    ranks it below the word, however rare the alias is."""
+
+    def __init__(self, stats: Statistics, shared: Mapping[bytes, bytes]) -> None:
+        self._stats = stats
+        self._shared = shared
+
+    @property
+    def passages(self) -> int:
+        return self._stats.passages
+
+    @property
+    def articles(self) -> int:  # read only when asked: a generation's article level loads its arrays
+        return self._stats.articles
+
+    def passage_length(self, fieldname: str) -> float:
+        return self._stats.passage_length(fieldname)
+
+    def passage_frequency(self, fieldname: str, term: bytes) -> int:
+        if fieldname in SEARCH_FIELDS:
+            term = self._shared.get(term, term)
+        return self._stats.passage_frequency(fieldname, term)
+
+    def article_length(self, fieldname: str) -> float:
+        return self._stats.article_length(fieldname)
+
+    def article_frequency(self, term: bytes) -> int:
+        return self._stats.article_frequency(self._shared.get(term, term))
+
+    def term_count(self, fieldname: str, term: bytes) -> float:
+        return self._stats.term_count(fieldname, term)
 
 
 def _add(totals: dict[Key, Any], values: Mapping[Key, Any]) -> None:

@@ -15,7 +15,7 @@ from .bounds import bound_patterns
 from .highlight import highlight, match_terms
 from .models import Hit, Results
 from .query import ParsedQuery, expanded, word_terms
-from .scoring import Statistics
+from .scoring import SharedFrequencies, Statistics
 from .settings import Settings
 
 __all__ = ["run", "query_terms", "AUTO_MONTHS"]
@@ -35,10 +35,10 @@ def run(
         QueryError: the query's wildcards, prefixes or ranges reach too much of the index (``bounds``).
     """
     parsed = bound_patterns(parsed, backend.lexicon())
-    stats = backend.statistics(query_terms(parsed), articles=per_article)
+    stats = _statistics(backend, parsed, per_article)
     if expand:
         parsed = _expanded(backend, parsed, stats, settings, per_article)
-        stats = backend.statistics(query_terms(parsed), articles=per_article)
+        stats = _statistics(backend, parsed, per_article)
     ranked = backend.rank(parsed, stats, limit, sort=sort, per_article=per_article, facets=facets,
                           months=timeline is not None)
     passages = backend.passages([r.passage_id for r in ranked])
@@ -79,6 +79,12 @@ def query_terms(parsed: ParsedQuery) -> Iterator[Term]:
     """The terms of the scored part of ``parsed`` (its patterns expanded by ``bounds``): words and phrases' words."""
     for leaf in _scored_leaves(parsed.query):
         yield from word_terms(leaf)
+
+
+def _statistics(backend: Backend, parsed: ParsedQuery, per_article: bool) -> Statistics:
+    """The statistics of the query's terms; place-name aliases scored with their query word's (``places``)."""
+    stats = backend.statistics(query_terms(parsed), articles=per_article)
+    return SharedFrequencies(stats, parsed.shared) if parsed.shared else stats
 
 
 def _expanded(backend: Backend, parsed: ParsedQuery, stats: Statistics, settings: Settings, per_article: bool) -> ParsedQuery:
