@@ -201,7 +201,7 @@ def read_column(index_dir: Path, name: str, kinds: str, length: int, *, mapped: 
 def read_facet(index_dir: Path, field: str, length: int) -> tuple[list[str], np.ndarray, np.ndarray | None]:
     """A facet field's values (sorted) and codes, as ``write`` wrote them: for a one-valued field, each of the
     ``length`` passages' code (0: no value, else 1 + the value's place in the values); for a listed field, the
-    codes (0-based) of its (passage, value) pairs and, third, their passages.
+    codes (0-based) of its (passage, value) pairs and, third, their passages (ascending).
 
     Raises:
         IndexCorrupt: the files hold anything else (codes outside the values, passages outside the index).

@@ -165,24 +165,35 @@ class TopK:
     def counts(self, scores: np.ndarray, facets: Sequence[str], months: bool) -> Counts:
         """The non-zero ``scores`` counted: in all, per value of each of ``facets`` and, with ``months``, per
         month of their dates (see ``Counts``)."""
-        matched = scores != 0
+        matched = np.flatnonzero(scores != 0)  # on a float array directly, NumPy's flatnonzero takes ~50× longer
         return Counts(
-            int(np.count_nonzero(matched)),
+            len(matched),
             {field: self._facet_counts(field, matched) for field in facets},
             self._month_counts(matched) if months else {},
         )
 
     def _facet_counts(self, field: str, matched: np.ndarray) -> dict[str, int]:
+        """The passages ``matched`` (doc numbers, ascending) per value of ``field``."""
         if field not in self._facets:  # read at the first query that counts it
-            self._facets[field] = read_facet(self.index_dir, field, self.doc_count)
-        values, codes, docs = self._facets[field]
-        if docs is None:  # a code per passage, 0 for none
+            values, codes, docs = read_facet(self.index_dir, field, self.doc_count)
+            starts = None if docs is None else np.concatenate(
+                ([0], np.cumsum(np.bincount(docs, minlength=self.doc_count))))
+            self._facets[field] = (values, codes, starts)
+        values, codes, starts = self._facets[field]
+        if starts is None:  # a code per passage, 0 for none
             counted = np.bincount(codes[matched], minlength=len(values) + 1)[1:]
-        else:  # (passage, value) pairs
-            counted = np.bincount(codes[matched[docs]], minlength=len(values))
+        elif len(matched):  # (passage, value) pairs by passage: passage d's are codes[starts[d]:starts[d + 1]]
+            first = starts[matched]
+            lengths = starts[matched + 1] - first
+            ends = np.cumsum(lengths)
+            pairs = np.arange(ends[-1]) + np.repeat(first - (ends - lengths), lengths)
+            counted = np.bincount(codes[pairs], minlength=len(values))
+        else:
+            return {}
         return {values[i]: int(counted[i]) for i in np.flatnonzero(counted)}
 
     def _month_counts(self, matched: np.ndarray) -> dict[str, int]:
+        """The dated passages of ``matched`` (doc numbers) per month."""
         if self._months is None:  # each passage's month as year × 12 + month - 1, -1 undated
             dated = self.dates != UNDATED
             days = ((self.dates[dated] - _EPOCH) // _DAY).astype("datetime64[D]")
