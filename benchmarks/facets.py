@@ -8,8 +8,10 @@ The corpus is the generated 100k-passage corpus of ``corpora.generated`` (one pa
 generated corpus has sources, places and dates but no tags; JSON Lines has no speakers, so that facet counts
 nothing here). The corpus and its index are cached under ``--cache`` (default ``/tmp/searchkit-facets-bench``):
 a 1M-passage build takes many minutes. Each plain word query of ``corpora.queries`` (one to three words) runs
-once untimed in both modes, then timed, alternating which mode goes first; wall and CPU time per run. Prints
-p50/p95 of both and their ratio, and writes them as JSON; exits 1 when the p50 ratio is above ``TARGET_RATIO``.
+once untimed in both modes, then ``--rounds`` times in each, alternating which mode goes first; wall and CPU
+time per run. Prints p50/p95 of both and their ratios, and writes them as JSON; exits 1 when the ratio of the
+CPU p50s is above ``TARGET_RATIO``: on a machine shared with other work, wall time is mostly waiting for a core
+(both are reported).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import corpora  # noqa: E402
 from searchkit import Index  # noqa: E402
 
 TARGET_RATIO = 2.0
-"""Issue 13: facets and timeline for a word query cost at most 2× the query itself (p50)."""
+"""Issue 13: facets and timeline for a word query cost at most 2× the query itself (p50 of CPU time)."""
 BASE_PASSAGES = 100_000
 TAGS = tuple(f"tag {n:02d}" for n in range(40))
 WITH_COUNTS = {"facets": True, "timeline": "auto"}
@@ -59,26 +61,28 @@ def main(argv: list[str] | None = None) -> int:
             ix.search(text, syntax=False)
             ix.search(text, syntax=False, **WITH_COUNTS)
         for n, text in enumerate(texts):
-            runs = [(alone, {}), (counted, WITH_COUNTS)]
-            for times, kwargs in runs if n % 2 else runs[::-1]:
-                times.append(_timed(ix, text, kwargs))
+            for round in range(args.rounds):
+                runs = [(alone, {}), (counted, WITH_COUNTS)]
+                for times, kwargs in runs if (n + round) % 2 else runs[::-1]:
+                    times.append(_timed(ix, text, kwargs))
     result = {
         "corpus": f"{base.name} × {copies}, tagged", "passages": passages, "queries": len(texts),
+        "rounds": args.rounds,
         "target_ratio": TARGET_RATIO,
         "query": _summary(alone), "query_facets_timeline": _summary(counted),
     }
-    result["ratio_p50_wall"] = result["query_facets_timeline"]["p50_ms"] / result["query"]["p50_ms"]
-    result["ratio_p95_wall"] = result["query_facets_timeline"]["p95_ms"] / result["query"]["p95_ms"]
-    result["ratio_cpu_total"] = result["query_facets_timeline"]["cpu_s"] / result["query"]["cpu_s"]
+    q, c = result["query"], result["query_facets_timeline"]
+    for key in ("p50_ms", "p95_ms", "cpu_p50_ms", "cpu_p95_ms", "cpu_s"):
+        result[f"ratio_{key.removesuffix('_ms')}"] = c[key] / q[key]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-    q, c = result["query"], result["query_facets_timeline"]
-    print(f"{passages:,} passages, {len(texts)} word queries: query alone p50 {q['p50_ms']:.2f} ms, p95 "
-          f"{q['p95_ms']:.2f} ms ({q['wall_s']:.2f} s wall, {q['cpu_s']:.2f} s CPU); with facets and timeline p50 "
-          f"{c['p50_ms']:.2f} ms, p95 {c['p95_ms']:.2f} ms ({c['wall_s']:.2f} s wall, {c['cpu_s']:.2f} s CPU); ratio "
-          f"p50 {result['ratio_p50_wall']:.2f}×, p95 {result['ratio_p95_wall']:.2f}×, CPU "
-          f"{result['ratio_cpu_total']:.2f}× (target ≤ {TARGET_RATIO}×)")
-    return 0 if result["ratio_p50_wall"] <= TARGET_RATIO else 1
+    for name, r in (("query alone", q), ("with facets and timeline", c)):
+        print(f"{name}: wall p50 {r['p50_ms']:.2f} ms, p95 {r['p95_ms']:.2f} ms; CPU p50 {r['cpu_p50_ms']:.2f} ms, "
+              f"p95 {r['cpu_p95_ms']:.2f} ms; in all {r['wall_s']:.2f} s wall, {r['cpu_s']:.2f} s CPU")
+    print(f"{passages:,} passages, {len(texts)} word queries × {args.rounds}: ratio CPU p50 {result['ratio_cpu_p50']:.2f}×, "
+          f"p95 {result['ratio_cpu_p95']:.2f}×; wall p50 {result['ratio_p50']:.2f}×, p95 {result['ratio_p95']:.2f}× "
+          f"(target ≤ {TARGET_RATIO}× on the CPU p50)")
+    return 0 if result["ratio_cpu_p50"] <= TARGET_RATIO else 1
 
 
 def _write_corpus(base: corpora.Corpus, copies: int, folder: Path) -> None:
@@ -104,13 +108,16 @@ def _timed(ix: Index, text: str, kwargs: dict) -> tuple[float, float]:
 
 
 def _summary(times: list[tuple[float, float]]) -> dict:
-    walls = sorted(w for w, _ in times)
+    walls, cpus = sorted(w for w, _ in times), sorted(c for _, c in times)
     return {
-        "p50_ms": statistics.median(walls) * 1000,
-        "p95_ms": walls[min(len(walls) - 1, int(0.95 * len(walls)))] * 1000,
-        "wall_s": sum(walls),
-        "cpu_s": sum(c for _, c in times),
+        "p50_ms": statistics.median(walls) * 1000, "p95_ms": _p95(walls) * 1000,
+        "cpu_p50_ms": statistics.median(cpus) * 1000, "cpu_p95_ms": _p95(cpus) * 1000,
+        "wall_s": sum(walls), "cpu_s": sum(cpus),
     }
+
+
+def _p95(ordered: list[float]) -> float:
+    return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
 
 
 def _log(line: str) -> None:
@@ -121,6 +128,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=1_000_000, help="passages (at most 100,000 or a multiple of it)")
     parser.add_argument("--queries", type=int, default=100, help="plain word queries timed")
+    parser.add_argument("--rounds", type=int, default=3, help="timed runs of each query in each mode")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/searchkit-facets-bench"))
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "facets.json")
     return parser.parse_args(argv)
