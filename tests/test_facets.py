@@ -4,6 +4,7 @@ equal to a count by brute force over the passages; kept right by updates and pru
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 import subprocess
@@ -276,3 +277,23 @@ def test_readme_example_holds(seed_index, tmp_path):
     assert result.returncode == 0, result.stderr
     expected = [line.split("# ", 1)[1] for line in block.splitlines() if "print(" in line]
     assert result.stdout.splitlines() == expected
+
+
+@pytest.mark.slow
+def test_benchmark_runs_and_reports_its_figures(tmp_path):
+    from conftest import REPO, require_bench_extra
+
+    require_bench_extra("wordfreq")
+    out = tmp_path / "facets.json"
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "facets.py"), "--size", "1000", "--queries", "10", "--rounds", "1",
+         "--cache", str(tmp_path / "cache"), "--out", str(out)],
+        capture_output=True, text=True, timeout=600,
+        env={**os.environ, "SEARCHKIT_BENCH_CACHE": str(tmp_path / "corpora")},
+    )
+    assert proc.returncode in (0, 1), proc.stderr[-3000:]  # 1: above the target on this run (not checked here)
+    result = json.loads(out.read_text())
+    assert result["passages"] == 1000 and result["queries"] == 10
+    for mode in ("query", "query_facets_timeline"):
+        assert 0 < result[mode]["cpu_p50_ms"] <= result[mode]["cpu_p95_ms"]
+    assert result["ratio_cpu_p50"] > 0
