@@ -12,9 +12,10 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from searchkit import Index, QueryError, search
+from searchkit import Index, IndexCorrupt, QueryError, search
 from searchkit.query import build_query
 from searchkit.schema import analyze
 from searchkit.shards import ShardedBackend
@@ -297,3 +298,21 @@ def test_benchmark_runs_and_reports_its_figures(tmp_path):
     for mode in ("query", "query_facets_timeline"):
         assert 0 < result[mode]["cpu_p50_ms"] <= result[mode]["cpu_p95_ms"]
     assert result["ratio_cpu_p50"] > 0
+
+
+def test_crafted_facet_codes_are_refused_not_a_traceback(seeds_dir, tmp_path):
+    """Codes outside their value table (the file's size and time kept, so that opening does not notice) are an
+    ``IndexCorrupt`` error at the first search that counts them."""
+    Index.build([seeds_dir], tmp_path / "index")
+    with Index.open(tmp_path / "index") as ix:
+        file = ix.directory / "topk" / "facet.source.codes.npy"
+    stat = file.stat()
+    codes = np.load(file)
+    codes[0] = 10**6
+    np.save(file, codes)
+    os.utime(file, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert file.stat().st_size == stat.st_size
+    with Index.open(tmp_path / "index") as ix:
+        assert ix.search("forum").total == 28  # counting nothing by source reads nothing of it
+        with pytest.raises(IndexCorrupt, match="source codes outside"):
+            ix.search("forum", facets=["source"])
