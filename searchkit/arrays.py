@@ -125,7 +125,7 @@ class SegmentArrays:
 
 def write(index_path: str | os.PathLike, ix) -> None:
     """Write the per-document arrays of the index's current generation into ``index_path/topk`` (live, date,
-    article, id key, field lengths), from the ``.topk`` file each segment's builder wrote beside it."""
+    article, id key, field lengths, facet codes), from the ``.topk`` file each segment's builder wrote beside it."""
     index_dir = Path(index_path)
     folder = index_dir / FOLDER
     staging = index_dir / f".{FOLDER}.tmp"

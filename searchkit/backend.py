@@ -2,9 +2,10 @@
 
 ``search.run`` ranks through a ``Backend``: ``lexicon`` (the vocabulary a query's patterns expand against, see
 ``bounds``), ``statistics`` (the collection statistics of the query's terms), ``rank`` (its best passages or articles
-scored with the statistics it is given, and ``Counts`` of all its matches) and ``passages`` (stored passages by id). A backend scored with
-the statistics of a whole collection ranks its part of it exactly as one index of the whole would, so a sharded
-backend gathers statistics from its shards, ranks on each with their sum, and merges on ``Ranked.key``.
+scored with the statistics it is given, with the ``Counts`` of all its matches) and ``passages`` (stored passages by
+id). A backend scored with the statistics of a whole collection ranks its part of it exactly as one index of the
+whole would, so a sharded backend gathers statistics from its shards, ranks on each with their sum, merges on
+``Ranked.key`` and adds up the counts.
 """
 
 from __future__ import annotations
