@@ -168,7 +168,10 @@ def test_rendering_any_text_prints_no_control_and_keeps_highlights(before, after
         line.encode("utf-8")  # every surrogate escaped
         assert not re.search("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", line)
         data = json.loads(line)
-        assert (data["text"], data["title"], data["tags"]) == (text, passage.title, list(passage.tags))
+        # JSON reads two escaped surrogates in a row as one code point, as for any JSON text (no passage holds
+        # them: ingest refuses lone surrogates); everything else comes back as it was.
+        as_json = json.loads(json.dumps([text, passage.title, list(passage.tags)]))
+        assert [data["text"], data["title"], data["tags"]] == as_json
 
 
 # --- stats ----------------------------------------------------------------------------------------------------
