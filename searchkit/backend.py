@@ -39,12 +39,14 @@ _HEX = frozenset("0123456789abcdef")
 class Ranked:
     """One ranked passage (or, per article, an article's best passage): its id, score and sort keys.
 
-    ``day`` is the passage's date as the date column orders it (larger is newer), or None when undated.
+    ``day`` is the passage's date as the date column orders it (larger is newer), or None when undated;
+    ``copies``, when ranked with ``collapse``, the best matching passage of each other article of its story.
     """
 
     passage_id: str
     score: float
     day: int | None = None
+    copies: tuple[str, ...] = ()
 
     def key(self, sort: str) -> tuple[float, ...]:
         """The merge key, smallest first: best score first, then passage id; by date, newest first, undated last."""
@@ -80,9 +82,11 @@ class Backend(Protocol):
         several engines together, their sum."""
 
     def rank(
-        self, parsed: ParsedQuery, stats: Statistics, limit: int, *, sort: str, per_article: bool
+        self, parsed: ParsedQuery, stats: Statistics, limit: int, *, sort: str, per_article: bool,
+        collapse: bool = False,
     ) -> list[Ranked]:
-        """The best ``limit`` matches in the order of ``Ranked.key(sort)``, scored with ``stats``."""
+        """The best ``limit`` matches in the order of ``Ranked.key(sort)``, scored with ``stats``; with
+        ``collapse``, only each story's best, with its copies."""
 
     def passages(self, ids: Sequence[str]) -> list[Passage]:
         """The passages with these ids, in order.

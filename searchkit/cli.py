@@ -313,6 +313,9 @@ def query(
     expand: bool = typer.Option(
         False, "--expand", help="Add words of the top hits to the query and search again (pseudo-relevance feedback)."
     ),
+    collapse: bool = typer.Option(
+        False, "--collapse", help="One hit per story: copies of one agency story (other outlets) listed under it."
+    ),
     json: bool = typer.Option(False, "--json", help="One JSON object per hit per line."),
 ) -> None:
     """Search the index: ranked passages with highlighted matches."""
@@ -321,7 +324,7 @@ def query(
         with _open(index) as ix:
             hits = ix.search(
                 text, limit=limit, source=source, place=place, since=since, until=until, speaker=speaker, sort=sort,
-                per_article=per_article, expand=expand, today=day,
+                per_article=per_article, expand=expand, today=day, collapse=collapse,
             )
     except NothingToSearch as e:  # not malformed: nothing can match, as when nothing matched
         stderr.print(f"note: {e}", markup=False, soft_wrap=True)

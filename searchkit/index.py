@@ -184,7 +184,7 @@ class Index:
         self, text: str, *, limit: int = 10, source: str | None = None, place: str | None = None,
         since: str | date | None = None, until: str | date | None = None, speaker: str | None = None,
         sort: str = "score", syntax: bool = True, highlights: bool = True, per_article: bool = False,
-        expand: bool = False, today: date | None = None,
+        expand: bool = False, today: date | None = None, collapse: bool = False,
     ) -> Results:
         """Ranked passages matching ``text`` (Whoosh query syntax), best first, with highlights.
 
@@ -198,6 +198,9 @@ class Index:
         ``per_article=True`` returns one hit per article: its best passage, with the article's score, ranked by it
         (see ``Settings.article_weight``). ``expand=True`` adds words of the top hits to the query
         (pseudo-relevance feedback) and searches again; highlights then mark the added words too.
+        ``collapse=True`` returns one hit per story (copies of one agency story, found when the index was
+        written; see ``stories``): its first passage in the ranking in use (with ``per_article``, its best
+        article), the story's other matching articles in ``Hit.copies``; ``limit`` counts stories.
 
         Raises:
             NothingToSearch: every word of ``text`` is a stop word (a ``QueryError``).
@@ -210,7 +213,7 @@ class Index:
             text=(text, str), limit=(limit, int), source=(source, TEXT), place=(place, TEXT), since=(since, DAY),
             until=(until, DAY), speaker=(speaker, TEXT), sort=(sort, str), syntax=(syntax, bool),
             highlights=(highlights, bool), per_article=(per_article, bool), expand=(expand, bool),
-            today=(today, (date, type(None))),
+            today=(today, (date, type(None))), collapse=(collapse, bool),
         )
         if limit < 1:
             raise QueryError(f"limit must be at least 1, got {limit}")
@@ -226,7 +229,7 @@ class Index:
             )
             return search.run(
                 generation.backend, parsed, settings, limit=limit, sort=sort, per_article=per_article,
-                expand=expand, highlights=highlights,
+                expand=expand, highlights=highlights, collapse=collapse,
             )
 
     def get(self, passage_id: str) -> Passage:

@@ -19,7 +19,7 @@ __all__ = [
     "to_passage", "indexed_id",
 ]
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """Bumped whenever fields or analysis change: an index of another version must be rebuilt."""
 
 STOP_WORDS = frozenset("""

@@ -10,10 +10,10 @@ from collections.abc import Iterator
 
 from whoosh import query as wq
 
-from .backend import Backend, Term
+from .backend import Backend, Ranked, Term
 from .bounds import bound_patterns
 from .highlight import highlight, match_terms
-from .models import Hit, Results
+from .models import Hit, Results, StoryCopy
 from .query import ParsedQuery, expanded, word_terms
 from .scoring import Statistics
 from .settings import Settings
@@ -23,7 +23,7 @@ __all__ = ["run", "query_terms"]
 
 def run(
     backend: Backend, parsed: ParsedQuery, settings: Settings, *, limit: int, sort: str, per_article: bool,
-    expand: bool, highlights: bool,
+    expand: bool, highlights: bool, collapse: bool = False,
 ) -> Results:
     """The hits of ``parsed`` (validated by the caller), best first (see ``Index.search``).
 
@@ -35,13 +35,21 @@ def run(
     if expand:
         parsed = _expanded(backend, parsed, stats, settings, per_article)
         stats = backend.statistics(query_terms(parsed), articles=per_article)
-    ranked = backend.rank(parsed, stats, limit, sort=sort, per_article=per_article)
+    ranked = backend.rank(parsed, stats, limit, sort=sort, per_article=per_article, collapse=collapse)
     passages = backend.passages([r.passage_id for r in ranked])
     terms = match_terms(parsed.query) if highlights and ranked else None
+    copies = _copies(backend, ranked)
     return Results([
-        Hit(rank, r.score, passage, highlight(passage.text, terms) if terms is not None else ())
+        Hit(rank, r.score, passage, highlight(passage.text, terms) if terms is not None else (), copies[r.passage_id])
         for rank, (r, passage) in enumerate(zip(ranked, passages), start=1)
     ])
+
+
+def _copies(backend: Backend, ranked: list[Ranked]) -> dict[str, tuple[StoryCopy, ...]]:
+    """Each ranked passage's story copies (``collapse``), by passage id."""
+    copies = {p.id: StoryCopy(p.article, p.source, p.date, p.id)
+              for p in backend.passages([c for r in ranked for c in r.copies])}
+    return {r.passage_id: tuple(copies[c] for c in r.copies) for r in ranked}
 
 
 def query_terms(parsed: ParsedQuery) -> Iterator[Term]:

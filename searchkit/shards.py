@@ -38,9 +38,12 @@ class ShardedBackend:
         return FrozenStatistics.combine(shard.frozen_statistics(wanted, articles=articles) for shard in self.shards)
 
     def rank(
-        self, parsed: ParsedQuery, stats: Statistics, limit: int, *, sort: str, per_article: bool
+        self, parsed: ParsedQuery, stats: Statistics, limit: int, *, sort: str, per_article: bool,
+        collapse: bool = False,
     ) -> list[Ranked]:
-        rankings = [shard.rank(parsed, stats, limit, sort=sort, per_article=per_article) for shard in self.shards]
+        # Stories are found within each shard (its own signatures): copies in two shards are two stories.
+        rankings = [shard.rank(parsed, stats, limit, sort=sort, per_article=per_article, collapse=collapse)
+                    for shard in self.shards]
         return merge(rankings, limit, sort)
 
     def passages(self, ids: Sequence[str]) -> list[Passage]:
