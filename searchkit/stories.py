@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # NumPy and rensa: imported by the write path only, never at 
     import numpy as np
 
 __all__ = [
-    "SETTINGS", "Key", "sketch", "story_ids", "read", "write", "kept", "check_settings", "check_library",
+    "SETTINGS", "Key", "sketch", "shingles", "story_ids", "read", "write", "kept", "check_settings", "check_library",
     "SIGNATURES", "KEYS",
 ]
 
@@ -62,14 +62,20 @@ def sketch(article: Article) -> np.ndarray | None:
     import numpy as np
     from rensa import RMinHash
 
-    body = " ".join(article.text[p.start:p.end] for p in article.paragraphs)
-    words = _WORD.findall(body.lower())
-    if not words:
+    sketched = shingles(" ".join(article.text[p.start:p.end] for p in article.paragraphs))
+    if not sketched:
         return None
-    shingles = {" ".join(words[i:i + SHINGLE_WORDS]) for i in range(max(1, len(words) - SHINGLE_WORDS + 1))}
     minhash = RMinHash(num_perm=NUM_PERM, seed=SEED)
-    minhash.update(sorted(shingles))
+    minhash.update(sorted(sketched))
     return np.array(minhash.digest(), dtype=np.uint32)
+
+
+def shingles(text: str) -> set[str]:
+    """The word shingles a body is sketched over: runs of ``SHINGLE_WORDS`` lower-cased words (fewer in a
+    shorter text)."""
+    words = _WORD.findall(text.lower())
+    return {" ".join(words[i:i + SHINGLE_WORDS]) for i in range(max(1, len(words) - SHINGLE_WORDS + 1))} \
+        if words else set()
 
 
 def story_ids(keys: Sequence[Key], signatures: np.ndarray) -> dict[Key, int]:
