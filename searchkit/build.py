@@ -198,7 +198,7 @@ class _Transaction:
                 replaced += key in known or old_key is not None
                 added += key not in known and old_key is None
                 for stale in (key, old_key):
-                    if stale in known:
+                    if stale is not None and stale in known:
                         writer.delete_by_term("path", stale)
                         del known[stale]
                         deleted.append(stale)

@@ -108,7 +108,7 @@ class LocalBackend:
             ids = self._ids([docnum for docnum, _, _ in top])
             return [Ranked(ids[docnum], score, day) for docnum, score, day in top]
         top = arrays.top(arrays.collapse(scores, sort), limit, sort)
-        copies = {docnum: arrays.copies(scores, docnum, sort) for docnum, _, _ in top}
+        copies = arrays.copies(scores, [docnum for docnum, _, _ in top], sort)
         ids = self._ids([docnum for docnum, _, _ in top] + [c for found in copies.values() for c in found])
         return [Ranked(ids[docnum], score, day, tuple(ids[c] for c in copies[docnum])) for docnum, score, day in top]
 

@@ -173,15 +173,20 @@ class TopK:
         kept[best] = scores[best]
         return kept
 
-    def copies(self, scores: np.ndarray, docnum: int, sort: str) -> list[int]:
-        """The other matching articles of ``docnum``'s story, as their first match each, in the ranking ``sort``."""
+    def copies(self, scores: np.ndarray, docnums: list[int], sort: str) -> dict[int, list[int]]:
+        """For each of ``docnums``, the other matching articles of its story, as their first match each, in the
+        ranking ``sort``."""
         matched = np.flatnonzero(scores)
-        same = matched[(self.story_of[matched] == self.story_of[docnum])
-                       & (self.article_of[matched] != self.article_of[docnum])]
-        articles = self.article_of[same]
-        order = self._ranked(same, scores[same], sort, articles)
-        best = same[order[_group_starts(articles[order])]]
-        return [int(best[i]) for i in self._ranked(best, scores[best], sort)]
+        matched = matched[np.isin(self.story_of[matched], self.story_of[docnums])]
+        found = {}
+        for docnum in docnums:
+            same = matched[(self.story_of[matched] == self.story_of[docnum])
+                           & (self.article_of[matched] != self.article_of[docnum])]
+            articles = self.article_of[same]
+            order = self._ranked(same, scores[same], sort, articles)
+            best = same[order[_group_starts(articles[order])]]
+            found[docnum] = [int(best[i]) for i in self._ranked(best, scores[best], sort)]
+        return found
 
     def _date_key(self, docnum: int) -> int | None:
         value = int(self.dates[docnum])
