@@ -66,16 +66,17 @@ def sketch(article: Article) -> np.ndarray | None:
     if not sketched:
         return None
     minhash = RMinHash(num_perm=NUM_PERM, seed=SEED)
-    minhash.update(sorted(sketched))
+    minhash.update(sketched)
     return np.array(minhash.digest(), dtype=np.uint32)
 
 
-def shingles(text: str) -> set[str]:
-    """The word shingles a body is sketched over: runs of ``SHINGLE_WORDS`` lower-cased words (fewer in a
-    shorter text)."""
+def shingles(text: str) -> list[str]:
+    """The word shingles a body is sketched over (repeats included: a MinHash sees a set): each run of
+    ``SHINGLE_WORDS`` lower-cased words, or all of them in a shorter text."""
     words = _WORD.findall(text.lower())
-    return {" ".join(words[i:i + SHINGLE_WORDS]) for i in range(max(1, len(words) - SHINGLE_WORDS + 1))} \
-        if words else set()
+    if len(words) <= SHINGLE_WORDS:
+        return [" ".join(words)] if words else []
+    return list(map(" ".join, zip(*(words[i:] for i in range(SHINGLE_WORDS)))))
 
 
 def story_ids(keys: Sequence[Key], signatures: np.ndarray) -> dict[Key, int]:
@@ -114,11 +115,13 @@ def _candidates(signatures: np.ndarray) -> np.ndarray:
     n = len(signatures)
     found = []
     for band in range(BANDS):
-        rows = np.ascontiguousarray(signatures[:, band * BAND_ROWS:(band + 1) * BAND_ROWS])
-        buckets = np.unique(rows.view(np.dtype((np.void, rows.dtype.itemsize * BAND_ROWS))).reshape(-1),
-                            return_inverse=True)[1].reshape(-1)
-        order = np.argsort(buckets, kind="stable")
-        ordered = buckets[order]
+        rows = signatures[:, band * BAND_ROWS:(band + 1) * BAND_ROWS].astype(np.uint64)
+        # the band's values as one key (a collision between different values only adds a candidate)
+        keys = rows[:, 0]
+        for column in range(1, BAND_ROWS):
+            keys = keys * np.uint64(0x9E3779B97F4A7C15) + rows[:, column]
+        order = np.argsort(keys, kind="stable")
+        ordered = keys[order]
         for step in range(1, min(BUCKET_WINDOW, n - 1) + 1):
             same = ordered[step:] == ordered[:-step]
             if not same.any():

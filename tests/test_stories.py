@@ -219,3 +219,24 @@ def test_cli_collapse_json_and_terminal(run_cli, news_index):
     assert shown.code == 0
     assert "   +1 copy: Kazinform\n" in shown.stdout
     assert "copy" not in run_cli("query", "agreements Chelyabinsk", "--index", str(news_index), "--limit", "1").stdout
+
+
+def test_shards_collapse_the_stories_each_holds(tmp_path, news, news_index):
+    """A sharded backend collapses the copies within a shard; copies in two shards are two stories (README)."""
+    from searchkit import search
+    from searchkit.query import build_query
+    from searchkit.shards import ShardedBackend
+
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "copy.txt").write_text(kazinform_copy_as_tca(news / "001_1e54385107a71e68.txt"))
+    Index.build([other], tmp_path / "shard", punkt_from=news_index)
+    with Index.open(news_index) as first, Index.open(tmp_path / "shard") as second:
+        settings = first.settings
+        parsed = build_query("agreements Chelyabinsk", settings=settings)
+        hits = search.run(ShardedBackend([first.backend, second.backend]), parsed, settings, limit=20, sort="score",
+                          per_article=True, expand=False, highlights=False, collapse=True)
+    story = {"tca-chelyabinsk", "001_1e54385107a71e68"}
+    first_shard = [hit for hit in hits if hit.passage.article in story]
+    assert [{hit.passage.article, *(c.article for c in hit.copies)} for hit in first_shard] == [story]
+    assert [hit.copies for hit in hits if hit.passage.article == "copy"] == [()]
