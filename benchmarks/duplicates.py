@@ -49,6 +49,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--stories", type=int, default=2000, help="originals republished as copies")
     parser.add_argument("--background", type=int, default=6000, help="other stories (non-copies)")
     parser.add_argument("--builds", type=int, default=2, help="timed builds with and without sketching, each")
+    parser.add_argument("--thresholds", default="0.4,0.45", help="other verification thresholds to compare, on the "
+                        "same signatures")
     parser.add_argument("--out", type=Path, help="write the figures as JSON here")
     args = parser.parse_args(argv)
     try:
@@ -75,6 +77,16 @@ def main(argv: list[str] | None = None) -> dict:
     result = {"stories": args.stories, "background": args.background, "articles": len(articles),
               "copies": len(articles) - args.stories - args.background, "settings": stories.SETTINGS,
               **measure(articles, originals, {article: story for (_, article), story in found.items()}), **timings}
+    result["other_thresholds"] = {}
+    chosen = stories.THRESHOLD
+    for threshold in map(float, args.thresholds.split(",") if args.thresholds else ()):
+        stories.THRESHOLD = threshold
+        try:
+            other = stories.story_ids(keys, signatures)
+        finally:
+            stories.THRESHOLD = chosen
+        figures = measure(articles, originals, {article: story for (_, article), story in other.items()})
+        result["other_thresholds"][str(threshold)] = {k: figures[k] for k in ("recall", "precision", "predicted_pairs")}
     report(result)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -236,6 +248,8 @@ def report(r: dict) -> None:
           f"(x{r['build_wall_ratio']}), CPU {r['build_cpu_s']['without']:.2f} -> {r['build_cpu_s']['with']:.2f} s "
           f"(x{r['build_cpu_ratio']}); target: x1.10 at most")
     print(f"sketching: {r['sketch_ms_per_article']} ms an article; the commit's clustering: {r['cluster_cpu_s']} s CPU")
+    for threshold, figures in r["other_thresholds"].items():
+        print(f"verified at {threshold} instead: recall {figures['recall']}, precision {figures['precision']}")
 
 
 if __name__ == "__main__":

@@ -103,14 +103,11 @@ class LocalBackend:
             scores = self._whoosh_scores(searcher, parsed, context, arrays.doc_count)
         if per_article:
             scores = arrays.per_article(scores, parsed.query, stats, self.settings)
-        if not collapse:
-            top = arrays.top(scores, limit, sort)
-            ids = self._ids([docnum for docnum, _, _ in top])
-            return [Ranked(ids[docnum], score, day) for docnum, score, day in top]
-        top = arrays.top(arrays.collapse(scores, sort), limit, sort)
-        copies = arrays.copies(scores, [docnum for docnum, _, _ in top], sort)
+        top = arrays.top(arrays.collapse(scores, sort) if collapse else scores, limit, sort)
+        copies = arrays.copies(scores, [docnum for docnum, _, _ in top], sort) if collapse else {}
         ids = self._ids([docnum for docnum, _, _ in top] + [c for found in copies.values() for c in found])
-        return [Ranked(ids[docnum], score, day, tuple(ids[c] for c in copies[docnum])) for docnum, score, day in top]
+        return [Ranked(ids[docnum], score, day, tuple(ids[c] for c in copies.get(docnum, ())))
+                for docnum, score, day in top]
 
     def passages(self, ids: Sequence[str]) -> list[Passage]:
         searcher = self.searcher()
