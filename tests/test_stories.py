@@ -240,3 +240,28 @@ def test_shards_collapse_the_stories_each_holds(tmp_path, news, news_index):
     first_shard = [hit for hit in hits if hit.passage.article in story]
     assert [{hit.passage.article, *(c.article for c in hit.copies)} for hit in first_shard] == [story]
     assert [hit.copies for hit in hits if hit.passage.article == "copy"] == [()]
+
+
+@pytest.mark.slow
+def test_duplicates_benchmark_runs(tmp_path):
+    """A small run of ``benchmarks/duplicates.py`` (so that it never rots); its figures are checked only loosely."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO
+    from searchkit.collections import shared_data_dir
+
+    if not (shared_data_dir() / "reuters21578").is_dir():
+        pytest.skip(f"Reuters-21578 is absent from {shared_data_dir()} (set SEARCHKIT_SHARED_DATA)")
+    out = tmp_path / "duplicates.json"
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "duplicates.py"), "--stories", "40", "--background", "80",
+         "--builds", "1", "--thresholds", "0.45", "--out", str(out)],
+        capture_output=True, text=True, timeout=600,
+        env={**os.environ, "SEARCHKIT_BENCH_CACHE": str(tmp_path / "cache")},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["similar_pairs"] > 0 and result["recall"] > 0.8 and result["precision"] > 0.8
+    assert set(result["build_cpu_s"]) == {"with", "without"} and result["sketch_ms_per_article"] > 0
