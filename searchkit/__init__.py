@@ -18,7 +18,7 @@ from .errors import (
 )
 from .check import CheckReport, check_index
 from .index import Index
-from .models import Article, BuildReport, Highlight, Hit, IndexStats, Passage, Results, SkippedFile
+from .models import Article, BuildReport, Highlight, Hit, IndexStats, Passage, Results, SkippedFile, StoryCopy
 from .settings import Settings
 from .version import __version__
 
@@ -30,6 +30,7 @@ __all__ = [
     "Hit",
     "Results",
     "Highlight",
+    "StoryCopy",
     "BuildReport",
     "IndexStats",
     "SkippedFile",

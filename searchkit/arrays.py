@@ -22,7 +22,7 @@ from .errors import IndexCorrupt, IndexUntrusted
 
 __all__ = [
     "SegmentArrays", "write", "read_meta", "read_segment", "read_column",
-    "FOLDER", "SCORED_FIELDS", "FILTER_FIELDS", "DATE_FIELD", "UNDATED", "FACET_FIELDS", "LISTED_FIELDS",
+    "FOLDER", "SCORED_FIELDS", "FILTER_FIELDS", "DATE_FIELD", "STORY_FIELD", "UNDATED", "FACET_FIELDS", "LISTED_FIELDS",
     "read_facet",
 ]
 
@@ -31,6 +31,7 @@ FORMAT = 5
 SCORED_FIELDS = schema.SEARCH_FIELDS
 FILTER_FIELDS = ("source", "place", "speaker")
 DATE_FIELD = "date"
+STORY_FIELD = "story"
 ID_FIELD = "id"
 ARTICLE_FIELDS = ("path", "article")
 """Together they name an article: an article id is unique within its file."""
@@ -123,9 +124,10 @@ class SegmentArrays:
         _write_arrays(_segment_file(Path(index_dir), segment_id), arrays)
 
 
-def write(index_path: str | os.PathLike, ix) -> None:
+def write(index_path: str | os.PathLike, ix, stories: Mapping[tuple[str, str], int]) -> None:
     """Write the per-document arrays of the index's current generation into ``index_path/topk`` (live, date,
-    article, id key, field lengths, facet codes), from the ``.topk`` file each segment's builder wrote beside it."""
+    article, story, id key, field lengths, facet codes), from the ``.topk`` file each segment's builder wrote beside
+    it; ``stories`` numbers the articles' stories by (path, article id) (``stories.story_ids``)."""
     index_dir = Path(index_path)
     folder = index_dir / FOLDER
     staging = index_dir / f".{FOLDER}.tmp"
@@ -149,7 +151,9 @@ def write(index_path: str | os.PathLike, ix) -> None:
         np.save(staging / "live.npy", live)
         dates = np.concatenate([a[f"{DATE_FIELD}.values"] for a in arrays]) if arrays else np.zeros(0, np.int64)
         np.save(staging / f"{DATE_FIELD}.values.npy", np.where(live, dates, UNDATED))
-        np.save(staging / "article.values.npy", _articles(arrays, offsets, live))
+        keys, names = _article_keys(arrays, offsets)
+        np.save(staging / "article.values.npy", _articles(keys, live))
+        np.save(staging / f"{STORY_FIELD}.values.npy", _stories(keys, names, live, stories))
         ids = np.concatenate([a[f"{ID_FIELD}.values"] for a in arrays]) if arrays else np.zeros(0, np.uint64)
         np.save(staging / f"{ID_FIELD}.values.npy", ids)
         for field in FACET_FIELDS:
@@ -328,15 +332,42 @@ def _term_docs(arrays: dict[str, np.ndarray], field: str) -> Iterator[tuple[byte
         yield term, docs[offsets[i]:offsets[i + 1]]
 
 
-def _articles(arrays: list[dict[str, np.ndarray]], offsets: list[int], live: np.ndarray) -> np.ndarray:
-    """Each live document's article as an ordinal (0, 1, ... per distinct path and article id); deleted: -1."""
-    keys = np.zeros((len(live), len(ARTICLE_FIELDS)), dtype=np.int64)
+def _article_keys(arrays: list[dict[str, np.ndarray]], offsets: list[int]) -> tuple[np.ndarray, list[list[bytes]]]:
+    """Each document's (path, article id) as term numbers, and the terms those numbers stand for."""
+    keys = np.zeros((sum(len(a[f"{DATE_FIELD}.values"]) for a in arrays), len(ARTICLE_FIELDS)), dtype=np.int64)
+    names: list[list[bytes]] = []
     for column, field in enumerate(ARTICLE_FIELDS):
         ids: dict[bytes, int] = {}
         for segment, offset in zip(arrays, offsets):
             for term, docs in _term_docs(segment, field):
                 keys[docs + offset, column] = ids.setdefault(term, len(ids))
+        names.append(list(ids))
+    return keys, names
+
+
+def _articles(keys: np.ndarray, live: np.ndarray) -> np.ndarray:
+    """Each live document's article as an ordinal (0, 1, ... per distinct path and article id); deleted: -1."""
     ordinals = np.full(len(live), -1, dtype=np.int64)
     if live.any():
         ordinals[live] = np.unique(keys[live], axis=0, return_inverse=True)[1].reshape(-1)
     return ordinals
+
+
+def _stories(keys: np.ndarray, names: list[list[bytes]], live: np.ndarray,
+             stories: Mapping[tuple[str, str], int]) -> np.ndarray:
+    """Each live document's story (``stories`` of its article; an article without one is a story of its own,
+    numbered after them); deleted: -1."""
+    values = np.full(len(live), -1, dtype=np.int64)
+    if not live.any():
+        return values
+    pairs, inverse = np.unique(keys[live], axis=0, return_inverse=True)
+    paths, articles = names
+    next_story = max(stories.values(), default=-1) + 1
+    numbers = np.empty(len(pairs), dtype=np.int64)
+    for i, (path, article) in enumerate(pairs.tolist()):
+        story = stories.get((paths[path].decode("utf-8"), articles[article].decode("utf-8")))
+        if story is None:
+            story, next_story = next_story, next_story + 1
+        numbers[i] = story
+    values[live] = numbers[inverse.reshape(-1)]
+    return values

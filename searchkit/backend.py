@@ -47,12 +47,14 @@ _HEX = frozenset("0123456789abcdef")
 class Ranked:
     """One ranked passage (or, per article, an article's best passage): its id, score and sort keys.
 
-    ``day`` is the passage's date as the date column orders it (larger is newer), or None when undated.
+    ``day`` is the passage's date as the date column orders it (larger is newer), or None when undated;
+    ``copies``, when ranked with ``collapse``, the best matching passage of each other article of its story.
     """
 
     passage_id: str
     score: float
     day: int | None = None
+    copies: tuple[str, ...] = ()
 
     def key(self, sort: str) -> tuple[float, ...]:
         """The merge key, smallest first: best score first, then passage id; by date, newest first, undated last."""
@@ -126,11 +128,11 @@ class Backend(Protocol):
 
     def rank(
         self, parsed: ParsedQuery, stats: Statistics, limit: int, *, sort: str, per_article: bool,
-        facets: Sequence[str] = (), months: bool = False,
+        facets: Sequence[str] = (), months: bool = False, collapse: bool = False,
     ) -> Ranking:
         """The best ``limit`` matches in the order of ``Ranked.key(sort)``, scored with ``stats``, with the count
         of all matches, and per value of the ``facets`` fields (of ``FACET_FIELDS``) and per month if
-        ``months``."""
+        ``months``; with ``collapse``, only each story's best, with its copies (the counts stay of matches)."""
 
     def passages(self, ids: Sequence[str]) -> list[Passage]:
         """The passages with these ids, in order.

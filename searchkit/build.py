@@ -18,11 +18,12 @@ import time as _time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import whoosh.index
 from whoosh.index import LockError
 
-from . import schema, store
+from . import schema, store, stories
 from .errors import ArticleError, IndexLocked
 from .models import BuildReport, SkippedFile
 from .pool import rewrite_segments, write_segments
@@ -48,6 +49,8 @@ SHARD_BYTES = 2_000_000
 
 Progress = Callable[[int, int, str], None]
 """Called as ``progress(files_done, files_total, current_path)`` while indexing."""
+FileOutcome = tuple[int, int, list[SkippedFile], list[tuple[str, Any]]]
+"""What indexing a file did: articles, passages, what was skipped, and (article id, signature) of its articles."""
 
 
 def commit(
@@ -172,8 +175,12 @@ class _Transaction:
                 punkt_file.write_text(json.dumps(punkt_to_json(params), indent=0), encoding="utf-8")
         splitter = PassageSplitter(params, max_chars=self.settings.max_passage_chars)
 
+        if changed:
+            stories.check_library()
         new_segments, outcomes = _index_files(self._ix, changed, splitter, progress)
         articles = passages = added = replaced = 0
+        deleted: list[str] = list(removed)
+        sketched: list[tuple[stories.Key, Any]] = []
         try:
             writer = self._ix.writer(compound=False)
         except LockError:
@@ -182,7 +189,8 @@ class _Transaction:
             for key in removed:
                 writer.delete_by_term("path", key)
                 del known[key]
-            for (f, key, fingerprint), (file_articles, file_passages, file_skipped) in zip(changed, outcomes):
+            for (f, key, fingerprint), (file_articles, file_passages, file_skipped, file_sketches) in zip(
+                    changed, outcomes):
                 skipped.extend(file_skipped)
                 if file_articles == 0:
                     continue  # a changed file that can no longer be read keeps its indexed passages
@@ -190,9 +198,11 @@ class _Transaction:
                 replaced += key in known or old_key is not None
                 added += key not in known and old_key is None
                 for stale in (key, old_key):
-                    if stale in known:
+                    if stale is not None and stale in known:
                         writer.delete_by_term("path", stale)
                         del known[stale]
+                        deleted.append(stale)
+                sketched.extend(((key, article_id), signature) for article_id, signature in file_sketches)
                 known[key] = {**fingerprint, "articles": file_articles, "passages": file_passages}
                 articles += file_articles
                 passages += file_passages
@@ -203,8 +213,9 @@ class _Transaction:
             raise
         from . import arrays  # NumPy: only for writing or answering queries
 
+        story_ids = self._stories(deleted, sketched)
         if self._ix.doc_count():
-            arrays.write(self.directory, self._ix)
+            arrays.write(self.directory, self._ix, story_ids)
         else:  # no passages: there may be no segments (Whoosh's EmptyReader), and no query needs arrays
             shutil.rmtree(self.directory / arrays.FOLDER, ignore_errors=True)
         seconds = _time.perf_counter() - began
@@ -219,6 +230,18 @@ class _Transaction:
             skipped=tuple(skipped),
             seconds=seconds,
         )
+
+    def _stories(self, deleted: list[str], sketched: list[tuple[stories.Key, Any]]) -> dict[stories.Key, int]:
+        """Keep the signatures of the articles still indexed, with those just ``sketched`` (the files ``deleted``
+        drop theirs), and number the stories they form."""
+        import numpy as np
+
+        keys, signatures = stories.kept(*stories.read(self.directory), deleted)
+        if sketched:
+            keys += [key for key, _ in sketched]
+            signatures = np.concatenate([signatures, np.stack([signature for _, signature in sketched])])
+        stories.write(self.directory, keys, signatures)
+        return stories.story_ids(keys, signatures)
 
     def _write_manifest(self, seconds: float) -> None:
         files = self.manifest["files"]
@@ -236,6 +259,7 @@ class _Transaction:
             generation=self.directory.name,
             segment_files=store.file_checksums(self.directory, self.manifest.get("segment_files")),
             settings=self.settings.to_dict(),
+            stories=stories.SETTINGS,
         )
         self.manifest.setdefault("created", self.manifest["updated"])
         (self.directory / MANIFEST).write_text(json.dumps(self.manifest, indent=1, sort_keys=True), encoding="utf-8")
@@ -292,9 +316,9 @@ class _ArticleReader:
 
 def _index_files(
     ix, changed: list[tuple[str, str, dict]], splitter, progress: Progress | None,
-) -> tuple[list, list[tuple[int, int, list[SkippedFile]]]]:
+) -> tuple[list, list[FileOutcome]]:
     """Index the ``changed`` files' passages into new segments of ``ix`` (uncommitted); per file, the counts
-    of articles and passages indexed and what was skipped.
+    of articles and passages indexed, what was skipped, and the indexed articles' signatures (``stories``).
 
     Large inputs are indexed by one process per core; a file of ``SHARD_BYTES`` or more is shared among them
     (each reads all of it and indexes every n-th article), so that one big JSON Lines file uses every core.
@@ -303,19 +327,23 @@ def _index_files(
     jobs = [(file_no, shard, shards) for file_no, (_, _, fp) in enumerate(changed)
             for shards in [procs if fp["size"] >= SHARD_BYTES else 1] for shard in range(shards)]
 
-    def index_job(job: tuple[int, int, int], add: Callable[[dict], None]) -> tuple[int, int, list[SkippedFile]]:
+    def index_job(job: tuple[int, int, int], add: Callable[[dict], None]) -> FileOutcome:
         file_no, shard, shards = job
         f, key, _ = changed[file_no]
         read_skipped: list[SkippedFile] = []
         split_skipped: list[SkippedFile] = []
+        sketches: list[tuple[str, Any]] = []
         file_articles = file_passages = 0
         for n, article in enumerate(_ArticleReader(read_skipped).articles(f)):
             if n % shards == shard:
                 added = _index_article(article, splitter, key, add, split_skipped)
                 file_articles += added > 0
                 file_passages += added
+                signature = stories.sketch(article) if added else None
+                if signature is not None:
+                    sketches.append((article.id, signature))
         # Every shard reads the whole file and meets the same bad lines: the first one reports them.
-        return file_articles, file_passages, (read_skipped if shard == 0 else []) + split_skipped
+        return file_articles, file_passages, (read_skipped if shard == 0 else []) + split_skipped, sketches
 
     shards_left = collections.Counter(file_no for file_no, _, _ in jobs)
     files_done = 0
@@ -333,12 +361,12 @@ def _index_files(
     if progress:
         progress(0, len(changed), changed[0][0] if changed else "")
     segments, outcomes = write_segments(ix, jobs, index_job, procs=procs, progress=job_done, copy=SegmentArrays)
-    per_file: list[tuple[int, int, list[SkippedFile]]] = [(0, 0, []) for _ in changed]
-    for (file_no, _, _), (file_articles, file_passages, file_skipped) in zip(jobs, outcomes):
-        a, p, k = per_file[file_no]
-        per_file[file_no] = (a + file_articles, p + file_passages, k + file_skipped)
+    per_file: list[FileOutcome] = [(0, 0, [], []) for _ in changed]
+    for (file_no, _, _), (file_articles, file_passages, file_skipped, file_sketches) in zip(jobs, outcomes):
+        a, p, k, s = per_file[file_no]
+        per_file[file_no] = (a + file_articles, p + file_passages, k + file_skipped, s + file_sketches)
     # Shards report the articles they could not split in turn: in line order, as one process would.
-    per_file = [(a, p, sorted(k, key=lambda skip: skip.line or 0)) for a, p, k in per_file]
+    per_file = [(a, p, sorted(k, key=lambda skip: skip.line or 0), s) for a, p, k, s in per_file]
     return segments, per_file
 
 

@@ -331,6 +331,9 @@ def query(
     timeline_by: Optional[str] = typer.Option(
         None, "--timeline-by", metavar="PERIOD", help="The timeline's period: month or year (implies --timeline)."
     ),
+    collapse: bool = typer.Option(
+        False, "--collapse", help="One hit per story: copies of one agency story (other outlets) listed under it."
+    ),
     json: bool = typer.Option(False, "--json", help="One JSON object per hit per line (then one for the facets, one "
                               "for the timeline)."),
 ) -> None:
@@ -343,7 +346,7 @@ def query(
             hits = ix.search(
                 text, limit=limit, source=source, place=place, since=since, until=until, speaker=speaker, sort=sort,
                 per_article=per_article, expand=expand, today=day, aliases=False if no_aliases else aliases or True,
-                facets=facet or facets, timeline=timeline_by or ("auto" if timeline else None),
+                facets=facet or facets, timeline=timeline_by or ("auto" if timeline else None), collapse=collapse,
             )
     except NothingToSearch as e:  # not malformed: nothing can match, as when nothing matched
         stderr.print(f"note: {e}", markup=False, soft_wrap=True)

@@ -186,7 +186,7 @@ class Index:
         since: str | date | None = None, until: str | date | None = None, speaker: str | None = None,
         sort: str = "score", syntax: bool = True, highlights: bool = True, per_article: bool = False,
         expand: bool = False, today: date | None = None, aliases: bool | str | os.PathLike = True,
-        facets: bool | Sequence[str] = False, timeline: str | None = None,
+        facets: bool | Sequence[str] = False, timeline: str | None = None, collapse: bool = False,
     ) -> Results:
         """Ranked passages matching ``text`` (Whoosh query syntax), best first, with highlights, and
         ``Results.total``, how many matched in all.
@@ -213,6 +213,11 @@ class Index:
         period, oldest first, with 0 for periods between them without any. With ``per_article``, all of these
         count articles (each by the passage shown).
 
+        ``collapse=True`` returns one hit per story (copies of one agency story, found when the index was
+        written; see ``stories``): its first passage in the ranking in use (with ``per_article``, its best
+        article), the story's other matching articles in ``Hit.copies``; ``limit`` counts stories (``total``,
+        facets and timeline still count matches).
+
         Raises:
             NothingToSearch: every word of ``text`` is a stop word (a ``QueryError``).
             QueryError: the query, a filter, ``limit``, ``sort``, ``facets`` or ``timeline`` is malformed (an unknown
@@ -227,7 +232,7 @@ class Index:
             until=(until, DAY), speaker=(speaker, TEXT), sort=(sort, str), syntax=(syntax, bool),
             highlights=(highlights, bool), per_article=(per_article, bool), expand=(expand, bool),
             today=(today, (date, type(None))), aliases=(aliases, (bool, str, os.PathLike)),
-            facets=(facets, (bool, list, tuple)), timeline=(timeline, TEXT),
+            facets=(facets, (bool, list, tuple)), timeline=(timeline, TEXT), collapse=(collapse, bool),
         )
         fields = _facet_fields(facets)
         if timeline is not None and timeline not in TIMELINES:
@@ -247,7 +252,7 @@ class Index:
             )
             return search.run(
                 generation.backend, parsed, settings, limit=limit, sort=sort, per_article=per_article,
-                expand=expand, highlights=highlights, facets=fields, timeline=timeline,
+                expand=expand, highlights=highlights, facets=fields, timeline=timeline, collapse=collapse,
             )
 
     def get(self, passage_id: str) -> Passage:

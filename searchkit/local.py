@@ -17,7 +17,7 @@ from typing import Any
 import whoosh.index
 from whoosh.searching import Searcher
 
-from . import safepickle, schema, store
+from . import safepickle, schema, store, stories
 from .backend import Counts, Lexicon, Ranked, Ranking, Term, tiebreak
 from .bounds import MAX_WHOOSH_POSTINGS, check_whoosh_reach
 from .errors import IndexCorrupt, IndexIncompatible, IndexNotFound, IndexUntrusted, PassageNotFound
@@ -86,11 +86,11 @@ class LocalBackend:
 
     def rank(
         self, parsed: ParsedQuery, stats: Statistics, limit: int, *, sort: str, per_article: bool,
-        facets: Sequence[str] = (), months: bool = False,
+        facets: Sequence[str] = (), months: bool = False, collapse: bool = False,
     ) -> Ranking:
         searcher = self.searcher()
         context = searcher.context(weighting=BM25FWeighting(stats, self.settings))
-        if sort == "score" and not per_article and not facets and not months and self._arrays is None and \
+        if sort == "score" and not (per_article or facets or months or collapse) and self._arrays is None and \
                 not self._warm and parsed.postings <= ARRAYS_FIRST_QUERY_POSTINGS:
             self._warm = True  # the next query loads the arrays
             return self._rank_by_whoosh(searcher, parsed, context, limit)
@@ -103,9 +103,11 @@ class LocalBackend:
             scores = self._whoosh_scores(searcher, parsed, context, arrays.doc_count)
         if per_article:
             scores = arrays.per_article(scores, parsed.query, stats, self.settings)
-        top = arrays.top(scores, limit, sort)
-        ids = self._ids([docnum for docnum, _, _ in top])
-        return Ranking([Ranked(ids[docnum], score, day) for docnum, score, day in top],
+        top = arrays.top(arrays.collapse(scores, sort) if collapse else scores, limit, sort)
+        copies = arrays.copies(scores, [docnum for docnum, _, _ in top], sort) if collapse else {}
+        ids = self._ids([docnum for docnum, _, _ in top] + [c for found in copies.values() for c in found])
+        return Ranking([Ranked(ids[docnum], score, day, tuple(ids[c] for c in copies.get(docnum, ())))
+                        for docnum, score, day in top],
                        arrays.counts(scores, facets, months))
 
     def passages(self, ids: Sequence[str]) -> list[Passage]:
@@ -245,6 +247,7 @@ def open_generation(path: Path, *, verify: bool, settings: Settings | None) -> G
                 f"{manifest.get('searchkit_version')}); this searchkit {__version__} reads version "
                 f"{schema.SCHEMA_VERSION}: rebuild it with searchkit index --rebuild"
             )
+        stories.check_settings(manifest, path)
         try:
             built = Settings.from_dict(manifest.get("settings", {}))
         except ValueError as e:

@@ -1,4 +1,4 @@
-"""Frozen records shared by every step: Article → Passage → Hit (with Highlight), and BuildReport."""
+"""Frozen records shared by every step: Article → Passage → Hit (with Highlight, StoryCopy), and BuildReport."""
 
 from __future__ import annotations
 
@@ -96,21 +96,40 @@ class Highlight:
 
 
 @dataclass(frozen=True, slots=True)
+class StoryCopy:
+    """Another article of a hit's story (a copy of the same agency story) that matched: ``id`` is its best
+    matching passage."""
+
+    article: str
+    source: str | None
+    date: date | None
+    id: str
+
+    def to_dict(self) -> dict:
+        return {"article": self.article, "source": self.source,
+                "date": self.date.isoformat() if self.date else None, "id": self.id}
+
+
+@dataclass(frozen=True, slots=True)
 class Hit:
-    """One ranked result: the passage, its rank (1-based), BM25F score and highlight fragments."""
+    """One ranked result: the passage, its rank (1-based), BM25F score and highlight fragments; with
+    ``collapse``, the other matching copies of its story."""
 
     rank: int
     score: float
     passage: Passage
     highlights: tuple[Highlight, ...]
+    copies: tuple[StoryCopy, ...] = ()
 
     def to_dict(self, cwd: Path | None = None) -> dict:
-        """The JSON contract of one hit (see README, "JSON output"): the passage plus rank, score, highlights."""
+        """The JSON contract of one hit (see README, "JSON output"): the passage plus rank, score, highlights,
+        copies."""
         return {
             "rank": self.rank,
             "score": round(self.score, 6),
             **self.passage.to_dict(cwd),
             "highlights": [h.to_dict() for h in self.highlights],
+            "copies": [c.to_dict() for c in self.copies],
         }
 
 

@@ -102,6 +102,10 @@ def hit_text(hit: Hit) -> Text:
         line.append("…" if fragment.start + len(fragment.text) < len(p.text) else "")
         out.append_text(line)
         out.append("\n")
+    if hit.copies:
+        names = ", ".join(copy.source or copy.article for copy in hit.copies)
+        out.append(visible(f"   +{len(hit.copies)} {'copy' if len(hit.copies) == 1 else 'copies'}: {names}\n"),
+                   style="yellow")
     out.append(visible(f"   id {p.id} · {display_path(p.path)}:{p.span[0]}-{p.span[1]}"), style="dim")
     return out
 

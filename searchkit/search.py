@@ -10,10 +10,10 @@ from collections.abc import Iterator, Sequence
 
 from whoosh import query as wq
 
-from .backend import Backend, Counts, Term
+from .backend import Backend, Counts, Ranked, Term
 from .bounds import bound_patterns
 from .highlight import highlight, match_terms
-from .models import Hit, Results
+from .models import Hit, Results, StoryCopy
 from .query import ParsedQuery, expanded, word_terms
 from .scoring import SharedFrequencies, Statistics
 from .settings import Settings
@@ -26,7 +26,7 @@ AUTO_MONTHS = 36
 
 def run(
     backend: Backend, parsed: ParsedQuery, settings: Settings, *, limit: int, sort: str, per_article: bool,
-    expand: bool, highlights: bool, facets: Sequence[str] = (), timeline: str | None = None,
+    expand: bool, highlights: bool, facets: Sequence[str] = (), timeline: str | None = None, collapse: bool = False,
 ) -> Results:
     """The hits of ``parsed`` (validated by the caller), best first, with the count of all matches and, if asked
     for, their facets and timeline (see ``Index.search``).
@@ -40,12 +40,13 @@ def run(
         parsed = _expanded(backend, parsed, stats, settings, per_article)
         stats = _statistics(backend, parsed, per_article)
     ranked = backend.rank(parsed, stats, limit, sort=sort, per_article=per_article, facets=facets,
-                          months=timeline is not None)
+                          months=timeline is not None, collapse=collapse)
     passages = backend.passages([r.passage_id for r in ranked])
     terms = match_terms(parsed.query) if highlights and ranked else None
     counts = ranked.counts
+    copies = _copies(backend, ranked)
     return Results(
-        [Hit(rank, r.score, passage, highlight(passage.text, terms) if terms is not None else ())
+        [Hit(rank, r.score, passage, highlight(passage.text, terms) if terms is not None else (), copies[r.passage_id])
          for rank, (r, passage) in enumerate(zip(ranked, passages), start=1)],
         total=counts.total,
         facets={field: _most_first(counts.facets.get(field, {})) for field in facets} if facets else None,
@@ -73,6 +74,13 @@ def _timeline(counts: Counts, period: str) -> list[tuple[str, int]]:
         for month, count in months:
             by_period[month[:4]] = by_period.get(month[:4], 0) + count
     return [(name, by_period.get(name, 0)) for name in names]
+
+
+def _copies(backend: Backend, ranked: list[Ranked]) -> dict[str, tuple[StoryCopy, ...]]:
+    """Each ranked passage's story copies (``collapse``), by passage id."""
+    copies = {p.id: StoryCopy(p.article, p.source, p.date, p.id)
+              for p in backend.passages([c for r in ranked for c in r.copies])}
+    return {r.passage_id: tuple(copies[c] for c in r.copies) for r in ranked}
 
 
 def query_terms(parsed: ParsedQuery) -> Iterator[Term]:

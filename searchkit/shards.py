@@ -39,9 +39,11 @@ class ShardedBackend:
 
     def rank(
         self, parsed: ParsedQuery, stats: Statistics, limit: int, *, sort: str, per_article: bool,
-        facets: Sequence[str] = (), months: bool = False,
+        facets: Sequence[str] = (), months: bool = False, collapse: bool = False,
     ) -> Ranking:
-        rankings = [shard.rank(parsed, stats, limit, sort=sort, per_article=per_article, facets=facets, months=months)
+        # Stories are found within each shard (its own signatures): copies in two shards are two stories.
+        rankings = [shard.rank(parsed, stats, limit, sort=sort, per_article=per_article, facets=facets, months=months,
+                               collapse=collapse)
                     for shard in self.shards]
         return Ranking(merge(rankings, limit, sort), Counts.combine(r.counts for r in rankings))
 

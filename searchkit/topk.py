@@ -23,7 +23,7 @@ from whoosh.matching.mcore import NullMatcherClass
 
 from . import schema, scoring
 from .arrays import (
-    DATE_FIELD, FILTER_FIELDS, SCORED_FIELDS, UNDATED, read_column, read_facet, read_meta, read_segment,
+    DATE_FIELD, FILTER_FIELDS, SCORED_FIELDS, STORY_FIELD, UNDATED, read_column, read_facet, read_meta, read_segment,
 )
 from .backend import Counts
 from .settings import Settings
@@ -80,6 +80,8 @@ class TopK:
         self.dates = read_column(index_dir, f"{DATE_FIELD}.values", "i", self.doc_count, mapped=True)
         self.article_of = read_column(index_dir, "article.values", "i", self.doc_count)
         self.article_count = int(self.article_of.max(initial=-1)) + 1
+        self.story_of = read_column(index_dir, f"{STORY_FIELD}.values", "i", self.doc_count, mapped=True)
+        """Each passage's story (``stories``): the articles that are copies of one story share it."""
         self.ids = read_column(index_dir, "id.values", "u", self.doc_count, mapped=True)
         """Each passage's ``backend.tiebreak`` key: the order among equal scores."""
         self._article_lengths: dict[str, np.ndarray] = {}
@@ -123,9 +125,7 @@ class TopK:
         matched = np.flatnonzero(scores)
         articles = self.article_of[matched]
         order = np.lexsort((self.ids[matched], -scores[matched], articles))
-        first = np.ones(len(order), dtype=bool)
-        first[1:] = articles[order][1:] != articles[order][:-1]
-        best = matched[order[first]]
+        best = matched[order[_group_starts(articles[order])]]
         return best, self.article_of[best]
 
     def article_scores(self, q: wq.Query, stats: scoring.Statistics, settings: Settings) -> np.ndarray | None:
@@ -150,16 +150,11 @@ class TopK:
         with ``sort="date"``, newest first (undated last), then by score, then ``ids``."""
         matched = np.flatnonzero(scores)
         values = scores[matched]
-        if sort == "date":
-            dates = self.dates[matched]
-            undated = dates == UNDATED
-            order = np.lexsort((self.ids[matched], -values, -np.where(undated, 0, dates), undated))[:limit]
-        else:
-            if len(matched) > limit:
-                kth = np.partition(values, len(matched) - limit)[len(matched) - limit]
-                keep = values >= kth
-                matched, values = matched[keep], values[keep]
-            order = np.lexsort((self.ids[matched], -values))[:limit]
+        if sort == "score" and len(matched) > limit:
+            kth = np.partition(values, len(matched) - limit)[len(matched) - limit]
+            keep = values >= kth
+            matched, values = matched[keep], values[keep]
+        order = self._ranked(matched, values, sort)[:limit]
         return [(int(matched[i]), float(values[i]), self._date_key(int(matched[i]))) for i in order]
 
     def counts(self, scores: np.ndarray, facets: Sequence[str], months: bool) -> Counts:
@@ -207,6 +202,42 @@ class TopK:
         first = int(found.min())
         counted = np.bincount(found - first)
         return {f"{(first + i) // 12:04d}-{(first + i) % 12 + 1:02d}": int(counted[i]) for i in np.flatnonzero(counted)}
+
+    def _ranked(self, docs: np.ndarray, values: np.ndarray, sort: str, *groups: np.ndarray) -> np.ndarray:
+        """The order of ``docs`` (scored ``values``) as ``top`` ranks them, within each of ``groups`` (the
+        last one outermost)."""
+        if sort == "date":
+            dates = self.dates[docs]
+            undated = dates == UNDATED
+            return np.lexsort((self.ids[docs], -values, -np.where(undated, 0, dates), undated, *groups))
+        return np.lexsort((self.ids[docs], -values, *groups))
+
+    # --- stories: one hit per story ----------------------------------------------------------------------------
+
+    def collapse(self, scores: np.ndarray, sort: str) -> np.ndarray:
+        """``scores`` kept only at each story's first match in the ranking ``sort`` (0 elsewhere)."""
+        matched = np.flatnonzero(scores)
+        stories = self.story_of[matched]
+        order = self._ranked(matched, scores[matched], sort, stories)
+        kept = np.zeros_like(scores)
+        best = matched[order[_group_starts(stories[order])]]
+        kept[best] = scores[best]
+        return kept
+
+    def copies(self, scores: np.ndarray, docnums: list[int], sort: str) -> dict[int, list[int]]:
+        """For each of ``docnums``, the other matching articles of its story, as their first match each, in the
+        ranking ``sort``."""
+        matched = np.flatnonzero(scores)
+        matched = matched[np.isin(self.story_of[matched], self.story_of[docnums])]
+        found = {}
+        for docnum in docnums:
+            same = matched[(self.story_of[matched] == self.story_of[docnum])
+                           & (self.article_of[matched] != self.article_of[docnum])]
+            articles = self.article_of[same]
+            order = self._ranked(same, scores[same], sort, articles)
+            best = same[order[_group_starts(articles[order])]]
+            found[docnum] = [int(best[i]) for i in self._ranked(best, scores[best], sort)]
+        return found
 
     def _date_key(self, docnum: int) -> int | None:
         value = int(self.dates[docnum])
@@ -353,6 +384,13 @@ class TopK:
 _EPOCH = 62_135_596_800_000_000
 """1970-01-01 as Whoosh's DATETIME stores it (microseconds since 0001-01-01, ``whoosh.util.times``)."""
 _DAY = 86_400_000_000
+
+
+def _group_starts(grouped: np.ndarray) -> np.ndarray:
+    """Where each run of equal values of ``grouped`` (sorted by group) starts."""
+    first = np.ones(len(grouped), dtype=bool)
+    first[1:] = grouped[1:] != grouped[:-1]
+    return first
 
 
 def _scorer(m):
