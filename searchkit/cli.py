@@ -313,9 +313,11 @@ def query(
     expand: bool = typer.Option(
         False, "--expand", help="Add words of the top hits to the query and search again (pseudo-relevance feedback)."
     ),
-    json: bool = typer.Option(False, "--json", help="One JSON object per hit per line."),
+    json: bool = typer.Option(
+        False, "--json", help='One JSON object per hit per line; then {"suggestion": ...} when there is one.'
+    ),
 ) -> None:
-    """Search the index: ranked passages with highlighted matches."""
+    """Search the index: ranked passages with highlighted matches; "did you mean" for rare or absent words."""
     try:
         day = None if today is None else parse_day(today, "--today")
         with _open(index) as ix:
@@ -335,6 +337,11 @@ def query(
             stdout.print(render.hit_text(hit))
     if not hits:
         stderr.print("no passages matched", markup=False)
+    if hits.suggestion is not None:
+        if json:
+            stdout.out(render.suggestion_json(hits.suggestion), highlight=False)
+        else:
+            stderr.print(render.suggestion_text(hits.suggestion), soft_wrap=True)
     raise typer.Exit(EXIT_OK if hits else EXIT_NO_MATCH)
 
 

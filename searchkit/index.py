@@ -17,7 +17,7 @@ from pathlib import Path
 
 from whoosh import query as wq
 
-from . import build, search, store
+from . import build, search, store, suggest
 from .arguments import DAY, TEXT, Sources, check_types, path_text, source_list
 from .backend import SORTS
 from .errors import IndexClosed, IndexNotFound, QueryError
@@ -224,10 +224,12 @@ class Index:
                 text, source=source, place=place, since=since, until=until, speaker=speaker, syntax=syntax,
                 settings=settings, today=today,
             )
-            return search.run(
+            results = search.run(
                 generation.backend, parsed, settings, limit=limit, sort=sort, per_article=per_article,
                 expand=expand, highlights=highlights,
             )
+            results.suggestion = suggest.suggestion(text, generation.backend, syntax=syntax)
+            return results
 
     def get(self, passage_id: str) -> Passage:
         """The passage with this id.

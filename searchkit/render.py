@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "visible", "message", "hit_text", "hit_json", "passage_text", "passage_json", "stats_table", "stats_json",
-    "report_text", "evaluation_table", "evaluation_json",
+    "report_text", "evaluation_table", "evaluation_json", "suggestion_text", "suggestion_json",
 ]
 
 MATCH_STYLE = "bold black on yellow"
@@ -105,6 +105,16 @@ def hit_text(hit: Hit) -> Text:
 def hit_json(hit: Hit) -> str:
     """One line of JSON: the contract in ``Hit.to_dict``."""
     return _json(hit.to_dict())
+
+
+def suggestion_text(suggestion: str) -> Text:
+    """``did you mean: <query>?``, the query made visible."""
+    return message(f"did you mean: {suggestion}?")
+
+
+def suggestion_json(suggestion: str) -> str:
+    """One line of JSON, after the hits: ``{"suggestion": <query>}``."""
+    return _json({"suggestion": suggestion})
 
 
 def passage_text(passage: Passage, neighbours: list[Passage]) -> Group:

@@ -19,7 +19,7 @@ __all__ = [
     "to_passage", "indexed_id",
 ]
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """Bumped whenever fields or analysis change: an index of another version must be rebuilt."""
 
 STOP_WORDS = frozenset("""
@@ -41,12 +41,13 @@ collections (README, "Ranking quality"): Snowball over Porter, NLTK's stop words
 
 
 Tokens = Callable[[str], list[tuple[str, tuple[int, int]]]]
-Terms = Callable[[str], tuple[int, list[str]]]
+Terms = Callable[[str], tuple[int, list[str], list[str]]]
 
 
 def _one_loop(analyzer) -> tuple[Tokens, Terms | None]:
     """``text -> [(term, (start, end))]`` as ``analyzer`` indexes it (a term's position is its list index), and
-    for indexing alone, ``text -> (position of the first term, [term, ...])`` (positions run on from it).
+    for indexing alone, ``text -> (position of the first term, [term, ...], [word, ...])`` (positions run on from
+    it; the words are every word token as written, stop words too, for the vocabulary).
 
     For Whoosh's standard stemming chain (RegexTokenizer | LowercaseFilter | StopFilter | StemFilter) the same
     steps run in one loop, configured from the analyzer's own parts: about five times faster than Whoosh's
@@ -83,13 +84,14 @@ def _one_loop(analyzer) -> tuple[Tokens, Terms | None]:
                 out.append((found, m.span()))
         return out
 
-    def terms_only(text: str) -> tuple[int, list[str]]:
+    def terms_only(text: str) -> tuple[int, list[str], list[str]]:
         # Whoosh's StopFilter numbers the kept words on from the first one's position among all words.
         if len(terms) > _MAX_CACHED_WORDS:
             terms.clear()
         out: list[str] = []
         before = 0
-        for written in whole_words.findall(text):
+        written_words = whole_words.findall(text)
+        for written in written_words:
             found = terms.get(written, _UNSEEN)
             if found is _UNSEEN:
                 found = terms[written] = term(written)
@@ -97,7 +99,7 @@ def _one_loop(analyzer) -> tuple[Tokens, Terms | None]:
                 out.append(found)
             elif not out:
                 before += 1
-        return before, out
+        return before, out, written_words
 
     return tokens, terms_only
 
@@ -111,7 +113,8 @@ if _terms_only is None:  # ANALYZER is the standard chain, which ``_one_loop`` a
     raise TypeError("schema.ANALYZER is not the standard stemming chain")
 index_terms: Terms = _terms_only
 """The terms of ``ANALYZER`` with their character spans, in order: what the index and the highlighter see; and
-``index_terms(text)``, the same terms without spans (the first one's position, then the terms), for indexing."""
+``index_terms(text)``, the same terms without spans (the first one's position, then the terms), for indexing,
+and every word token as written (``vocabulary`` counts them)."""
 
 
 _KEY = IDAnalyzer(lowercase=True)
