@@ -15,8 +15,8 @@ from .models import Passage
 from .scoring import SEARCH_FIELDS
 
 __all__ = [
-    "SCHEMA", "SCHEMA_VERSION", "ANALYZER", "analyze", "index_terms", "SEARCH_FIELDS", "STOP_WORDS", "to_document",
-    "to_passage", "indexed_id",
+    "SCHEMA", "SCHEMA_VERSION", "ANALYZER", "analyze", "index_terms", "written_words", "SEARCH_FIELDS", "STOP_WORDS",
+    "to_document", "to_passage", "indexed_id",
 ]
 
 SCHEMA_VERSION = 5
@@ -60,8 +60,7 @@ def _one_loop(analyzer) -> tuple[Tokens, Terms | None]:
         # The analyzer reuses one Token object: read each as it comes.
         return lambda text: [(t.text, (t.startchar, t.endchar)) for t in analyzer(text, chars=True, mode="index")], None
     words, stop, stemming = parts[0].expression, parts[2], parts[3]
-    # The same words without capturing groups, so that ``findall`` returns them whole (no match objects).
-    whole_words = re.compile(re.sub(r"(?<!\\)\((?!\?)", "(?:", words.pattern), words.flags)
+    whole_words = _whole(words)
     stops, shortest, longest, unstemmed, stem = stop.stops, stop.min, stop.max, stemming.ignore, stemming._stem
     terms: dict[str, str | None] = {}  # a word as written → its term, or None for a stop word
 
@@ -90,8 +89,8 @@ def _one_loop(analyzer) -> tuple[Tokens, Terms | None]:
             terms.clear()
         out: list[str] = []
         before = 0
-        written_words = whole_words.findall(text)
-        for written in written_words:
+        tokens = whole_words.findall(text)
+        for written in tokens:
             found = terms.get(written, _UNSEEN)
             if found is _UNSEEN:
                 found = terms[written] = term(written)
@@ -99,9 +98,14 @@ def _one_loop(analyzer) -> tuple[Tokens, Terms | None]:
                 out.append(found)
             elif not out:
                 before += 1
-        return before, out, written_words
+        return before, out, tokens
 
     return tokens, terms_only
+
+
+def _whole(words: re.Pattern) -> re.Pattern:
+    """The same words without capturing groups, so that ``findall`` returns them whole (no match objects)."""
+    return re.compile(re.sub(r"(?<!\\)\((?!\?)", "(?:", words.pattern), words.flags)
 
 
 _UNSEEN: Any = object()
@@ -115,6 +119,8 @@ index_terms: Terms = _terms_only
 """The terms of ``ANALYZER`` with their character spans, in order: what the index and the highlighter see; and
 ``index_terms(text)``, the same terms without spans (the first one's position, then the terms), for indexing,
 and every word token as written (``vocabulary`` counts them)."""
+written_words: Callable[[str], list[str]] = _whole(ANALYZER.items[0].expression).findall
+"""Every word token of a text as written (stop words too), as ``index_terms`` finds them."""
 
 
 _KEY = IDAnalyzer(lowercase=True)

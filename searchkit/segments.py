@@ -29,7 +29,7 @@ from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
 
 from .errors import IndexWriteError
-from .schema import ANALYZER, SEARCH_FIELDS, index_terms
+from .schema import ANALYZER, SEARCH_FIELDS, index_terms, written_words
 
 __all__ = ["SegmentBuilder", "PostingsCopy", "SaveWords", "DocumentError"]
 
@@ -108,11 +108,11 @@ class SegmentBuilder(SegmentWriter):
             if field.indexed:
                 if _analyzed_here(field):
                     postings, length, words = _text_postings(field, value)
-                    if name in SEARCH_FIELDS:
-                        written.append(words)
-                else:
-                    postings = self._index(name, field, value)
+                else:  # an index's own schema, read from disk (updates)
+                    postings, words = self._index(name, field, value), None
                     length = sum(freq for _, freq, _, _ in postings) if field.scorable else 0
+                if name in SEARCH_FIELDS and self._save_words is not None:
+                    written.append(words if words is not None else written_words(value))
             column = field.to_column_value(value) if field.column_type else None
             analysed.append((name, field, value, postings, length, column))
         perdoc = self.perdocwriter
@@ -133,9 +133,8 @@ class SegmentBuilder(SegmentWriter):
             if field.column_type:
                 perdoc.add_column_value(name, field.column_type, column)
         perdoc.finish_doc()
-        if self._save_words is not None:
-            for words in written:
-                self._words.update(words)
+        for words in written:
+            self._words.update(words)
         self._added = True
         self.docnum += 1
 

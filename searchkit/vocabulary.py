@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from .errors import IndexCorrupt
-from .schema import SEARCH_FIELDS, STOP_WORDS, index_terms
+from .schema import SEARCH_FIELDS, STOP_WORDS, written_words
 from .store import rebuild_hint
 
 __all__ = ["Vocabulary", "FILE", "SEGMENT_EXT", "MAX_WORD_CHARS", "save_segment_words", "commit", "stored_words"]
@@ -87,7 +87,7 @@ def stored_words(stored: Mapping[str, object]) -> list[str]:
     for name in SEARCH_FIELDS:
         value = stored.get(name)
         if isinstance(value, str):
-            words.extend(index_terms(value)[2])
+            words.extend(written_words(value))
     return words
 
 
