@@ -85,12 +85,13 @@ def _nearest(word: str, vocabulary: Vocabulary, least: int) -> str | None:
     from rapidfuzz import process  # only for a query that needs a suggestion, not at start-up
     from rapidfuzz.distance import OSA
 
-    stem = _term(word)
+    stem, edits_allowed = _term(word), max_edits(word)
+    start, end = vocabulary.lengths(len(word) - edits_allowed, len(word) + edits_allowed)
     best: tuple[int, int, str] | None = None
     for candidate, edits, at in process.extract(
-        word, vocabulary.words, scorer=OSA.distance, score_cutoff=max_edits(word), limit=None,
+        word, vocabulary.words[start:end], scorer=OSA.distance, score_cutoff=edits_allowed, limit=None,
     ):
-        count = vocabulary.counts[at]
+        count = vocabulary.counts[start + at]
         if count < least or _term(candidate) == stem:
             continue
         key = (int(edits), -count, candidate)

@@ -9,6 +9,7 @@ exactly the live passages' words, and a word only in a replaced or removed file 
 
 from __future__ import annotations
 
+import bisect
 import os
 import sys
 from array import array
@@ -31,13 +32,12 @@ _MAGIC = b"searchkit-words 1\n"
 
 
 class Vocabulary:
-    """Words (lower-cased, sorted) and their frequencies: occurrences in the titles and bodies of the live passages
-    (a title once per passage it heads)."""
+    """Words (lower-cased; shortest first, then in alphabetical order) and their frequencies: occurrences in the
+    titles and bodies of the live passages (a title once per passage it heads)."""
 
     def __init__(self, words: list[str], counts: array) -> None:
         self.words = words
         self.counts = counts
-        self._index: dict[str, int] | None = None
 
     @classmethod
     def load(cls, directory: Path) -> Vocabulary:
@@ -54,15 +54,17 @@ class Vocabulary:
         counts: Counter[str] = Counter()
         for part in parts:
             counts.update(dict(zip(part.words, part.counts)))
-        words = sorted(counts)
+        words = sorted(counts, key=_order)
         return cls(words, array("q", (counts[w] for w in words)))
 
     def frequency(self, word: str) -> int:
         """How often ``word`` (lower-cased) occurs; 0 when it does not."""
-        if self._index is None:
-            self._index = {w: i for i, w in enumerate(self.words)}
-        at = self._index.get(word)
-        return 0 if at is None else self.counts[at]
+        at = bisect.bisect_left(self.words, _order(word), key=_order)
+        return self.counts[at] if at < len(self.words) and self.words[at] == word else 0
+
+    def lengths(self, shortest: int, longest: int) -> tuple[int, int]:
+        """Where the words of ``shortest`` to ``longest`` characters are: ``words[start:end]``."""
+        return bisect.bisect_left(self.words, shortest, key=len), bisect.bisect_right(self.words, longest, key=len)
 
 
 def kept(written: Mapping[str, int]) -> Counter[str]:
@@ -109,9 +111,9 @@ def commit(directory: Path, segment_ids: Iterable[str], deleted: Counter, *, bas
 
 
 def _write(file: Path, counts: Mapping[str, int]) -> None:
-    """The words of ``counts`` with a positive count, sorted: a header, the counts (int64), the words (UTF-8,
-    one a line). Written beside ``file`` and renamed over it: a hard-linked old file is never changed."""
-    words = sorted(w for w, n in counts.items() if n > 0)
+    """The words of ``counts`` with a positive count, shortest first: a header, the counts (int64), the words
+    (UTF-8, one a line). Written beside ``file`` and renamed over it: a hard-linked old file is never changed."""
+    words = sorted((w for w, n in counts.items() if n > 0), key=_order)
     numbers = array("q", (counts[w] for w in words))
     if sys.byteorder == "big":
         numbers.byteswap()
@@ -119,6 +121,12 @@ def _write(file: Path, counts: Mapping[str, int]) -> None:
     with open(temporary, "wb") as f:
         f.write(_MAGIC + len(words).to_bytes(8, "little") + numbers.tobytes() + "\n".join(words).encode("utf-8"))
     os.replace(temporary, file)
+
+
+def _order(word: str) -> tuple[int, str]:
+    """The order of a vocabulary's words: by length (the words near another in spelling are near it in length),
+    then alphabetical."""
+    return len(word), word
 
 
 def _read(file: Path) -> tuple[list[str], array]:
