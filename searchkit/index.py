@@ -197,7 +197,9 @@ class Index:
         ``build_query``); ``highlights=False`` leaves ``Hit.highlights`` empty, for callers that only rank.
         ``per_article=True`` returns one hit per article: its best passage, with the article's score, ranked by it
         (see ``Settings.article_weight``). ``expand=True`` adds words of the top hits to the query
-        (pseudo-relevance feedback) and searches again; highlights then mark the added words too.
+        (pseudo-relevance feedback) and searches again; highlights then mark the added words too. The result's
+        ``suggestion`` is ``text`` with its rare or absent words spelled as the corpus spells them ("did you
+        mean", see ``suggest``), or None.
 
         Raises:
             NothingToSearch: every word of ``text`` is a stop word (a ``QueryError``).

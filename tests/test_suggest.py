@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -145,3 +147,16 @@ def test_cli_json_ends_with_the_suggestion(run_cli, seed_index):
     lines = [json.loads(line) for line in spelled.stdout.splitlines()]
     assert lines and all("rank" in line for line in lines)
     assert "did you mean" not in spelled.stderr
+
+
+def test_the_vocabulary_and_rapidfuzz_are_read_only_when_a_word_needs_them(seed_index):
+    script = (
+        "import sys; from searchkit import Index\n"
+        "with Index.open(sys.argv[1]) as ix:\n"
+        "    ix.search(sys.argv[2])\n"
+        "    print('rapidfuzz' in sys.modules, ix.backend._vocabulary is not None)\n"
+    )
+    for text, read in (("forum Nazarbayev", "False False"), ("forum Nazarbaev", "True True")):
+        out = subprocess.run([sys.executable, "-c", script, str(seed_index), text], capture_output=True, text=True,
+                             check=True)
+        assert out.stdout.split() == read.split(), text
