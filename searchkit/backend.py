@@ -13,11 +13,14 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .models import Passage
 from .query import ParsedQuery
 from .scoring import Statistics
+
+if TYPE_CHECKING:
+    from .vocabulary import Vocabulary
 
 __all__ = [
     "Ranked", "Ranking", "Counts", "Backend", "Lexicon", "Term", "merge", "SORTS", "FACET_FIELDS", "TIMELINES",
@@ -140,6 +143,9 @@ class Backend(Protocol):
         Raises:
             PassageNotFound: one of them is not here.
         """
+
+    def vocabulary(self) -> Vocabulary:
+        """The words of the passages held, unstemmed, with their frequencies (for "did you mean", ``suggest``)."""
 
 
 def merge(rankings: Iterable[list[Ranked]], limit: int, sort: str) -> list[Ranked]:

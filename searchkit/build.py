@@ -23,7 +23,7 @@ from typing import Any
 import whoosh.index
 from whoosh.index import LockError
 
-from . import schema, store, stories
+from . import schema, store, stories, vocabulary
 from .errors import ArticleError, IndexLocked
 from .models import BuildReport, SkippedFile
 from .pool import rewrite_segments, write_segments
@@ -69,7 +69,7 @@ def commit(
             manifest = json.loads((directory.parent / base / MANIFEST).read_text(encoding="utf-8"))
         if punkt is not None and base is None:
             (directory / PUNKT).write_text(json.dumps(punkt, indent=0), encoding="utf-8")
-        transaction = _Transaction(path, ix, manifest, directory, settings)
+        transaction = _Transaction(path, ix, manifest, directory, settings, updating=base is not None)
         try:
             with store.forked_children_die_with_this_process():
                 report = transaction.run(sources, progress=progress, prune=prune)
@@ -87,8 +87,10 @@ def commit(
 class _Transaction:
     """One commit in the making: the new generation's Whoosh index and manifest."""
 
-    def __init__(self, path: Path, ix, manifest: dict, directory: Path, settings: Settings) -> None:
+    def __init__(self, path: Path, ix, manifest: dict, directory: Path, settings: Settings, *, updating: bool) -> None:
         self.path = path
+        self.updating = updating
+        """Whether the generation starts from a previous one (its files hard-linked in)."""
         self._ix = ix
         self.manifest = manifest
         self.directory = directory
@@ -185,27 +187,31 @@ class _Transaction:
             writer = self._ix.writer(compound=False)
         except LockError:
             raise IndexLocked(f"another process is writing to the index at {self.path}") from None
+        deleted_words: collections.Counter[str] = collections.Counter()
         try:
-            for key in removed:
-                writer.delete_by_term("path", key)
-                del known[key]
-            for (f, key, fingerprint), (file_articles, file_passages, file_skipped, file_sketches) in zip(
-                    changed, outcomes):
-                skipped.extend(file_skipped)
-                if file_articles == 0:
-                    continue  # a changed file that can no longer be read keeps its indexed passages
-                old_key = moved.get(key)
-                replaced += key in known or old_key is not None
-                added += key not in known and old_key is None
-                for stale in (key, old_key):
-                    if stale is not None and stale in known:
-                        writer.delete_by_term("path", stale)
-                        del known[stale]
-                        deleted.append(stale)
-                sketched.extend(((key, article_id), signature) for article_id, signature in file_sketches)
-                known[key] = {**fingerprint, "articles": file_articles, "passages": file_passages}
-                articles += file_articles
-                passages += file_passages
+            with self._ix.searcher() as searcher:  # the passages to delete, for their words
+                for key in removed:
+                    _delete_file(writer, searcher, key, deleted_words)
+                    del known[key]
+                for (f, key, fingerprint), (file_articles, file_passages, file_skipped, file_sketches) in zip(
+                        changed, outcomes):
+                    skipped.extend(file_skipped)
+                    if file_articles == 0:
+                        continue  # a changed file that can no longer be read keeps its indexed passages
+                    old_key = moved.get(key)
+                    replaced += key in known or old_key is not None
+                    added += key not in known and old_key is None
+                    for stale in (key, old_key):
+                        if stale is not None and stale in known:
+                            _delete_file(writer, searcher, stale, deleted_words)
+                            del known[stale]
+                            deleted.append(stale)
+                    sketched.extend(((key, article_id), signature) for article_id, signature in file_sketches)
+                    known[key] = {**fingerprint, "articles": file_articles, "passages": file_passages}
+                    articles += file_articles
+                    passages += file_passages
+            # Before Whoosh's commit, which may merge the new segments away with their words files.
+            vocabulary.commit(self.directory, [s.segment_id() for s in new_segments], deleted_words, base=self.updating)
             writer.segments.extend(new_segments)  # committed with the deletions, in one TOC
             writer.commit(mergetype=functools.partial(_merge_small_segments, self._ix))
         except BaseException:
@@ -360,7 +366,9 @@ def _index_files(
 
     if progress:
         progress(0, len(changed), changed[0][0] if changed else "")
-    segments, outcomes = write_segments(ix, jobs, index_job, procs=procs, progress=job_done, copy=SegmentArrays)
+    segments, outcomes = write_segments(
+        ix, jobs, index_job, procs=procs, progress=job_done, copy=SegmentArrays, words=vocabulary.save_segment_words,
+    )
     per_file: list[FileOutcome] = [(0, 0, [], []) for _ in changed]
     for (file_no, _, _), (file_articles, file_passages, file_skipped, file_sketches) in zip(jobs, outcomes):
         a, p, k, s = per_file[file_no]
@@ -388,6 +396,14 @@ def _index_article(article, splitter, key: str, add: Callable[[dict], None], ski
             skipped.append(SkippedFile(article.path, unexpected_error(e.__cause__ or e) + kept, article.line))
             return added
     return len(documents)
+
+
+def _delete_file(writer, searcher, key: str, words: collections.Counter[str]) -> None:
+    """Delete the passages of the file indexed under ``key``, counting their word tokens into ``words`` (they
+    leave the vocabulary with them)."""
+    for docnum in searcher.document_numbers(path=key):
+        words.update(vocabulary.stored_words(searcher.stored_fields(docnum)))
+    writer.delete_by_term("path", key)
 
 
 def _merge_small_segments(ix, writer, segments: list) -> list:

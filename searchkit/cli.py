@@ -334,10 +334,12 @@ def query(
     collapse: bool = typer.Option(
         False, "--collapse", help="One hit per story: copies of one agency story (other outlets) listed under it."
     ),
-    json: bool = typer.Option(False, "--json", help="One JSON object per hit per line (then one for the facets, one "
-                              "for the timeline)."),
+    json: bool = typer.Option(
+        False, "--json", help="One JSON object per hit per line; then one each for the facets, the timeline and a "
+        "suggestion (did you mean), when there are."
+    ),
 ) -> None:
-    """Search the index: ranked passages with highlighted matches."""
+    """Search the index: ranked passages with highlighted matches; "did you mean" for rare or absent words."""
     try:
         day = None if today is None else parse_day(today, "--today")
         if no_aliases and aliases is not None:
@@ -370,6 +372,11 @@ def query(
             stdout.print(render.timeline_text(hits.timeline))
     if not hits:
         stderr.print("no passages matched", markup=False)
+    if hits.suggestion is not None:
+        if json:
+            stdout.out(render.suggestion_json(hits.suggestion), highlight=False)
+        else:
+            stderr.print(render.suggestion_text(hits.suggestion), soft_wrap=True)
     raise typer.Exit(EXIT_OK if hits else EXIT_NO_MATCH)
 
 

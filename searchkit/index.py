@@ -17,7 +17,7 @@ from pathlib import Path
 
 from whoosh import query as wq
 
-from . import build, search, store
+from . import build, search, store, suggest
 from .arguments import DAY, TEXT, Sources, check_types, path_text, source_list
 from .backend import FACET_FIELDS, SORTS, TIMELINES
 from .errors import IndexClosed, IndexNotFound, QueryError
@@ -200,7 +200,9 @@ class Index:
         ``build_query``); ``highlights=False`` leaves ``Hit.highlights`` empty, for callers that only rank.
         ``per_article=True`` returns one hit per article: its best passage, with the article's score, ranked by it
         (see ``Settings.article_weight``). ``expand=True`` adds words of the top hits to the query
-        (pseudo-relevance feedback) and searches again; highlights then mark the added words too.
+        (pseudo-relevance feedback) and searches again; highlights then mark the added words too. The result's
+        ``suggestion`` is ``text`` with its rare or absent words spelled as the corpus spells them ("did you
+        mean", see ``suggest``), or None.
         ``aliases`` widens places by their other names (see README, "Places"): ``place="Astana"`` and
         ``place:astana`` also match passages filed from Nur-Sultan, and the word ``Astana`` also finds
         ``Nur-Sultan`` in text, weighted ``places.ALIAS_WEIGHT``; ``True`` uses the packaged table, a path the
@@ -250,10 +252,12 @@ class Index:
                 text, source=source, place=place, since=since, until=until, speaker=speaker, syntax=syntax,
                 settings=settings, today=today, places=places,
             )
-            return search.run(
+            results = search.run(
                 generation.backend, parsed, settings, limit=limit, sort=sort, per_article=per_article,
                 expand=expand, highlights=highlights, facets=fields, timeline=timeline, collapse=collapse,
             )
+            results.suggestion = suggest.suggestion(text, generation.backend, syntax=syntax)
+            return results
 
     def get(self, passage_id: str) -> Passage:
         """The passage with this id.

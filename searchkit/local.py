@@ -27,6 +27,7 @@ from .scoring import SEARCH_FIELDS, BM25FWeighting, FrozenStatistics, Statistics
 from .settings import Settings
 from .stats import index_stats
 from .version import __version__
+from .vocabulary import Vocabulary
 
 __all__ = ["LocalBackend", "Generation", "open_generation", "ARRAYS_FIRST_QUERY_POSTINGS"]
 
@@ -55,6 +56,7 @@ class LocalBackend:
         self._searchers: list[Searcher] = []
         self._lock = threading.RLock()  # ``arrays`` checks the arrays against this thread's searcher
         self._arrays: Any = None
+        self._vocabulary: Vocabulary | None = None
         self._warm = False
         self.frequencies: dict[tuple[str, bytes], int] = {}
         """Document frequencies read so far (a generation never changes): Whoosh's searcher cached idf values
@@ -122,6 +124,18 @@ class LocalBackend:
                 raise PassageNotFound(f"no passage with id {passage_id!r}")
             found.append(self.to_passage(stored))
         return found
+
+    def vocabulary(self) -> Vocabulary:
+        """The generation's words, read at the first call (only a query with a rare or absent word needs them).
+
+        Raises:
+            IndexCorrupt: its words file is missing or damaged.
+        """
+        if self._vocabulary is None:
+            with self._lock:
+                if self._vocabulary is None:
+                    self._vocabulary = Vocabulary.load(self.directory)
+        return self._vocabulary
 
     # --- reading this generation ------------------------------------------------------------------------------
 

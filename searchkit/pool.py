@@ -14,7 +14,7 @@ from whoosh.index import FileIndex
 from whoosh.reading import SegmentReader
 
 from .errors import IndexWriteError, SearchkitError
-from .segments import DocumentError, PostingsCopy, SegmentBuilder
+from .segments import DocumentError, PostingsCopy, SaveWords, SegmentBuilder
 
 __all__ = ["write_segments", "rewrite_segments", "SEGMENT_POSTINGS"]
 
@@ -36,9 +36,10 @@ def write_segments(
     procs: int = 1,
     progress: Callable[[int, Job], None] | None = None,
     copy: Callable[[], PostingsCopy] | None = None,
+    words: SaveWords | None = None,
 ) -> tuple[list[Segment], list[Any]]:
     """Run ``index_job`` over ``jobs``, writing the documents into new segments of ``ix`` (not committed);
-    ``copy`` as in ``SegmentBuilder``.
+    ``copy`` and ``words`` as in ``SegmentBuilder``.
 
     With ``procs`` > 1, that many forked processes take jobs from a shared queue as they become free, each
     writing its own segments. ``progress(done, job)`` is called as each job finishes. Returns the segments and
@@ -46,12 +47,12 @@ def write_segments(
     """
     procs = min(procs, len(jobs))
     if procs <= 1:
-        return _write(ix, iter(range(len(jobs))), jobs, index_job, progress, copy)
+        return _write(ix, iter(range(len(jobs))), jobs, index_job, progress, copy, words)
     context = multiprocessing.get_context("fork")
     tasks, messages = context.Queue(), context.Queue()
     for i in [*range(len(jobs)), *[None] * procs]:
         tasks.put(i)
-    workers = [context.Process(target=_worker, args=(ix, jobs, index_job, copy, tasks, messages), daemon=True)
+    workers = [context.Process(target=_worker, args=(ix, jobs, index_job, copy, words, tasks, messages), daemon=True)
                for _ in range(procs)]
     for worker in workers:
         worker.start()
@@ -111,7 +112,7 @@ def rewrite_segments(
     return rewritten
 
 
-def _worker(ix: FileIndex, jobs: Sequence[Job], index_job: IndexJob, copy, tasks, messages) -> None:
+def _worker(ix: FileIndex, jobs: Sequence[Job], index_job: IndexJob, copy, words, tasks, messages) -> None:
     try:
         taken: list[int] = []
 
@@ -121,7 +122,7 @@ def _worker(ix: FileIndex, jobs: Sequence[Job], index_job: IndexJob, copy, tasks
                 yield i
 
         segments, outcomes = _write(
-            ix, take(), jobs, index_job, lambda done, job: messages.put(("done", taken[-1])), copy
+            ix, take(), jobs, index_job, lambda done, job: messages.put(("done", taken[-1])), copy, words
         )
         messages.put(("result", (segments, dict(zip(taken, outcomes)))))
     except BaseException as e:  # to the parent, which raises it
@@ -145,12 +146,12 @@ def _portable(error: BaseException) -> BaseException:
 
 def _write(
     ix: FileIndex, order: Iterator[int], jobs: Sequence[Job], index_job: IndexJob,
-    progress: Callable[[int, Job], None] | None, copy: Callable[[], PostingsCopy] | None,
+    progress: Callable[[int, Job], None] | None, copy: Callable[[], PostingsCopy] | None, words: SaveWords | None,
 ) -> tuple[list[Segment], list[Any]]:
     """Run the jobs numbered by ``order`` into segments of ``ix``; their outcomes in that order."""
     segments: list[Segment] = []
     outcomes: list[Any] = []
-    builder = SegmentBuilder(ix, copy)
+    builder = SegmentBuilder(ix, copy, words)
 
     def add(document: dict) -> None:
         nonlocal builder
@@ -160,7 +161,7 @@ def _write(
             raise DocumentError(f"a document cannot be indexed: {e!r}") from e
         if builder.postings >= SEGMENT_POSTINGS:
             segments.append(builder.finish())
-            builder = SegmentBuilder(ix, copy)
+            builder = SegmentBuilder(ix, copy, words)
 
     try:
         for i in order:

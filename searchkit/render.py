@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 __all__ = [
     "visible", "message", "hit_text", "hit_json", "passage_text", "passage_json", "stats_table", "stats_json",
     "report_text", "evaluation_table", "evaluation_json", "facets_text", "facets_json", "timeline_text",
-    "timeline_json",
+    "timeline_json", "suggestion_text", "suggestion_json",
 ]
 
 MATCH_STYLE = "bold black on yellow"
@@ -154,6 +154,16 @@ _PERIODS = {4: "year", 7: "month"}
 def timeline_json(timeline: list[tuple[str, int]]) -> str:
     """``{"timeline": [{"period": "2017-11", "count": N}, ...]}`` on one line."""
     return _json({"timeline": [{"period": period, "count": count} for period, count in timeline]})
+
+
+def suggestion_text(suggestion: str) -> Text:
+    """``did you mean: <query>?``, the query made visible."""
+    return message(f"did you mean: {suggestion}?")
+
+
+def suggestion_json(suggestion: str) -> str:
+    """One line of JSON, after the hits: ``{"suggestion": <query>}``."""
+    return _json({"suggestion": suggestion})
 
 
 def passage_text(passage: Passage, neighbours: list[Passage]) -> Group:

@@ -15,8 +15,8 @@ from .models import Passage
 from .scoring import SEARCH_FIELDS
 
 __all__ = [
-    "SCHEMA", "SCHEMA_VERSION", "ANALYZER", "analyze", "index_terms", "SEARCH_FIELDS", "STOP_WORDS", "to_document",
-    "to_passage", "indexed_id",
+    "SCHEMA", "SCHEMA_VERSION", "ANALYZER", "analyze", "index_terms", "written_words", "SEARCH_FIELDS", "STOP_WORDS",
+    "to_document", "to_passage", "indexed_id",
 ]
 
 SCHEMA_VERSION = 5
@@ -41,12 +41,13 @@ collections (README, "Ranking quality"): Snowball over Porter, NLTK's stop words
 
 
 Tokens = Callable[[str], list[tuple[str, tuple[int, int]]]]
-Terms = Callable[[str], tuple[int, list[str]]]
+Terms = Callable[[str], tuple[int, list[str], list[str]]]
 
 
 def _one_loop(analyzer) -> tuple[Tokens, Terms | None]:
     """``text -> [(term, (start, end))]`` as ``analyzer`` indexes it (a term's position is its list index), and
-    for indexing alone, ``text -> (position of the first term, [term, ...])`` (positions run on from it).
+    for indexing alone, ``text -> (position of the first term, [term, ...], [word, ...])`` (positions run on from
+    it; the words are every word token as written, stop words too, for the vocabulary).
 
     For Whoosh's standard stemming chain (RegexTokenizer | LowercaseFilter | StopFilter | StemFilter) the same
     steps run in one loop, configured from the analyzer's own parts: about five times faster than Whoosh's
@@ -59,8 +60,7 @@ def _one_loop(analyzer) -> tuple[Tokens, Terms | None]:
         # The analyzer reuses one Token object: read each as it comes.
         return lambda text: [(t.text, (t.startchar, t.endchar)) for t in analyzer(text, chars=True, mode="index")], None
     words, stop, stemming = parts[0].expression, parts[2], parts[3]
-    # The same words without capturing groups, so that ``findall`` returns them whole (no match objects).
-    whole_words = re.compile(re.sub(r"(?<!\\)\((?!\?)", "(?:", words.pattern), words.flags)
+    whole_words = _whole(words)
     stops, shortest, longest, unstemmed, stem = stop.stops, stop.min, stop.max, stemming.ignore, stemming._stem
     terms: dict[str, str | None] = {}  # a word as written → its term, or None for a stop word
 
@@ -83,13 +83,14 @@ def _one_loop(analyzer) -> tuple[Tokens, Terms | None]:
                 out.append((found, m.span()))
         return out
 
-    def terms_only(text: str) -> tuple[int, list[str]]:
+    def terms_only(text: str) -> tuple[int, list[str], list[str]]:
         # Whoosh's StopFilter numbers the kept words on from the first one's position among all words.
         if len(terms) > _MAX_CACHED_WORDS:
             terms.clear()
         out: list[str] = []
         before = 0
-        for written in whole_words.findall(text):
+        tokens = whole_words.findall(text)
+        for written in tokens:
             found = terms.get(written, _UNSEEN)
             if found is _UNSEEN:
                 found = terms[written] = term(written)
@@ -97,9 +98,14 @@ def _one_loop(analyzer) -> tuple[Tokens, Terms | None]:
                 out.append(found)
             elif not out:
                 before += 1
-        return before, out
+        return before, out, tokens
 
     return tokens, terms_only
+
+
+def _whole(words: re.Pattern) -> re.Pattern:
+    """The same words without capturing groups, so that ``findall`` returns them whole (no match objects)."""
+    return re.compile(re.sub(r"(?<!\\)\((?!\?)", "(?:", words.pattern), words.flags)
 
 
 _UNSEEN: Any = object()
@@ -111,7 +117,10 @@ if _terms_only is None:  # ANALYZER is the standard chain, which ``_one_loop`` a
     raise TypeError("schema.ANALYZER is not the standard stemming chain")
 index_terms: Terms = _terms_only
 """The terms of ``ANALYZER`` with their character spans, in order: what the index and the highlighter see; and
-``index_terms(text)``, the same terms without spans (the first one's position, then the terms), for indexing."""
+``index_terms(text)``, the same terms without spans (the first one's position, then the terms), for indexing,
+and every word token as written (``vocabulary`` counts them)."""
+written_words: Callable[[str], list[str]] = _whole(ANALYZER.items[0].expression).findall
+"""Every word token of a text as written (stop words too), as ``index_terms`` finds them."""
 
 
 _KEY = IDAnalyzer(lowercase=True)

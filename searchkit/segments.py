@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import zlib
 from array import array
+from collections import Counter
 from datetime import datetime
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, Protocol
@@ -28,9 +29,9 @@ from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
 
 from .errors import IndexWriteError
-from .schema import ANALYZER, index_terms
+from .schema import ANALYZER, SEARCH_FIELDS, index_terms, written_words
 
-__all__ = ["SegmentBuilder", "PostingsCopy", "DocumentError"]
+__all__ = ["SegmentBuilder", "PostingsCopy", "SaveWords", "DocumentError"]
 
 
 class DocumentError(IndexWriteError):
@@ -55,6 +56,11 @@ class PostingsCopy(Protocol):
         """Called once the segment's postings are written, with each scored field's length by doc number."""
 
 
+SaveWords = Callable[[str, str, Counter], None]
+"""``save(index_dir, segment_id, words)``: called once a segment is written, with how often each word token (as
+written, stop words too) occurs in its documents' searched fields (``schema.SEARCH_FIELDS``)."""
+
+
 class _TermPostings:
     __slots__ = ("docs", "weights", "values")
 
@@ -71,12 +77,17 @@ class SegmentBuilder(SegmentWriter):
     Takes the documents ``IndexWriter.add_document`` takes, for schemas without term vectors or spelling
     fields; per-field and per-document boosts (``_boost`` keys) are not supported. With ``copy``, a new
     ``PostingsCopy`` is given the values of its stored fields as documents are added and the postings of its
-    fields as they are written.
+    fields as they are written; with ``words``, the segment's word counts are saved (see ``SaveWords``).
     """
 
-    def __init__(self, ix: FileIndex, copy: Callable[[], PostingsCopy] | None = None) -> None:
+    def __init__(
+        self, ix: FileIndex, copy: Callable[[], PostingsCopy] | None = None, words: SaveWords | None = None,
+    ) -> None:
         super().__init__(ix, _lk=False, compound=False)
         self._copy = copy() if copy else None
+        self._save_words = words
+        self._words: Counter[str] = Counter()
+        """Word tokens of the searched fields as written, counted (for ``words``)."""
         if any(field.vector or field.separate_spelling() for _, field in self.schema.items()):
             raise TypeError("SegmentBuilder: the schema has term vectors or spelling fields")
         self._postings: dict[str, dict[str | bytes, _TermPostings]] = {}
@@ -92,6 +103,7 @@ class SegmentBuilder(SegmentWriter):
         raises and leaves the segment as it was, so the caller may skip that document and go on."""
         docnum = self.docnum
         analysed = []
+        written: list[list[str]] = []
         for name in sorted(fields):
             value = fields[name]
             if value is None:
@@ -101,10 +113,12 @@ class SegmentBuilder(SegmentWriter):
             length = 0
             if field.indexed:
                 if _analyzed_here(field):
-                    postings, length = _text_postings(field, value)
-                else:
-                    postings = self._index(name, field, value)
+                    postings, length, words = _text_postings(field, value)
+                else:  # an index's own schema, read from disk (updates)
+                    postings, words = self._index(name, field, value), None
                     length = sum(freq for _, freq, _, _ in postings) if field.scorable else 0
+                if name in SEARCH_FIELDS and self._save_words is not None:
+                    written.append(words if words is not None else written_words(value))
             column = field.to_column_value(value) if field.column_type else None
             analysed.append((name, field, value, postings, length, column))
         perdoc = self.perdocwriter
@@ -127,6 +141,8 @@ class SegmentBuilder(SegmentWriter):
             if field.column_type:
                 perdoc.add_column_value(name, field.column_type, column)
         perdoc.finish_doc()
+        for words in written:
+            self._words.update(words)
         self._added = True
         self.docnum += 1
 
@@ -206,6 +222,8 @@ class SegmentBuilder(SegmentWriter):
         fieldwriter.close()
         if copy is not None:
             copy.save(self.storage.folder, self.newsegment.segment_id(), self.docnum, self._lengths)
+        if self._save_words is not None:
+            self._save_words(self.storage.folder, self.newsegment.segment_id(), self._words)
 
 
 class _TermWriter:
@@ -277,10 +295,10 @@ def _pad(lengths: array, count: int) -> None:
         lengths.extend(array("I", bytes(4 * (count - len(lengths)))))
 
 
-def _text_postings(field, text: str) -> tuple[list[tuple[str, float, bytes]], int]:
+def _text_postings(field, text: str) -> tuple[list[tuple[str, float, bytes]], int, list[str]]:
     """What ``field.index(text)`` yields for an ``ANALYZER`` field with positions, from one analysis loop: each
-    word with its weight and encoded positions; and the field length."""
-    first, words = index_terms(text)
+    word with its weight and encoded positions; the field length; and every word token as written."""
+    first, words, written = index_terms(text)
     positions: dict[str, list[int]] = {}
     for position, word in enumerate(words, start=first):
         positions.setdefault(word, []).append(position)
@@ -294,7 +312,7 @@ def _text_postings(field, text: str) -> tuple[list[tuple[str, float, bytes]], in
         else:
             value = encode(where)
         postings.append((word, len(where) * boost, value))
-    return postings, len(words)
+    return postings, len(words), written
 
 
 def _analyzed_here(field) -> bool:

@@ -16,6 +16,7 @@ from .local import LocalBackend
 from .models import Passage
 from .query import ParsedQuery
 from .scoring import FrozenStatistics, Statistics
+from .vocabulary import Vocabulary
 
 __all__ = ["ShardedBackend", "UnionLexicon"]
 
@@ -59,6 +60,9 @@ class ShardedBackend:
             else:
                 raise PassageNotFound(f"no passage with id {passage_id!r} in any shard")
         return found
+
+    def vocabulary(self) -> Vocabulary:
+        return Vocabulary.combine(shard.vocabulary() for shard in self.shards)
 
 
 class UnionLexicon:
