@@ -6,7 +6,7 @@ own analysis over the body field) and ``same work`` (title and body, stemmed by 
 Porter, the title weighted as searchkit's ``title_boost``). Engines import their library only when used. Run
 as a script, this module is the subprocess the harness measures:
 
-    python benchmarks/engines.py build ENGINE CORPUS_DIR INDEX_DIR  -> {"wall_s": .., "cpu_s": .., "own_peak_rss_mb": ..}
+    python benchmarks/engines.py build ENGINE CORPUS_DIR INDEX_DIR  -> {"wall_s", "cpu_s", "own_peak_rss_mb"}
     python benchmarks/engines.py serve ENGINE INDEX_DIR             -> one JSON reply per JSON request line on stdin
 
 A ``serve`` request is ``{"query": BenchQuery fields, "all_words": bool, "highlights": bool}``; its reply is

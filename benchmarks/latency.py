@@ -63,7 +63,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     for corpus in _corpora(args):
         load_before = os.getloadavg()
         queries, changed, dropped = corpora.without_stop_words(corpora.queries(corpus, count=args.queries))
-        meta["queries"] = {"generated": args.queries, "changed": changed, "dropped": dropped, "kept": len(queries)}
+        meta["queries"][corpus.name] = {"generated": args.queries, "changed": changed, "dropped": dropped,
+                                        "kept": len(queries)}
         work = Path(args.work) / corpus.name
         work.mkdir(parents=True, exist_ok=True)
         size, corpus_bytes = corpus.passage_count(), _text_bytes(corpus)
@@ -337,6 +338,7 @@ def _meta(args: argparse.Namespace) -> dict:
         "cpu": _cpu_model(),
         "cores": os.cpu_count(),
         "load_average": {},
+        "queries": {},
         "versions": {"whoosh": version("whoosh"), "sqlite": sqlite3.sqlite_version, "tantivy": version("tantivy")},
         "queries_method": "corpora.queries (seeded: 1–3 words from bands of document frequency, phrases, source- "
                           "and date-filtered queries, the seed examples) less searchkit's stop words and one-letter "
@@ -382,14 +384,18 @@ def _report(records: list[dict], meta: dict, out: Path) -> None:
 
 def _markdown(records: list[dict], meta: dict) -> str:
     """The figures as Markdown tables (the README's Performance section quotes them)."""
-    q = meta["queries"]
     loads = "; ".join(f"{name}: {v['before'][0]:.2f} before, {v['after'][0]:.2f} after"
                       for name, v in meta["load_average"].items())
     lines = [
         f"Run of {meta['when']}–{meta.get('finished', '?')} on {meta['cpu']}, {meta['cores']} cores "
         f"({meta['machine']}); 1-minute load average {loads}.",
-        f"Queries: {q['generated']} generated; searchkit's stop words and one-letter words removed from every "
-        f"engine's queries: {q['changed']} changed, {q['dropped']} left empty and dropped, {q['kept']} run.",
+        "",
+    ]
+    for name, q in meta["queries"].items():
+        lines.append(f"- {name}: {q['generated']} queries generated; searchkit's stop words and one-letter words "
+                     f"removed from every engine's queries: {q['changed']} changed, {q['dropped']} left empty and "
+                     f"dropped, {q['kept']} run.")
+    lines += [
         "",
         "Build and size (corpus = the passages' text, UTF-8; CPU = user + system, indexing processes included):",
         "",
@@ -439,8 +445,8 @@ def _targets(records: list[dict]) -> list[str]:
     out = []
     for r in (r for r in records if r["engine"] == "searchkit"):
         size, lat, ratios = r["size"], r["latency"], r.get("ratios", {})
-        out.append(f"{size:,}: index ÷ corpus {r['index_to_corpus']:.2f}{_verdict(r['index_to_corpus'] <= 2, size, 10**6)}"
-                   " (≤ 2 at 1M)")
+        small = _verdict(r["index_to_corpus"] <= 2, size, 10**6)
+        out.append(f"{size:,}: index ÷ corpus {r['index_to_corpus']:.2f}{small} (≤ 2 at 1M)")
         slower = lat["and"]["p50_ms"] > lat["or"]["p50_ms"] or lat["and"]["p95_ms"] > lat["or"]["p95_ms"]
         out.append(f"{size:,}: AND p50 / p95 {lat['and']['p50_ms']:.2f} / {lat['and']['p95_ms']:.2f} ms, OR "
                    f"{lat['or']['p50_ms']:.2f} / {lat['or']['p95_ms']:.2f}{_verdict(not slower, size, size)} "
@@ -450,8 +456,8 @@ def _targets(records: list[dict]) -> list[str]:
                                           ("tantivy", 10.0, 10**6, "within 10× tantivy's at 1M")):
             ratio = ratios.get(peer, {}).get("or+highlights p50")
             if ratio is not None:
-                out.append(f"{size:,}: OR + highlights p50 {ratio:.2f}× {peer}'s{_verdict(ratio < bound, size, target)}"
-                           f" (p50 {what})")
+                verdict = _verdict(ratio < bound, size, target)
+                out.append(f"{size:,}: OR + highlights p50 {ratio:.2f}× {peer}'s{verdict} (p50 {what})")
     return out
 
 
