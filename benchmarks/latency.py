@@ -21,12 +21,14 @@ import math
 import os
 import platform
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
 import sysconfig
 import time
 import warnings
+from importlib.metadata import version
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -327,9 +329,6 @@ def _cold_env() -> dict[str, str]:
 
 
 def _meta(args: argparse.Namespace) -> dict:
-    from importlib.metadata import version
-    import sqlite3
-
     return {
         "command": "python benchmarks/latency.py " + " ".join(sys.argv[1:]),
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
