@@ -13,7 +13,7 @@ import json
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -326,3 +326,26 @@ def queries(corpus: Corpus, count: int = 240, seed: int = 1) -> list[BenchQuery]
 
 def _words(text: str) -> tuple[str, ...]:
     return tuple(text.strip('"').split())
+
+
+def without_stop_words(queries: list[BenchQuery]) -> tuple[list[BenchQuery], int, int]:
+    """The queries less the words searchkit's analyzer drops (its stop words, one-letter words), so that every
+    engine is given the same words; a phrase left with one word becomes that word, a query left empty is dropped.
+
+    Returns:
+        The queries kept, how many of them changed, and how many were dropped.
+    """
+    from searchkit.schema import STOP_WORDS
+
+    kept: list[BenchQuery] = []
+    changed = dropped = 0
+    for q in queries:
+        words = tuple(w for w in q.words if len(w) > 1 and w.lower() not in STOP_WORDS)
+        if not words:
+            dropped += 1
+        elif words == q.words:
+            kept.append(q)
+        else:
+            changed += 1
+            kept.append(replace(q, words=words, phrase=q.phrase and len(words) > 1))
+    return kept, changed, dropped

@@ -6,7 +6,7 @@ import tantivy
 
 index = tantivy.Index.open(sys.argv[1])
 searcher = index.searcher()
-query = index.parse_query(sys.argv[2], ["title", "body"], field_boosts={"title": 2.0})
+query = index.parse_query(sys.argv[2], ["title", "body"], field_boosts={"title": 1.0})
 snippets = tantivy.SnippetGenerator.create(searcher, query, index.schema, "body")
 for score, address in searcher.search(query, 10).hits:
     doc = searcher.doc(address)
