@@ -293,6 +293,7 @@ def query(
     text: str = typer.Argument(..., help='Query: words, "phrases", AND/OR/NOT, field:value, date:[A TO B].'),
     index: Optional[Path] = IndexOption,
     limit: int = typer.Option(10, "--limit", "-n", help="How many hits to show."),
+    offset: int = typer.Option(0, "--offset", help="Skip this many of the best hits first (the next page)."),
     source: Optional[str] = typer.Option(None, help="Only passages from this source (agency)."),
     place: Optional[str] = typer.Option(None, help="Only passages with this dateline place."),
     since: Optional[str] = typer.Option(
@@ -347,7 +348,8 @@ def query(
         with _open(index) as ix:
             hits = ix.search(
                 text, limit=limit, source=source, place=place, since=since, until=until, speaker=speaker, sort=sort,
-                per_article=per_article, expand=expand, today=day, aliases=False if no_aliases else aliases or True,
+                per_article=per_article, expand=expand, today=day, offset=offset,
+                aliases=False if no_aliases else aliases or True,
                 facets=facet or facets, timeline=timeline_by or ("auto" if timeline else None), collapse=collapse,
             )
     except NothingToSearch as e:  # not malformed: nothing can match, as when nothing matched

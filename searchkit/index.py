@@ -24,7 +24,7 @@ from .errors import IndexClosed, IndexNotFound, QueryError
 from .local import Generation, LocalBackend, open_generation
 from .models import BuildReport, IndexStats, Passage, Results
 from .places import place_names
-from .query import build_query
+from .query import MAX_OFFSET, build_query
 from .settings import DEFAULT, Settings
 
 __all__ = ["Index", "Progress", "MANIFEST", "SORTS"]
@@ -48,6 +48,8 @@ class Index:
         self._ranking = ranking
         """Settings to rank with instead of the index's (``open``), also after updates."""
         self._lock = threading.Lock()
+        self._refreshing = threading.Lock()
+        """Held by ``refresh``: threads that refresh at once open the new commit once."""
 
     # --- opening and building ------------------------------------------------------------------------------
 
@@ -141,6 +143,24 @@ class Index:
             store.collect_garbage(self.path)
         return report
 
+    def refresh(self) -> bool:
+        """Follow a commit made since this Index opened (by another process, ``searchkit index``): later calls
+        read it; calls under way finish on the one they started with, which is then released (a writer's
+        clean-up may remove it). One read of ``CURRENT`` when nothing changed.
+
+        Returns:
+            Whether a new commit was opened.
+
+        Raises:
+            IndexCorrupt: the new commit is damaged (this Index reads on the one it had).
+        """
+        with self._refreshing:
+            with self._reading() as current:
+                if store.current_generation(self.path)[0] == current.lease.generation:
+                    return False
+            self._swap(open_generation(self.path, verify=False, settings=self._ranking))
+            return True
+
     def close(self) -> None:
         """Release the index; calls made afterwards raise ``IndexClosed``. Calls under way finish first."""
         with self._lock:
@@ -185,7 +205,8 @@ class Index:
         self, text: str, *, limit: int = 10, source: str | None = None, place: str | None = None,
         since: str | date | None = None, until: str | date | None = None, speaker: str | None = None,
         sort: str = "score", syntax: bool = True, highlights: bool = True, per_article: bool = False,
-        expand: bool = False, today: date | None = None, aliases: bool | str | os.PathLike = True,
+        expand: bool = False, today: date | None = None, offset: int = 0,
+        aliases: bool | str | os.PathLike = True,
         facets: bool | Sequence[str] = False, timeline: str | None = None, collapse: bool = False,
     ) -> Results:
         """Ranked passages matching ``text`` (Whoosh query syntax), best first, with highlights, and
@@ -202,7 +223,8 @@ class Index:
         (see ``Settings.article_weight``). ``expand=True`` adds words of the top hits to the query
         (pseudo-relevance feedback) and searches again; highlights then mark the added words too. The result's
         ``suggestion`` is ``text`` with its rare or absent words spelled as the corpus spells them ("did you
-        mean", see ``suggest``), or None.
+        mean", see ``suggest``), or None. ``offset`` skips that many of the best hits first (the next page:
+        ranks go on from ``offset + 1``; at most ``query.MAX_OFFSET``).
         ``aliases`` widens places by their other names (see README, "Places"): ``place="Astana"`` and
         ``place:astana`` also match passages filed from Nur-Sultan, and the word ``Astana`` also finds
         ``Nur-Sultan`` in text, weighted ``places.ALIAS_WEIGHT``; ``True`` uses the packaged table, a path the
@@ -222,7 +244,7 @@ class Index:
 
         Raises:
             NothingToSearch: every word of ``text`` is a stop word (a ``QueryError``).
-            QueryError: the query, a filter, ``limit``, ``sort``, ``facets`` or ``timeline`` is malformed (an unknown
+            QueryError: the query, a filter, ``limit``, ``offset``, ``sort``, ``facets`` or ``timeline`` is malformed (an unknown
                 field or period), the query's wildcards, prefixes
                 or ranges reach too much of the index (see ``bounds``), or ``per_article`` is combined with
                 ``sort="date"``.
@@ -233,7 +255,8 @@ class Index:
             text=(text, str), limit=(limit, int), source=(source, TEXT), place=(place, TEXT), since=(since, DAY),
             until=(until, DAY), speaker=(speaker, TEXT), sort=(sort, str), syntax=(syntax, bool),
             highlights=(highlights, bool), per_article=(per_article, bool), expand=(expand, bool),
-            today=(today, (date, type(None))), aliases=(aliases, (bool, str, os.PathLike)),
+            today=(today, (date, type(None))), offset=(offset, int),
+            aliases=(aliases, (bool, str, os.PathLike)),
             facets=(facets, (bool, list, tuple)), timeline=(timeline, TEXT), collapse=(collapse, bool),
         )
         fields = _facet_fields(facets)
@@ -241,6 +264,8 @@ class Index:
             raise QueryError(f"timeline must be one of {', '.join(TIMELINES)}, got {timeline!r}")
         if limit < 1:
             raise QueryError(f"limit must be at least 1, got {limit}")
+        if not 0 <= offset <= MAX_OFFSET:
+            raise QueryError(f"offset must be from 0 to {MAX_OFFSET:,}, got {offset}")
         if sort not in SORTS:
             raise QueryError(f"sort must be one of {', '.join(SORTS)}, got {sort!r}")
         if per_article and sort != "score":
@@ -254,9 +279,10 @@ class Index:
             )
             results = search.run(
                 generation.backend, parsed, settings, limit=limit, sort=sort, per_article=per_article,
-                expand=expand, highlights=highlights, facets=fields, timeline=timeline, collapse=collapse,
+                expand=expand, highlights=highlights, offset=offset, facets=fields, timeline=timeline, collapse=collapse,
             )
             results.suggestion = suggest.suggestion(text, generation.backend, syntax=syntax)
+            results.generation = generation.lease.generation
             return results
 
     def get(self, passage_id: str) -> Passage:

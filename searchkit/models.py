@@ -139,6 +139,9 @@ class Results(list[Hit]):
     The counts are ``None`` unless the search asked for them (see ``Index.search``).
     """
 
+    generation: str | None = None
+    """The commit the search read (``gen-NNNNNN``, see ``store``): every hit comes from it."""
+
     def __init__(
         self, hits: list[Hit], *, total: int | None = None, facets: dict[str, dict[str, int]] | None = None,
         timeline: list[tuple[str, int]] | None = None, suggestion: str | None = None,

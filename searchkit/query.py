@@ -43,6 +43,9 @@ MAX_PHRASE_WORDS = 32
 """Words in all "phrases" of one query: matching positions costs each phrase word a pass over its documents."""
 MAX_FILTER_CHARS = 500
 """A filter value (source, place, speaker, since, until) longer than this is refused."""
+MAX_OFFSET = 10_000
+"""Hits skipped before the first one returned (``offset``, a page further down): each costs its place in the
+ranking, as a hit does."""
 _BINARY = frozenset({"AND", "OR", "ANDNOT", "ANDMAYBE"})
 _TOKEN = re.compile(r'"[^"]*"?|\[[^\]]*\]?|\{[^}]*\}?|[()]|[^\s()"\[\]{}]+')
 _FIELD_PREFIX = re.compile(r"([A-Za-z_]\w*):")

@@ -26,10 +26,11 @@ AUTO_MONTHS = 36
 
 def run(
     backend: Backend, parsed: ParsedQuery, settings: Settings, *, limit: int, sort: str, per_article: bool,
-    expand: bool, highlights: bool, facets: Sequence[str] = (), timeline: str | None = None, collapse: bool = False,
+    expand: bool, highlights: bool, offset: int = 0, facets: Sequence[str] = (), timeline: str | None = None,
+    collapse: bool = False,
 ) -> Results:
-    """The hits of ``parsed`` (validated by the caller), best first, with the count of all matches and, if asked
-    for, their facets and timeline (see ``Index.search``).
+    """The hits of ``parsed`` (validated by the caller), best first, the first ``offset`` skipped, with the count
+    of all matches and, if asked for, their facets and timeline (see ``Index.search``).
 
     Raises:
         QueryError: the query's wildcards, prefixes or ranges reach too much of the index (``bounds``).
@@ -39,15 +40,16 @@ def run(
     if expand:
         parsed = _expanded(backend, parsed, stats, settings, per_article)
         stats = _statistics(backend, parsed, per_article)
-    ranked = backend.rank(parsed, stats, limit, sort=sort, per_article=per_article, facets=facets,
+    ranked = backend.rank(parsed, stats, limit + offset, sort=sort, per_article=per_article, facets=facets,
                           months=timeline is not None, collapse=collapse)
-    passages = backend.passages([r.passage_id for r in ranked])
-    terms = match_terms(parsed.query) if highlights and ranked else None
+    shown = ranked[offset:]
+    passages = backend.passages([r.passage_id for r in shown])
+    terms = match_terms(parsed.query) if highlights and shown else None
     counts = ranked.counts
-    copies = _copies(backend, ranked)
+    copies = _copies(backend, shown)
     return Results(
         [Hit(rank, r.score, passage, highlight(passage.text, terms) if terms is not None else (), copies[r.passage_id])
-         for rank, (r, passage) in enumerate(zip(ranked, passages), start=1)],
+         for rank, (r, passage) in enumerate(zip(shown, passages), start=offset + 1)],
         total=counts.total,
         facets={field: _most_first(counts.facets.get(field, {})) for field in facets} if facets else None,
         timeline=_timeline(counts, timeline) if timeline is not None else None,
