@@ -38,6 +38,7 @@ EXIT_CODES: dict[type[SearchkitError], int] = {
 }
 DEFAULT_INDEX = "index"
 DEFAULT_SEEDS = "seeds"
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 ENDING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 """Signals that end a command through ``_Interrupted`` (cleanup runs) instead of their default action."""
 
@@ -436,6 +437,32 @@ def check(index: Optional[Path] = IndexOption) -> None:
         f"ok: {result.path} ({result.generation}): {result.passages} passages of {result.files} files match the "
         f"manifest; spans checked against {result.sources_compared} source files"
     ), soft_wrap=True)
+
+
+@app.command()
+def serve(
+    index: Optional[Path] = IndexOption,
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (another than loopback: anyone who can reach "
+                             "it can search the index; there is no authentication)."),
+    port: int = typer.Option(8765, help="Port to listen on."),
+) -> None:
+    """Serve the index over HTTP: a JSON search API and a search page (needs: pip install 'searchkit[serve]')."""
+    try:
+        from .server import serve as serve_index  # Starlette and uvicorn: only this command imports them
+    except ImportError as e:
+        if e.name not in ("starlette", "uvicorn"):
+            raise
+        stderr.print(f"error: searchkit serve needs {e.name}: pip install 'searchkit[serve]'", markup=False)
+        raise typer.Exit(EXIT_ERROR) from None
+
+    if host not in LOOPBACK:
+        _say(f"warning: serving on {host}, beyond this machine: there is no authentication, anyone who can reach "
+             f"it can search the index")
+    try:
+        _open(index).close()  # the default location: built from ./seeds first, as for query
+        serve_index(_index_path(index), host=host, port=port)
+    except (SearchkitError, OSError) as e:
+        raise _fail(e) from None
 
 
 @app.command("eval")
