@@ -450,9 +450,10 @@ def serve(
     try:
         from .server import serve as serve_index  # Starlette and uvicorn: only this command imports them
     except ImportError as e:
-        if e.name not in ("starlette", "uvicorn"):
+        missing = (e.name or "").partition(".")[0]
+        if missing not in ("starlette", "uvicorn"):
             raise
-        stderr.print(f"error: searchkit serve needs {e.name}: pip install 'searchkit[serve]'", markup=False)
+        stderr.print(f"error: searchkit serve needs {missing}: pip install 'searchkit[serve]'", markup=False)
         raise typer.Exit(EXIT_ERROR) from None
 
     if host not in LOOPBACK:

@@ -150,7 +150,7 @@ def _applied(state: Mapping[str, str]) -> str:
 def _pages(results: Results, state: Mapping[str, str], offset: int, limit: int) -> str:
     links = []
     if offset > 0:
-        links.append(f'<a rel="prev" href="{_url("/", state, offset=str(max(offset - limit, 0)) or None)}">← previous</a>')
+        links.append(f'<a rel="prev" href="{_url("/", state, offset=str(offset - limit) if offset > limit else None)}">← previous</a>')
     more = len(results) == limit and (results.total is None or offset + limit < results.total)
     if more:
         links.append(f'<a rel="next" href="{_url("/", state, offset=str(offset + limit))}">next →</a>')

@@ -34,6 +34,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from stat import S_ISREG
 
+from whoosh.filedb.filetables import FileFormatError
+
 from .errors import IndexCorrupt, IndexLocked, IndexUntrusted, IndexWriteError, SearchkitError
 
 __all__ = [
@@ -376,9 +378,9 @@ def verify_files(directory: Path, expected: dict[str, dict], *, checksums: bool)
 
 DECODING_ERRORS = (
     zlib.error, struct.error, EOFError, pickle.UnpicklingError, UnicodeDecodeError, ValueError, KeyError, IndexError,
-    OSError,
+    OSError, FileFormatError,
 )
-"""What Whoosh raises when it decodes damaged segment data."""
+"""What Whoosh raises when it decodes damaged segment data (``FileFormatError``: a file's header)."""
 
 
 @contextmanager
