@@ -5,9 +5,14 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,3 +100,37 @@ def require_bench_extra(*modules: str) -> None:
     missing = [name for name in modules if importlib.util.find_spec(name) is None]
     if missing:
         pytest.skip(f"the bench extra is not installed (missing {', '.join(missing)}): pip install -e '.[bench]'")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serving(index: Path) -> Iterator[str]:
+    """``searchkit serve`` of ``index`` in a subprocess on a free port, until the block ends; yields its URL. It
+    must end by SIGTERM (exit 143) without a traceback."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "searchkit", "serve", "--index", str(index), "--port", str(port)],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    started = time.monotonic()
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/healthz", timeout=1).read()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() - started > 30:
+                proc.kill()
+                raise RuntimeError(f"searchkit serve did not start: {proc.communicate()[1]}") from None
+            time.sleep(0.1)
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=10)
+        assert proc.returncode == 128 + 15 and "Traceback" not in err, err

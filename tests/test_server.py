@@ -21,11 +21,11 @@ pytest.importorskip("httpx", reason="the test extra (httpx, for Starlette's Test
 import httpx  # noqa: E402
 from starlette.testclient import TestClient  # noqa: E402
 
-from searchkit import Index  # noqa: E402
+from searchkit import Index, Results, page  # noqa: E402
 from searchkit.query import MAX_OFFSET  # noqa: E402
 from searchkit.server import MAX_LIMIT, create_app  # noqa: E402
 
-from conftest import REPO  # noqa: E402
+from conftest import REPO, free_port, serving  # noqa: E402
 
 HOSTILE_TITLE = "<script>alert(1)</script>"
 HOSTILE_TEXT = 'Caspian talks "><img src=x onerror=alert(2)> & more <b>bold</b> claims'
@@ -219,6 +219,21 @@ def test_the_passage_page(client):
     assert hit["id"] in html and f"{hit['span'][0]}-{hit['span'][1]}" in html and 'rel="next"' in html
 
 
+def test_facets_and_timeline_are_links_that_apply_and_drop_filters():
+    """What the page makes of a search's counts (``Results.facets``, ``Results.timeline``)."""
+    results = Results([], total=7, facets={"source": {"Kremlin": 5, "Kazinform": 2}, "tags": {"Economy": 3}},
+                      timeline=[("2017-11", 5), ("2019-10", 2)])
+    html = page.search_page({"q": "forum"}, results)
+    assert 'href="/?q=forum&amp;source=Kremlin"' in html and "7 matches" in html
+    assert 'href="/?q=forum+tags%3A%22Economy%22"' in html
+    assert 'href="/?q=forum&amp;since=2017-11&amp;until=2017-11"' in html and 'class="h20"' in html
+    applied = page.search_page({"q": 'forum tags:"Economy"', "source": "Kremlin", "since": "2017-11",
+                                "until": "2017-11"}, results)
+    assert 'class="applied" aria-current="true" href="/?q=forum+tags%3A%22Economy%22&amp;since=2017-11' in applied
+    assert 'class="applied" aria-current="true" href="/?q=forum&amp;source=Kremlin&amp;since' in applied
+    assert 'class="bar applied" href="/?q=forum+tags%3A%22Economy%22&amp;source=Kremlin"' in applied
+
+
 def test_static_files_are_served(client):
     assert "mark" in client.get("/static/searchkit.css").text
     assert "keydown" in client.get("/static/searchkit.js").text
@@ -263,33 +278,10 @@ def test_a_new_commit_is_served_within_two_seconds_and_old_ones_are_released(see
 # --- the command ----------------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(seed_index):
-    """``searchkit serve`` in a subprocess on a free port; yields its base URL."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "searchkit", "serve", "--index", str(seed_index), "--port", str(port)],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    started = time.monotonic()
-    while True:
-        try:
-            httpx.get(f"{url}/healthz", timeout=1)
-            break
-        except httpx.TransportError:
-            assert proc.poll() is None and time.monotonic() - started < 30, proc.stderr and proc.stderr.read()
-            time.sleep(0.1)
-    yield url
-    proc.terminate()
-    _, err = proc.communicate(timeout=10)
-    assert proc.returncode == 128 + 15 and "Traceback" not in err, err
+    with serving(seed_index) as url:
+        yield url
 
 
 def test_serve_answers_over_http(server):
