@@ -180,8 +180,9 @@ def search_page(
         hits = "".join(_hit(hit, state) for hit in results)
         listing = (f'<ol class="hits" start="{offset + 1}">{hits}</ol>' if hits
                    else '<p class="none">No passages matched.</p>')
+        aside = f'<aside class="facets">{side}</aside>' if side else ""
         body.append(
-            f'<div class="layout"><aside class="facets">{side}</aside><section class="results">'
+            f'<div class="layout{"" if side else " single"}">{aside}<section class="results">'
             f'<p class="summary">{shown}</p>{_applied(state)}{timeline}{listing}'
             f'{_pages(results, state, offset, limit)}</section></div>'
         )

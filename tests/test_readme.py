@@ -29,7 +29,7 @@ def test_library_quickstart_runs(tmp_path):
     assert "['Seabed', 'Caspian']" in result.stdout
 
 
-@pytest.mark.parametrize("command", ["index", "query", "show", "stats", "eval"])
+@pytest.mark.parametrize("command", ["index", "query", "show", "stats", "eval", "serve"])
 def test_every_command_is_documented(command):
     assert f"`searchkit {command} " in README
 
