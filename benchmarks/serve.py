@@ -295,8 +295,9 @@ def _meta(args: argparse.Namespace, corpus: corpora.Corpus) -> dict:
         "python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
         "machine": f"{platform.machine()}, {psutil.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start",
         "method": "alternating rounds; each engine in its own server process, the clients in this one (threads, "
-                  "httpx keep-alive); latency = request sent to JSON parsed; top 10 hits per query; Datasette "
-                  "with its default escaped FTS search, ordered by rank",
+                  "httpx keep-alive); latency = request sent to JSON parsed; top 10 hits per query; Datasette's "
+                  "table search (_search: FTS5 MATCH of the escaped words, rows in primary-key order, as Datasette "
+                  "0.65 returns them: no relevance ranking) with its count of all matches, as its page shows",
     }
 
 

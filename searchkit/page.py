@@ -79,18 +79,16 @@ def _fragment(hit: Hit) -> Iterable[str]:
         yield f'<p class="fragment">{"".join(pieces)}</p>'
 
 
-def _hit(hit: Hit, state: Mapping[str, str]) -> str:
+def _hit(hit: Hit) -> str:
     p = hit.passage
     link = escape(f"/passages/{p.id}", quote=True)
     title = _text(p.title) if p.title else f"{_text(p.article)} · passage {p.position}"
     speaker = f'<p class="speaker">{_text(p.speaker)}:</p>' if p.speaker else ""
     fragments = "".join(_fragment(hit)) or f'<p class="fragment">{_text(p.text[:240])}</p>'
-    copies = getattr(hit, "copies", None)
-    also = f'<p class="copies">and {len(copies)} more copies of this story</p>' if copies else ""
     return (
         f'<li class="hit" value="{hit.rank}"><div class="meta"><span class="rank">{hit.rank}</span>{_meta(p)}'
         f'<span class="score" title="BM25F score">{hit.score:.3f}</span></div>'
-        f'<h2><a class="open" href="{link}">{title}</a></h2>{speaker}{fragments}{also}</li>'
+        f'<h2><a class="open" href="{link}">{title}</a></h2>{speaker}{fragments}</li>'
     )
 
 
@@ -133,7 +131,8 @@ def _timeline(timeline: list[tuple[str, int]], state: Mapping[str, str]) -> str:
         bars.append(f'<a class="bar{mark}" href="{href}" title="{_text(period)}: {count:,}" data-period="{_text(period)}">'
                     f'<span class="h{height}"></span></a>')
     first, last = _text(timeline[0][0]), _text(timeline[-1][0])
-    return (f'<section class="timeline"><h3>By month</h3><div class="bars">{"".join(bars)}</div>'
+    by = "month" if len(timeline[0][0]) == 7 else "year"  # "2017-11" or "2017"
+    return (f'<section class="timeline"><h3>By {by}</h3><div class="bars">{"".join(bars)}</div>'
             f'<div class="span"><span>{first}</span><span>{last}</span></div></section>')
 
 
@@ -177,7 +176,7 @@ def search_page(
                         f"{_text(results.suggestion)}</a>?</p>")
         side = (_facets(results.facets, state) if results.facets else "")
         timeline = _timeline(results.timeline, state) if results.timeline else ""
-        hits = "".join(_hit(hit, state) for hit in results)
+        hits = "".join(_hit(hit) for hit in results)
         listing = (f'<ol class="hits" start="{offset + 1}">{hits}</ol>' if hits
                    else '<p class="none">No passages matched.</p>')
         aside = f'<aside class="facets">{side}</aside>' if side else ""

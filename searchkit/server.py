@@ -34,6 +34,7 @@ from . import page, render
 from .dates import parse_day
 from .errors import IndexClosed, NothingToSearch, PassageNotFound, QueryError, SearchkitError
 from .index import Index
+from .models import Passage
 
 __all__ = ["create_app", "serve", "search_arguments", "HTTP_STATUS", "MAX_LIMIT", "PARAMETERS"]
 
@@ -176,12 +177,14 @@ def create_app(index_path: str | os.PathLike, *, refresh_seconds: float = REFRES
         headers = {"X-Searchkit-Generation": body["generation"]} if body["generation"] else None
         return JSONResponse(body, headers=headers)
 
-    def api_passage(request: Request) -> Response:
+    def passage_of(request: Request) -> tuple[Passage, list[Passage]]:
         live.follow()
         passage_id = request.path_params["passage_id"]
+        return live.index.get(passage_id), live.index.neighbours(passage_id)
+
+    def api_passage(request: Request) -> Response:
         try:
-            passage = live.index.get(passage_id)
-            neighbours = live.index.neighbours(passage_id)
+            passage, neighbours = passage_of(request)
         except (SearchkitError, OSError) as e:
             return _json_error(e)
         return Response(render.passage_json(passage, neighbours), media_type="application/json")
@@ -231,11 +234,8 @@ def create_app(index_path: str | os.PathLike, *, refresh_seconds: float = REFRES
         return HTMLResponse(html, status_code=status, headers=_SECURITY_HEADERS)
 
     def passage_page(request: Request) -> Response:
-        live.follow()
-        passage_id = request.path_params["passage_id"]
         try:
-            passage = live.index.get(passage_id)
-            neighbours = live.index.neighbours(passage_id)
+            passage, neighbours = passage_of(request)
         except (SearchkitError, OSError) as e:
             title = "No such passage" if isinstance(e, PassageNotFound) else "Error"
             return HTMLResponse(page.message_page(title, _one_line(e)), status_code=_status(e),

@@ -146,3 +146,22 @@ def test_a_changed_file_that_became_unreadable_keeps_its_passages(corpus):
         report = ix.update([corpus / "seeds"])
         assert [s.reason.split(" ")[0] for s in report.skipped] == ["binary"]
         assert ix.search("Atameken") and ix.stats().files == 5
+
+
+def test_refresh_follows_another_writers_commit_and_releases_the_old_one(seeds_dir, tmp_path, run_cli):
+    path = tmp_path / "index"
+    Index.build([seeds_dir], path)
+    with Index.open(path) as ix:
+        assert ix.refresh() is False
+        first = ix.search("forum").generation
+        new = tmp_path / "new"
+        new.mkdir()
+        (new / "cloves.txt").write_text("Zanzibar cloves\n\nZanzibar exports cloves to the world market.\n")
+        assert run_cli("index", new, "--index", path).code == 0
+        assert ix.search("zanzibar") == [] and (path / first).is_dir()  # still the commit it opened
+        assert ix.refresh() is True and ix.refresh() is False
+        found = ix.search("zanzibar")
+        assert found and found.generation != first
+        (new / "more.txt").write_text("Zanzibar spices\n\nSpices of Zanzibar reach the port.\n")
+        assert run_cli("index", new, "--index", path).code == 0
+        assert not (path / first).exists()  # released by refresh: the next writer removed it

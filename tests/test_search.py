@@ -172,3 +172,17 @@ def test_highlights_are_deterministic(seed_index):
             return [h.highlights for h in ix.search("forum cooperation Kazakhstan", limit=20)]
 
     assert snippets() == snippets()
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"sort": "date"}, {"per_article": True}, {"source": "Kremlin"}])
+def test_offset_pages_through_the_ranking_of_a_larger_limit(ix, kwargs):
+    whole = ix.search("forum OR Caspian OR president", limit=15, **kwargs)
+    paged = [hit for start in (0, 5, 10) for hit in ix.search("forum OR Caspian OR president", limit=5, offset=start, **kwargs)]
+    assert [(h.rank, h.passage.id, h.score) for h in paged] == [(h.rank, h.passage.id, h.score) for h in whole]
+    assert ix.search("forum", offset=10_000) == []
+
+
+@pytest.mark.parametrize("offset, message", [(-1, "offset must be from 0 to 10,000"), (10_001, "offset must be from 0")])
+def test_offset_is_bounded(ix, offset, message):
+    with pytest.raises(QueryError, match=message):
+        ix.search("forum", offset=offset)
