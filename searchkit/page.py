@@ -139,11 +139,24 @@ def _timeline(timeline: list[tuple[str, int]], state: Mapping[str, str]) -> str:
 def _applied(state: Mapping[str, str]) -> str:
     """The filters in force, each with a link that drops it."""
     chips = []
-    for name in ("source", "place", "speaker", "since", "until", "sort"):
+    for name in ("source", "place", "speaker", "since", "until"):
         if state.get(name):
             chips.append(f'<a class="chip" href="{_url("/", state, **{name: None, "offset": None})}" '
                          f'title="drop this filter">{name}: {_text(state[name])} ×</a>')
     return f'<p class="applied-filters">{"".join(chips)}</p>' if chips else ""
+
+
+def _options(state: Mapping[str, str]) -> str:
+    """Links that change the order (best first, newest first) and one hit per article, keeping the rest."""
+    by_date = state.get("sort") == "date"
+    per_article = state.get("per_article") in ("1", "true")
+    order = (f'<a href="{_url("/", state, sort=None, offset=None)}">best first</a> · <b>newest first</b>' if by_date
+             else f'<b>best first</b> · <a href="{_url("/", state, sort="date", per_article=None, offset=None)}">'
+                  "newest first</a>")
+    grouping = (f'<a class="applied" href="{_url("/", state, per_article=None, offset=None)}">one per article ×</a>'
+                if per_article else
+                f'<a href="{_url("/", state, per_article="1", sort=None, offset=None)}">one per article</a>')
+    return f'<span class="options">{order} · {grouping}</span>'
 
 
 def _pages(results: Results, state: Mapping[str, str], offset: int, limit: int) -> str:
@@ -182,7 +195,7 @@ def search_page(
         aside = f'<aside class="facets">{side}</aside>' if side else ""
         body.append(
             f'<div class="layout{"" if side else " single"}">{aside}<section class="results">'
-            f'<p class="summary">{shown}</p>{_applied(state)}{timeline}{listing}'
+            f'<p class="summary">{shown}{_options(state)}</p>{_applied(state)}{timeline}{listing}'
             f'{_pages(results, state, offset, limit)}</section></div>'
         )
     title = f"{query} · searchkit" if query else "searchkit"

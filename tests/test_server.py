@@ -212,6 +212,13 @@ def test_pagination_links_keep_the_state(client):
     assert 'rel="prev" href="/?q=forum&amp;limit=3&amp;source=Kremlin"' in second and '<ol class="hits" start="4">' in second
 
 
+def test_order_and_per_article_links_switch_each_other_off(client):
+    html = client.get("/", params={"q": "forum", "per_article": "1"}).text
+    assert 'href="/?q=forum&amp;sort=date">newest first</a>' in html and 'href="/?q=forum">one per article ×' in html
+    by_date = client.get("/", params={"q": "forum", "sort": "date"}).text
+    assert '<b>newest first</b>' in by_date and 'href="/?q=forum&amp;per_article=1">one per article' in by_date
+
+
 def test_the_passage_page(client):
     hit = client.get("/api/search", params={"q": "Caspian seabed", "limit": 1}).json()["hits"][0]
     html = client.get(f"/passages/{hit['id']}").text
