@@ -146,7 +146,8 @@ class Index:
     def refresh(self) -> bool:
         """Follow a commit made since this Index opened (by another process, ``searchkit index``): later calls
         read it; calls under way finish on the one they started with, which is then released (a writer's
-        clean-up may remove it). One read of ``CURRENT`` when nothing changed.
+        clean-up may remove it). One read of ``CURRENT`` when nothing changed; the new commit's top-k arrays are
+        loaded before it is swapped in, so that no search waits for them.
 
         Returns:
             Whether a new commit was opened.
@@ -158,7 +159,14 @@ class Index:
             with self._reading() as current:
                 if store.current_generation(self.path)[0] == current.lease.generation:
                     return False
-            self._swap(open_generation(self.path, verify=False, settings=self._ranking))
+            new = open_generation(self.path, verify=False, settings=self._ranking)
+            try:
+                with store.damage_is_corruption(self.path):
+                    new.backend.arrays()
+            except BaseException:
+                new.close()
+                raise
+            self._swap(new)
             return True
 
     def close(self) -> None:

@@ -102,7 +102,7 @@ def search_arguments(params: QueryParams) -> tuple[str, dict]:
 def _whole_number(params: QueryParams, name: str, default: int) -> int:
     value = params.get(name) or str(default)
     if not value.isascii() or not value.isdigit() or len(value) > 9:
-        raise QueryError(f"{name} must be a whole number, got {value[:40]!r}")
+        raise QueryError(f"{name} must be a whole number of at most 9 digits, got {value[:40]!r}")
     return int(value)
 
 
