@@ -50,7 +50,8 @@ HTTP_STATUS: dict[type[SearchkitError], int] = {
 }
 """The status of each error (the first class that matches); any other exception is a 500 as well."""
 _TEXT = ("source", "place", "since", "until", "speaker", "sort")
-_FLAGS = ("per_article", "expand", "collapse")
+_FLAGS = {"per_article": False, "expand": False, "collapse": False, "aliases": True}
+"""Flags and their values when absent; ``aliases`` only on or off (a file of names is no request's to name)."""
 PARAMETERS = ("q", "limit", "offset", "today", *_TEXT, *_FLAGS)
 """The parameters of ``/api/search`` and ``/``: ``q`` is the query text, the others ``Index.search``'s."""
 _UNWIRED = ("collapse",)
@@ -91,7 +92,7 @@ def search_arguments(params: QueryParams) -> tuple[str, dict]:
         value = params.get(name, "").lower()
         if value not in ("", "0", "1", "false", "true"):
             raise QueryError(f"{name} must be 1, 0, true or false, got {value[:40]!r}")
-        arguments[name] = value in ("1", "true")
+        arguments[name] = value in ("1", "true") if value else _FLAGS[name]
     if params.get("today"):
         arguments["today"] = parse_day(params["today"], "today")
     for name in _UNWIRED:

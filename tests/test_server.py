@@ -85,6 +85,14 @@ def test_filters_sort_and_flags_map_onto_search_arguments(client, seed_index, ru
     assert relative["hits"] and {h["date"] for h in relative["hits"]} == {"2019-10-09"}
 
 
+def test_aliases_is_on_unless_turned_off_as_the_cli(client, seed_index, run_cli):
+    widened = client.get("/api/search", params={"q": "forum", "place": "Astana", "limit": 50}).json()["hits"]
+    written = client.get("/api/search", params={"q": "forum", "place": "Astana", "limit": 50, "aliases": "0"}).json()
+    assert {h["place"] for h in written["hits"]} == {"Astana"} and {h["place"] for h in widened} > {"Astana"}
+    assert written["hits"] == cli_json_hits(run_cli, "forum", "--place", "Astana", "--limit", "50", "--no-aliases",
+                                            "--index", str(seed_index))
+
+
 def test_offset_pages_through_one_ranking(client):
     whole = client.get("/api/search", params={"q": "forum", "limit": 12}).json()["hits"]
     pages = [client.get("/api/search", params={"q": "forum", "limit": 4, "offset": start}).json()["hits"]
