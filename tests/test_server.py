@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -24,7 +25,7 @@ from searchkit import Index, Results, page  # noqa: E402
 from searchkit.query import MAX_OFFSET  # noqa: E402
 from searchkit.server import MAX_LIMIT, create_app  # noqa: E402
 
-from conftest import REPO, free_port, serving  # noqa: E402
+from conftest import REPO, free_port, require_bench_extra, serving  # noqa: E402
 
 HOSTILE_TITLE = "<script>alert(1)</script>"
 HOSTILE_TEXT = 'Caspian talks "><img src=x onerror=alert(2)> & more <b>bold</b> claims'
@@ -396,3 +397,20 @@ def test_ten_thousand_unknown_ids_leave_the_server_answering(server):
     for t in threads:
         t.join()
     assert max(during) < 5.0 and timed_search(server) < 2.0
+
+
+@pytest.mark.slow
+def test_the_load_benchmark_runs_through_a_commit(tmp_path):
+    """``benchmarks/serve.py`` on 1,000 passages for a few seconds: both engines answer, the commit is served."""
+    require_bench_extra("datasette", "sqlite_utils", "wordfreq", "psutil")
+    out = tmp_path / "serve.json"
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "serve.py"), "--size", "1000", "--duration", "4", "--clients", "4",
+         "--out", str(out)],
+        capture_output=True, text=True, timeout=600, env={**os.environ, "SEARCHKIT_BENCH_CACHE": str(tmp_path / "cache")},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    searchkit, datasette = json.loads(out.read_text())["rounds"]
+    assert searchkit["requests"] > 0 and datasette["requests"] > 0
+    assert searchkit["errors"] == datasette["errors"] == 0 and searchkit["mixed_answers"] == 0
+    assert sorted(searchkit["editions_by_generation"].values()) == [["edition1"], ["edition2"]]
