@@ -165,3 +165,22 @@ def test_refresh_follows_another_writers_commit_and_releases_the_old_one(seeds_d
         (new / "more.txt").write_text("Zanzibar spices\n\nSpices of Zanzibar reach the port.\n")
         assert run_cli("index", new, "--index", path).code == 0
         assert not (path / first).exists()  # released by refresh: the next writer removed it
+
+
+def test_a_call_under_way_at_refresh_finishes_on_its_commit(seeds_dir, tmp_path, run_cli):
+    path = tmp_path / "index"
+    Index.build([seeds_dir], path)
+    with Index.open(path) as ix:
+        before = [p.id for p in ix.passages()]
+        first = ix.directory.name
+        reading = ix.passages()  # a generator: it reads one commit from its first passage to its last
+        started = [next(reading).id]
+        new = tmp_path / "new"
+        new.mkdir()
+        (new / "cloves.txt").write_text("Zanzibar cloves\n\nZanzibar exports cloves to the world market.\n")
+        assert run_cli("index", new, "--index", path).code == 0
+        assert ix.refresh() is True and ix.directory.name != first
+        assert started + [p.id for p in reading] == before  # the old commit, whole, after the swap
+        assert len(list(ix.passages())) == len(before) + 1
+        assert run_cli("index", new, "--index", path).code == 0
+        assert not (path / first).exists()  # released when the call ended
