@@ -252,8 +252,8 @@ class Index:
 
         Raises:
             NothingToSearch: every word of ``text`` is a stop word (a ``QueryError``).
-            QueryError: the query, a filter, ``limit``, ``offset``, ``sort``, ``facets`` or ``timeline`` is malformed (an unknown
-                field or period), the query's wildcards, prefixes
+            QueryError: the query, a filter, ``limit``, ``offset``, ``sort``, ``facets`` or ``timeline`` is
+                malformed (an unknown field or period), the query's wildcards, prefixes
                 or ranges reach too much of the index (see ``bounds``), or ``per_article`` is combined with
                 ``sort="date"``.
             AliasesError: the ``aliases`` file cannot be read or is malformed (the message names its line).

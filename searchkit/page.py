@@ -128,7 +128,8 @@ def _timeline(timeline: list[tuple[str, int]], state: Mapping[str, str]) -> str:
         href = _url("/", state, since=None if applied else period, until=None if applied else period, offset=None)
         mark = " applied" if applied else ""
         height = round(BAR_STEPS * count / most)
-        bars.append(f'<a class="bar{mark}" href="{href}" title="{_text(period)}: {count:,}" data-period="{_text(period)}">'
+        bars.append(f'<a class="bar{mark}" href="{href}" title="{_text(period)}: {count:,}" '
+                    f'data-period="{_text(period)}">'
                     f'<span class="h{height}"></span></a>')
     first, last = _text(timeline[0][0]), _text(timeline[-1][0])
     by = "month" if len(timeline[0][0]) == 7 else "year"  # "2017-11" or "2017"
@@ -162,7 +163,8 @@ def _options(state: Mapping[str, str]) -> str:
 def _pages(results: Results, state: Mapping[str, str], offset: int, limit: int) -> str:
     links = []
     if offset > 0:
-        links.append(f'<a rel="prev" href="{_url("/", state, offset=str(offset - limit) if offset > limit else None)}">← previous</a>')
+        previous = _url("/", state, offset=str(offset - limit) if offset > limit else None)
+        links.append(f'<a rel="prev" href="{previous}">← previous</a>')
     more = len(results) == limit and (results.total is None or offset + limit < results.total)
     if more:
         links.append(f'<a rel="next" href="{_url("/", state, offset=str(offset + limit))}">next →</a>')
@@ -185,7 +187,8 @@ def search_page(
         shown = (f"{results.total:,} matches" if results.total is not None else
                  f"{len(results)} hits") + (f" in {took_ms:.0f} ms" if took_ms is not None else "")
         if results.suggestion:
-            body.append(f'<p class="suggestion">Did you mean <a href="{_url("/", state, q=results.suggestion, offset=None)}">'
+            suggested = _url("/", state, q=results.suggestion, offset=None)
+            body.append(f'<p class="suggestion">Did you mean <a href="{suggested}">'
                         f"{_text(results.suggestion)}</a>?</p>")
         side = (_facets(results.facets, state) if results.facets else "")
         timeline = _timeline(results.timeline, state) if results.timeline else ""
@@ -230,4 +233,5 @@ def passage_page(passage: Passage, neighbours: list[Passage]) -> str:
 
 def message_page(title: str, message: str) -> str:
     """A page that says one thing: not found, or an error line."""
-    return _document(f"{title} · searchkit", f'<h1>{_text(title)}</h1><p class="error" role="alert">{_text(message)}</p>')
+    body = f'<h1>{_text(title)}</h1><p class="error" role="alert">{_text(message)}</p>'
+    return _document(f"{title} · searchkit", body)

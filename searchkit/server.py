@@ -19,6 +19,7 @@ import socket
 import threading
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 from importlib.resources import files
 
 import uvicorn
@@ -54,6 +55,9 @@ _FLAGS = {"per_article": False, "expand": False, "collapse": False, "aliases": T
 """Flags and their values when absent; ``aliases`` only on or off (a file of names is no request's to name)."""
 PARAMETERS = ("q", "limit", "offset", "today", *_TEXT, *_FLAGS)
 """The parameters of ``/api/search`` and ``/``: ``q`` is the query text, the others ``Index.search``'s."""
+COUNTED: dict[str, Any] = {"facets": True, "timeline": "auto"}
+"""What every search of the API and the page counts over all its matches: every facet, and the timeline (by month
+over at most 3 years, else by year)."""
 _UNWIRED = ("collapse",)
 """Parameters validated here whose ``Index.search`` argument does not exist yet."""
 _SECURITY_HEADERS = {
@@ -154,7 +158,7 @@ def create_app(index_path: str | os.PathLike, *, refresh_seconds: float = REFRES
             text, arguments = search_arguments(request.query_params)
             started = time.perf_counter()
             try:
-                results = live.index.search(text, **arguments)
+                results = live.index.search(text, **arguments, **COUNTED)
                 note = None
             except NothingToSearch as e:  # nothing can match: no hits, as when nothing matched
                 results, note = None, _one_line(e)
@@ -217,7 +221,7 @@ def create_app(index_path: str | os.PathLike, *, refresh_seconds: float = REFRES
             offset, limit = arguments["offset"], arguments["limit"]
             if text.strip():
                 started = time.perf_counter()
-                results = live.index.search(text, **arguments)
+                results = live.index.search(text, **arguments, **COUNTED)
                 took_ms = (time.perf_counter() - started) * 1000
         except NothingToSearch as e:
             error = _one_line(e)
@@ -276,7 +280,8 @@ def create_app(index_path: str | os.PathLike, *, refresh_seconds: float = REFRES
         Route("/healthz", healthz),
         Mount("/static", StaticFiles(directory=str(files("searchkit") / "static")), name="static"),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error, Exception: http_error})
+    handlers = {HTTPException: http_error, Exception: http_error}
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
     app.state.index = live.index
     return app
 
