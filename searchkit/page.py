@@ -85,10 +85,16 @@ def _hit(hit: Hit) -> str:
     title = _text(p.title) if p.title else f"{_text(p.article)} · passage {p.position}"
     speaker = f'<p class="speaker">{_text(p.speaker)}:</p>' if p.speaker else ""
     fragments = "".join(_fragment(hit)) or f'<p class="fragment">{_text(p.text[:240])}</p>'
+    copies = ", ".join(
+        f'<a href="{escape(f"/passages/{c.id}", quote=True)}">{_text(c.source or c.article)}'
+        f'{" " + c.date.isoformat() if c.date else ""}</a>' for c in hit.copies
+    )
+    also = (f'<p class="copies">+{len(hit.copies)} {"copy" if len(hit.copies) == 1 else "copies"} of this story: '
+            f"{copies}</p>" if copies else "")
     return (
         f'<li class="hit" value="{hit.rank}"><div class="meta"><span class="rank">{hit.rank}</span>{_meta(p)}'
         f'<span class="score" title="BM25F score">{hit.score:.3f}</span></div>'
-        f'<h2><a class="open" href="{link}">{title}</a></h2>{speaker}{fragments}</li>'
+        f'<h2><a class="open" href="{link}">{title}</a></h2>{speaker}{fragments}{also}</li>'
     )
 
 

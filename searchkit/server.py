@@ -58,8 +58,6 @@ PARAMETERS = ("q", "limit", "offset", "today", *_TEXT, *_FLAGS)
 COUNTED: dict[str, Any] = {"facets": True, "timeline": "auto"}
 """What every search of the API and the page counts over all its matches: every facet, and the timeline (by month
 over at most 3 years, else by year)."""
-_UNWIRED = ("collapse",)
-"""Parameters validated here whose ``Index.search`` argument does not exist yet."""
 _SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
@@ -99,8 +97,6 @@ def search_arguments(params: QueryParams) -> tuple[str, dict]:
         arguments[name] = value in ("1", "true") if value else _FLAGS[name]
     if params.get("today"):
         arguments["today"] = parse_day(params["today"], "today")
-    for name in _UNWIRED:
-        arguments.pop(name)
     return params.get("q", ""), arguments
 
 

@@ -414,3 +414,20 @@ def test_the_load_benchmark_runs_through_a_commit(tmp_path):
     assert searchkit["requests"] > 0 and datasette["requests"] > 0
     assert searchkit["errors"] == datasette["errors"] == 0 and searchkit["mixed_answers"] == 0
     assert sorted(searchkit["editions_by_generation"].values()) == [["edition1"], ["edition2"]]
+
+
+def test_collapse_shows_one_hit_per_story_with_its_copies(tmp_path):
+    text = ("The Caspian littoral states signed the convention on the legal status of the sea in Aktau on Sunday, "
+            "ending two decades of talks over the seabed, its oil and gas and the pipelines across it. ") * 3
+    folder = tmp_path / "wire"
+    folder.mkdir()
+    lines = [{"id": f"copy{n}", "title": "Caspian convention signed", "text": text, "source": source,
+              "date": "2018-08-12"} for n, source in enumerate(("Reuters", "TASS", "Xinhua"))]
+    (folder / "wire.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    Index.build([folder], tmp_path / "index")
+    with TestClient(create_app(tmp_path / "index")) as c:
+        apart = c.get("/api/search", params={"q": "Caspian convention", "per_article": "1"}).json()["hits"]
+        together = c.get("/api/search", params={"q": "Caspian convention", "collapse": "1"}).json()["hits"]
+        html = c.get("/", params={"q": "Caspian convention", "collapse": "1"}).text
+    assert len(apart) == 3 and len(together) == 1 and len(together[0]["copies"]) == 2
+    assert "+2 copies of this story" in html and f'href="/passages/{together[0]["copies"][0]["id"]}"' in html
