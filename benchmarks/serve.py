@@ -89,8 +89,16 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 def _searchkit_index(corpus: corpora.Corpus, work: Path, sentinel: Path) -> Path:
-    """The corpus and the sentinel file (edition 1) indexed by ``searchkit index``, cached."""
+    """The corpus and the sentinel file (edition 1) indexed by ``searchkit index``, cached (rebuilt when the cached
+    one is of another schema)."""
     index = work / "index"
+    if (index / "CURRENT").is_file():
+        from searchkit import Index, IndexIncompatible
+
+        try:
+            Index.open(index).close()
+        except IndexIncompatible:  # cached by a searchkit of another schema
+            shutil.rmtree(index)
     if not (index / "CURRENT").is_file():
         _write_sentinel(sentinel, edition=1)
         _log(f"indexing {corpus.name} with searchkit index")
