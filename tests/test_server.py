@@ -431,3 +431,9 @@ def test_collapse_shows_one_hit_per_story_with_its_copies(tmp_path):
         html = c.get("/", params={"q": "Caspian convention", "collapse": "1"}).text
     assert len(apart) == 3 and len(together) == 1 and len(together[0]["copies"]) == 2
     assert "+2 copies of this story" in html and f'href="/passages/{together[0]["copies"][0]["id"]}"' in html
+
+
+def test_a_misspelled_query_offers_the_corpus_spelling(client):
+    assert client.get("/api/search", params={"q": "Caspain seabd"}).json()["suggestion"] == "Caspian seabed"
+    html = client.get("/", params={"q": "Caspain seabd", "source": "Kremlin"}).text
+    assert 'Did you mean <a href="/?q=Caspian+seabed&amp;source=Kremlin">Caspian seabed</a>?' in html
