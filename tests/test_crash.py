@@ -248,8 +248,8 @@ def test_a_killed_first_build_leaves_no_index_and_the_next_run_builds_it(two_sta
 def older_layout(clean: Path, folder: Path) -> dict[str, bytes]:
     """An index of the layout before generations (a clean build's files, manifest at the top); its contents."""
     generation = clean / (clean / "CURRENT").read_text().split()[0]
-    # that layout had no ``words`` (the vocabulary came with schema 5)
-    shutil.copytree(generation, folder, ignore=shutil.ignore_patterns("reader.lock", "words"))
+    # that layout had no ``words`` or ``stories.*`` (the vocabulary and the stories came with schema 5)
+    shutil.copytree(generation, folder, ignore=shutil.ignore_patterns("reader.lock", "words", "stories.*"))
     return {f.relative_to(folder).as_posix(): f.read_bytes() for f in folder.rglob("*") if f.is_file()}
 
 
