@@ -24,7 +24,7 @@ from whoosh.index import LockError
 
 from . import schema, store
 from .errors import ArticleError, IndexLocked
-from .models import BuildReport, SkippedFile
+from .models import Article, BuildReport, SkippedFile
 from .pool import rewrite_segments, write_segments
 from .segments import DocumentError
 from .settings import Settings
@@ -52,11 +52,16 @@ Progress = Callable[[int, int, str], None]
 
 def commit(
     path: Path, base: str | None, sources: list[str], *, settings: Settings,
-    progress: Progress | None, prune: bool, punkt: dict | None = None,
+    progress: Progress | None, prune: bool, punkt: dict | None = None, root: Path | None = None,
+    holds: Callable[[Article], bool] | None = None,
 ) -> BuildReport:
     """Write a new generation of the index at ``path`` (from generation ``base``, or empty) with ``sources``
     indexed, and make it live; a new index learns its sentence splitter from its articles unless given ``punkt``
-    (another index's ``punkt.json``). The caller holds the write lock; a failure leaves nothing behind."""
+    (another index's ``punkt.json``). The caller holds the write lock; a failure leaves nothing behind.
+
+    A shard of a sharded index stores paths relative to ``root`` (the sharded index's parent, not its own) and
+    indexes only the articles it ``holds``; a file whose articles are all in other shards is still recorded.
+    """
     directory = store.new_generation(path, base)
     try:
         if base is None:
@@ -66,7 +71,7 @@ def commit(
             manifest = json.loads((directory.parent / base / MANIFEST).read_text(encoding="utf-8"))
         if punkt is not None and base is None:
             (directory / PUNKT).write_text(json.dumps(punkt, indent=0), encoding="utf-8")
-        transaction = _Transaction(path, ix, manifest, directory, settings)
+        transaction = _Transaction(path, ix, manifest, directory, settings, root, holds)
         try:
             with store.forked_children_die_with_this_process():
                 report = transaction.run(sources, progress=progress, prune=prune)
@@ -84,14 +89,18 @@ def commit(
 class _Transaction:
     """One commit in the making: the new generation's Whoosh index and manifest."""
 
-    def __init__(self, path: Path, ix, manifest: dict, directory: Path, settings: Settings) -> None:
+    def __init__(
+        self, path: Path, ix, manifest: dict, directory: Path, settings: Settings, root: Path | None,
+        holds: Callable[[Article], bool] | None,
+    ) -> None:
         self.path = path
         self._ix = ix
         self.manifest = manifest
         self.directory = directory
         self.settings = settings
-        self.root = path.resolve().parent
+        self.root = root or path.resolve().parent
         """Where relative stored paths start: the index directory's parent."""
+        self.holds = holds
 
     def _stored_path(self, path: str) -> str:
         """The key a file is indexed under: its real path (one file reached by two paths is one file),
@@ -172,7 +181,7 @@ class _Transaction:
                 punkt_file.write_text(json.dumps(punkt_to_json(params), indent=0), encoding="utf-8")
         splitter = PassageSplitter(params, max_chars=self.settings.max_passage_chars)
 
-        new_segments, outcomes = _index_files(self._ix, changed, splitter, progress)
+        new_segments, outcomes = _index_files(self._ix, changed, splitter, progress, self.holds)
         articles = passages = added = replaced = 0
         try:
             writer = self._ix.writer(compound=False)
@@ -182,9 +191,9 @@ class _Transaction:
             for key in removed:
                 writer.delete_by_term("path", key)
                 del known[key]
-            for (f, key, fingerprint), (file_articles, file_passages, file_skipped) in zip(changed, outcomes):
+            for (f, key, fingerprint), (file_articles, file_passages, file_skipped, elsewhere) in zip(changed, outcomes):
                 skipped.extend(file_skipped)
-                if file_articles == 0:
+                if file_articles + elsewhere == 0:
                     continue  # a changed file that can no longer be read keeps its indexed passages
                 old_key = moved.get(key)
                 replaced += key in known or old_key is not None
@@ -292,9 +301,11 @@ class _ArticleReader:
 
 def _index_files(
     ix, changed: list[tuple[str, str, dict]], splitter, progress: Progress | None,
-) -> tuple[list, list[tuple[int, int, list[SkippedFile]]]]:
-    """Index the ``changed`` files' passages into new segments of ``ix`` (uncommitted); per file, the counts
-    of articles and passages indexed and what was skipped.
+    holds: Callable[[Article], bool] | None = None,
+) -> tuple[list, list[tuple[int, int, list[SkippedFile], int]]]:
+    """Index the ``changed`` files' passages (of the articles ``ix`` ``holds``) into new segments of ``ix``
+    (uncommitted); per file, the counts of articles and passages indexed, what was skipped, and the count of
+    articles read but held elsewhere.
 
     Large inputs are indexed by one process per core; a file of ``SHARD_BYTES`` or more is shared among them
     (each reads all of it and indexes every n-th article), so that one big JSON Lines file uses every core.
@@ -303,19 +314,23 @@ def _index_files(
     jobs = [(file_no, shard, shards) for file_no, (_, _, fp) in enumerate(changed)
             for shards in [procs if fp["size"] >= SHARD_BYTES else 1] for shard in range(shards)]
 
-    def index_job(job: tuple[int, int, int], add: Callable[[dict], None]) -> tuple[int, int, list[SkippedFile]]:
+    def index_job(job: tuple[int, int, int], add: Callable[[dict], None]) -> tuple[int, int, list[SkippedFile], int]:
         file_no, shard, shards = job
         f, key, _ = changed[file_no]
         read_skipped: list[SkippedFile] = []
         split_skipped: list[SkippedFile] = []
-        file_articles = file_passages = 0
+        file_articles = file_passages = elsewhere = 0
         for n, article in enumerate(_ArticleReader(read_skipped).articles(f)):
-            if n % shards == shard:
-                added = _index_article(article, splitter, key, add, split_skipped)
-                file_articles += added > 0
-                file_passages += added
+            if n % shards != shard:
+                continue
+            if holds is not None and not holds(article):
+                elsewhere += 1
+                continue
+            added = _index_article(article, splitter, key, add, split_skipped)
+            file_articles += added > 0
+            file_passages += added
         # Every shard reads the whole file and meets the same bad lines: the first one reports them.
-        return file_articles, file_passages, (read_skipped if shard == 0 else []) + split_skipped
+        return file_articles, file_passages, (read_skipped if shard == 0 else []) + split_skipped, elsewhere
 
     shards_left = collections.Counter(file_no for file_no, _, _ in jobs)
     files_done = 0
@@ -333,12 +348,12 @@ def _index_files(
     if progress:
         progress(0, len(changed), changed[0][0] if changed else "")
     segments, outcomes = write_segments(ix, jobs, index_job, procs=procs, progress=job_done, copy=SegmentArrays)
-    per_file: list[tuple[int, int, list[SkippedFile]]] = [(0, 0, []) for _ in changed]
-    for (file_no, _, _), (file_articles, file_passages, file_skipped) in zip(jobs, outcomes):
-        a, p, k = per_file[file_no]
-        per_file[file_no] = (a + file_articles, p + file_passages, k + file_skipped)
+    per_file: list[tuple[int, int, list[SkippedFile], int]] = [(0, 0, [], 0) for _ in changed]
+    for (file_no, _, _), (file_articles, file_passages, file_skipped, file_elsewhere) in zip(jobs, outcomes):
+        a, p, k, e = per_file[file_no]
+        per_file[file_no] = (a + file_articles, p + file_passages, k + file_skipped, e + file_elsewhere)
     # Shards report the articles they could not split in turn: in line order, as one process would.
-    per_file = [(a, p, sorted(k, key=lambda skip: skip.line or 0)) for a, p, k in per_file]
+    per_file = [(a, p, sorted(k, key=lambda skip: skip.line or 0), e) for a, p, k, e in per_file]
     return segments, per_file
 
 
