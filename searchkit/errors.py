@@ -79,3 +79,8 @@ class RunFileError(SearchkitError):
 
 class AliasesError(SearchkitError):
     """A file of place names (``aliases=``) cannot be read or is malformed; the message names the file and line."""
+
+
+class ShardError(SearchkitError):
+    """A shard of a sharded index cannot be searched on Ray (its actor cannot start, or died and was not restored
+    in time); the message names the shard. No partial results are returned."""

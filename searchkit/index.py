@@ -20,7 +20,7 @@ from .arguments import DAY, TEXT, Sources, check_types, path_text, source_list
 from .backend import SORTS
 from .errors import IndexClosed, IndexNotFound, QueryError
 from .local import Generation, LocalBackend, open_generation
-from .sharded import ShardedGeneration
+from .sharded import ShardedGeneration, SnapshotBackend
 from .models import BuildReport, IndexStats, Passage, Results
 from .places import place_names
 from .query import build_query
@@ -197,7 +197,7 @@ class Index:
             return generation.backend.settings
 
     @property
-    def backend(self) -> LocalBackend:
+    def backend(self) -> LocalBackend | SnapshotBackend:
         """The backend of the generation this Index reads, for composing indexes (``shards.ShardedBackend``); it
         stays readable until this Index is closed or updated."""
         with self._reading() as generation:
@@ -300,7 +300,7 @@ class Index:
     # --- generations -----------------------------------------------------------------------------------------
 
     @contextmanager
-    def _reading(self) -> Iterator[Generation]:
+    def _reading(self) -> Iterator[Generation | ShardedGeneration]:
         """The current generation, kept open until the block ends; Whoosh's errors from damaged segment data
         raised inside become ``IndexCorrupt``."""
         with self._lock:
@@ -318,7 +318,7 @@ class Index:
             if done:
                 generation.close()
 
-    def _swap(self, new: Generation) -> None:
+    def _swap(self, new: Generation | ShardedGeneration) -> None:
         with self._lock:
             old = self._generation
             if old is not None:
@@ -328,7 +328,7 @@ class Index:
         else:
             self._retire(old)
 
-    def _retire(self, generation: Generation) -> None:
+    def _retire(self, generation: Generation | ShardedGeneration) -> None:
         with self._lock:
             generation.retired = True
             done = generation.users == 0
@@ -346,18 +346,18 @@ def _open_sharded(path: Path, *, verify: bool, settings: Settings | None, ray: s
         raise IndexNotFound(f"{path} is an index of one shard: open it without ray")
     if ray is None:
         return sharded.open_snapshot(path, verify=verify, settings=settings)
-    from . import rayshards  # Ray: only with ray=
+    from .rayshards import open_snapshot  # Ray: only with ray=
 
-    return rayshards.open_snapshot(path, verify=verify, settings=settings, address=ray)
+    return open_snapshot(path, verify=verify, settings=settings, address=ray)
 
 
 def _ray_runner(ray: str | None) -> sharded.Runner | None:
     """Shard tasks run on Ray (``ray``) or, with None, in local processes."""
     if ray is None:
         return None
-    from . import rayshards
+    from .rayshards import task_runner
 
-    return rayshards.task_runner(ray)
+    return task_runner(ray)
 
 
 def _build_sharded(

@@ -140,8 +140,9 @@ def _commit(
             snapshot = store.read_manifest(path, live, crc)
             bases: list[str | None] = [shard["generation"] for shard in snapshot["shards"]]
             settings = Settings.from_dict(snapshot.get("settings", {}))
+            created = snapshot.get("created")
         else:
-            bases = [None] * shards
+            bases, created = [None] * shards, None
         assert settings is not None
         count = len(bases)
         tasks = [
@@ -159,7 +160,8 @@ def _commit(
             "format": FORMAT,
             "searchkit_version": __version__,
             "schema_version": schema.SCHEMA_VERSION,
-            "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "updated": (updated := datetime.now(timezone.utc).isoformat(timespec="seconds")),
+            "created": created or updated,
             "assignment": "blake2b-64(article id) mod shards",
             "settings": settings.to_dict(),
             "shards": entries,
@@ -415,7 +417,7 @@ def check_sharded(path: Path) -> CheckReport:
     the snapshot's record of each shard (its live generation, counts and statistics)."""
     problems: list[str] = []
     notes: list[str] = []
-    passages = files = compared = 0
+    passages = compared = 0
     try:
         lease, manifest = read_snapshot(path)
     except SearchkitError as e:
@@ -432,7 +434,6 @@ def check_sharded(path: Path) -> CheckReport:
             problems.extend(f"{shard['name']}: {problem}" for problem in report.problems)
             notes.extend(f"{shard['name']}: {note}" for note in report.notes)
             passages += report.passages
-            files = max(files, report.files)
             compared = max(compared, report.sources_compared)
             if report.ok:
                 try:
@@ -450,6 +451,7 @@ def check_sharded(path: Path) -> CheckReport:
                     generation.close()
         if passages != manifest["counts"]["passages"] and not problems:
             problems.append(f"the shards hold {passages} passages, the snapshot records {manifest['counts']['passages']}")
+        files = manifest["counts"]["files"]
         return CheckReport(str(path), lease.generation, passages, files, compared, tuple(problems), tuple(notes))
     finally:
         lease.release()

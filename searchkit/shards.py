@@ -33,7 +33,7 @@ class ShardedBackend:
     def lexicon(self) -> Lexicon:
         return UnionLexicon([shard.lexicon() for shard in self.shards])
 
-    def statistics(self, terms: Iterable[Term], *, articles: bool) -> Statistics:
+    def statistics(self, terms: Iterable[Term], *, articles: bool) -> FrozenStatistics:
         wanted = set(terms)
         return FrozenStatistics.combine(shard.frozen_statistics(wanted, articles=articles) for shard in self.shards)
 
