@@ -48,8 +48,8 @@ def connect(address: str) -> None:
     if ray.is_initialized():
         return
     options: dict[str, Any] = {"namespace": NAMESPACE, "log_to_driver": False, "configure_logging": False}
-    if address == "local":
-        ray.init(include_dashboard=False, **options)
+    if address == "local":  # a new instance (not one found running), reachable on the loopback only
+        ray.init(address="local", include_dashboard=False, _node_ip_address="127.0.0.1", **options)
     else:
         ray.init(address=address, **options)
 

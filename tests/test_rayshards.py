@@ -95,3 +95,16 @@ def test_an_actor_that_cannot_come_back_fails_the_search_naming_its_shard(built_
         ray.kill(_actor(on_ray, 2), no_restart=True)
         with pytest.raises(ShardError, match="shard-002"):
             on_ray.search("oil")
+
+
+@pytest.mark.slow
+def test_the_cli_builds_and_queries_three_shards_on_a_local_ray_instance(built_on_ray, run_cli):
+    """The README's walk-through: ``--ray local`` starts a Ray instance for the command, which ends with it."""
+    root, files, _, _ = built_on_ray
+    built = run_cli("index", *files, "--index", root / "cli-sharded", "--shards", SHARDS, "--ray", "local")
+    assert built.code == 0 and "1,200 articles" in built.stderr, built.stderr
+    for text in ("oil prices", '"crude oil" NOT gas', "title:wheat"):
+        one = run_cli("query", text, "--index", root / "one", "--json")
+        on_ray = run_cli("query", text, "--index", root / "cli-sharded", "--ray", "local", "--json")
+        assert on_ray.code == one.code == 0, on_ray.stderr
+        assert on_ray.stdout == one.stdout
