@@ -87,6 +87,7 @@ class Index:
             ShardError: a shard's Ray actor cannot be started or does not answer (the shard is named).
         """
         path = Path(path_text(path, "path"))
+        check_types(ray=(ray, (str, type(None))))
         if ray is not None or sharded.is_sharded(path):
             return cls(path, _open_sharded(path, verify=verify, settings=settings, ray=ray), settings, ray)
         return cls(path, open_generation(path, verify=verify, settings=settings), ranking=settings)
@@ -117,6 +118,7 @@ class Index:
             ValueError: a path holds a NUL byte.
         """
         sources, path = source_list(sources), Path(path_text(path, "path"))
+        check_types(shards=(shards, (int, type(None))), ray=(ray, (str, type(None))))
         if shards is not None or ray is not None or sharded.is_sharded(path):
             return _build_sharded(sources, path, shards=shards, settings=settings, wait=wait, ray=ray,
                                   progress=progress)
@@ -370,7 +372,6 @@ def _build_sharded(
         lease, manifest = sharded.read_snapshot(path)
         lease.release()
         shards = len(manifest["shards"])
-    check_types(shards=(shards, int))
     if shards < 1:
         raise ValueError(f"shards must be at least 1, got {shards}")
     return sharded.create(sources, path, shards=shards, settings=settings, wait=wait, run=_ray_runner(ray),
