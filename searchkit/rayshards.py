@@ -12,6 +12,7 @@ Ray is imported only here, only when ``ray=`` is given.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -57,10 +58,10 @@ def connect(address: str) -> None:
 class ShardServer:
     """The Ray actor of one shard generation: a ``LocalBackend`` answering the calls of ``RayBackend``."""
 
-    def __init__(self, index: str, shard: dict, settings: dict | None) -> None:
+    def __init__(self, index: str, shard: dict, settings: dict | None, verify: bool) -> None:
         path = Path(index)
         self._generation = open_generation(
-            path / shard["name"], verify=False, settings=None if settings is None else Settings.from_dict(settings),
+            path / shard["name"], verify=verify, settings=None if settings is None else Settings.from_dict(settings),
             generation=(shard["generation"], shard["manifest_crc"]), root=path.resolve().parent,
         )
         self.backend = self._generation.backend
@@ -106,15 +107,18 @@ class ShardServer:
         return result if isinstance(result, int) else list(result)
 
 
-def actor_name(path: Path, shard: dict) -> str:
-    """The actor's name: the index (a digest of its real path), the shard and its generation."""
-    digest = hashlib.blake2b(os.path.realpath(path).encode("utf-8", "surrogateescape"), digest_size=6).hexdigest()
+def actor_name(path: Path, shard: dict, ranking: dict | None) -> str:
+    """The actor's name: the index (a digest of its real path and of the ranking settings it was opened with,
+    if not its own), the shard and its generation."""
+    key = f"{os.path.realpath(path)}\0{json.dumps(ranking, sort_keys=True)}"
+    digest = hashlib.blake2b(key.encode("utf-8", "surrogateescape"), digest_size=6).hexdigest()
     return f"{digest}:{shard['name']}:{shard['generation']}"
 
 
 def open_snapshot(path: Path, *, verify: bool, settings: Settings | None, address: str) -> ShardedGeneration:
     """The live snapshot of the sharded index at ``path``, served by its shards' actors (found by name, or
-    started) on the Ray cluster at ``address``; every actor has answered once it returns.
+    started, each opening its shard ``verify``-ing checksums) on the Ray cluster at ``address``; every actor
+    has answered once it returns.
 
     Raises:
         ShardError: an actor cannot be started (a damaged shard: the message names it).
@@ -124,14 +128,15 @@ def open_snapshot(path: Path, *, verify: bool, settings: Settings | None, addres
     try:
         remote = ray.remote(ShardServer)
         actors: list[Any] = []
+        ranking = None if settings is None else settings.to_dict()
         for shard in manifest["shards"]:
             options: dict[str, Any] = dict(
-                name=actor_name(path, shard), namespace=NAMESPACE, get_if_exists=True, max_restarts=-1,
+                name=actor_name(path, shard, ranking), namespace=NAMESPACE, get_if_exists=True, max_restarts=-1,
                 max_task_retries=TASK_RETRIES, num_cpus=0, scheduling_strategy="SPREAD",
             )
             if address != "local":
                 options["lifetime"] = "detached"  # long-lived: later processes find it by name
-            actors.append(remote.options(**options).remote(str(path), shard, None if settings is None else settings.to_dict()))
+            actors.append(remote.options(**options).remote(str(path), shard, ranking, verify))
         backend = RayBackend(path, manifest, actors, lease.directory)
         backend.gather([actor.ready.remote() for actor in actors], "start")
         return ShardedGeneration(backend, manifest, lease)  # type: ignore[arg-type]
