@@ -12,9 +12,10 @@ Ray is imported only here, only when ``ray=`` is given.
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +33,14 @@ from .sharded import (
     ShardedGeneration, ShardTask, check_shard_statistics, combined_stats, commit_shard, read_snapshot,
     with_collection,
 )
-from .shards import UnionLexicon
+from .shards import distinct
 
 __all__ = ["connect", "open_snapshot", "task_runner", "RayBackend", "NAMESPACE", "TASK_RETRIES"]
 
 NAMESPACE = "searchkit"
 TASK_RETRIES = 3
 """How often a call to an actor that died is retried once Ray has restarted it (queries are read-only)."""
+_MAX_CACHED = 100_000
 CALL_TIMEOUT_SECONDS = 120.0
 """How long a search waits for a shard's answer (a restart included) before failing with ``ShardError``."""
 
@@ -156,6 +158,15 @@ class RayBackend:
         self.directory = directory
         self.collection = manifest["statistics"]
         self._settings: Settings | None = None
+        self._cache: dict[tuple, Any] = {}
+
+    def cached(self, key: tuple, read: Callable[[], Any]) -> Any:
+        """``read()``, kept under ``key`` for later calls (bounded: cleared when full)."""
+        if key not in self._cache:
+            if len(self._cache) > _MAX_CACHED:
+                self._cache.clear()
+            self._cache[key] = read()
+        return self._cache[key]
 
     def gather(self, refs: list, what: str, names: Sequence[str] | None = None) -> list:
         """The answers of every shard (or of those ``names``) to one call, in shard order.
@@ -183,7 +194,7 @@ class RayBackend:
     # --- the Backend protocol ----------------------------------------------------------------------------
 
     def lexicon(self) -> Lexicon:
-        return UnionLexicon([_RemoteLexicon(self, n) for n in range(len(self.actors))])
+        return _RayLexicon(self)
 
     def statistics(self, terms: Iterable[Term], *, articles: bool) -> FrozenStatistics:
         wanted = list(set(terms))
@@ -193,8 +204,9 @@ class RayBackend:
     def rank(
         self, parsed: ParsedQuery, stats: Statistics, limit: int, *, sort: str, per_article: bool
     ) -> list[Ranked]:
+        query, scored_with = ray.put(parsed), ray.put(stats)  # serialised once for every shard
         rankings = self.gather(
-            [actor.rank.remote(parsed, stats, limit, sort, per_article) for actor in self.actors], "rank")
+            [actor.rank.remote(query, scored_with, limit, sort, per_article) for actor in self.actors], "rank")
         return merge(rankings, limit, sort)
 
     def passages(self, ids: Sequence[str]) -> list[Passage]:
@@ -234,33 +246,33 @@ class RayBackend:
         """Nothing to release here: the actors serve other processes too (see README, Sharded indexes)."""
 
 
-class _RemoteLexicon:
-    """One shard's ``Lexicon`` through its actor (each call one round trip)."""
+class _RayLexicon:
+    """The vocabulary of every shard as one, each call one scatter-gather round: terms merged in order, document
+    frequencies summed (and kept: the snapshot's generations never change)."""
 
-    def __init__(self, backend: RayBackend, shard: int) -> None:
+    def __init__(self, backend: RayBackend) -> None:
         self._backend = backend
-        self._shard = shard
         self.schema = _schema()
 
-    def _call(self, method: str, *args: Any) -> Any:
+    def _scatter(self, method: str, *args: Any) -> list:
         backend = self._backend
-        ref = backend.actors[self._shard].lexicon.remote(method, *args)
-        return backend.gather([ref], "read its terms", backend.names[self._shard:self._shard + 1])[0]
+        return backend.gather([actor.lexicon.remote(method, *args) for actor in backend.actors], "read its terms")
 
     def doc_count(self) -> int:
-        return self._call("doc_count")
+        return self._backend.cached(("doc_count",), lambda: sum(self._scatter("doc_count")))
 
     def doc_frequency(self, fieldname: str, text: bytes) -> int:
-        return self._call("doc_frequency", fieldname, text)
+        key = ("doc_frequency", fieldname, text)
+        return self._backend.cached(key, lambda: sum(self._scatter("doc_frequency", fieldname, text)))
 
     def lexicon(self, fieldname: str) -> Iterator[bytes]:
-        return iter(self._call("lexicon", fieldname))
+        return distinct(heapq.merge(*self._scatter("lexicon", fieldname)))
 
     def expand_prefix(self, fieldname: str, prefix: str) -> Iterator[bytes]:
-        return iter(self._call("expand_prefix", fieldname, prefix))
+        return distinct(heapq.merge(*self._scatter("expand_prefix", fieldname, prefix)))
 
     def terms_from(self, fieldname: str, prefix: bytes) -> Iterator[tuple[str, bytes]]:
-        return iter(self._call("terms_from", fieldname, prefix))
+        return distinct(heapq.merge(*self._scatter("terms_from", fieldname, prefix)))
 
 
 def _schema():
