@@ -82,5 +82,6 @@ class AliasesError(SearchkitError):
 
 
 class ShardError(SearchkitError):
-    """A shard of a sharded index cannot be searched on Ray (its actor cannot start, or died and was not restored
-    in time); the message names the shard. No partial results are returned."""
+    """A sharded index cannot be built or searched on Ray: no cluster answers at the address, or a shard's task
+    or actor failed (cannot start, or died and was not restored in time; the message names the shard). No
+    partial results are returned."""

@@ -15,6 +15,7 @@ import hashlib
 import heapq
 import json
 import os
+import socket
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ NAMESPACE = "searchkit"
 TASK_RETRIES = 3
 """How often a call to an actor that died is retried once Ray has restarted it (queries are read-only)."""
 _MAX_CACHED = 100_000
+CONNECT_TIMEOUT_SECONDS = 5.0
 CALL_TIMEOUT_SECONDS = 120.0
 """How long a search waits for a shard's answer (a restart included) before failing with ``ShardError``."""
 
@@ -53,8 +55,17 @@ def connect(address: str) -> None:
     options: dict[str, Any] = {"namespace": NAMESPACE, "log_to_driver": False, "configure_logging": False}
     if address == "local":  # a new instance (not one found running), reachable on the loopback only
         ray.init(address="local", include_dashboard=False, _node_ip_address="127.0.0.1", **options)
-    else:
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if address != "auto":  # Ray itself retries an unreachable address for ever
+        try:
+            socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_SECONDS).close()
+        except (OSError, ValueError) as e:
+            raise ShardError(f"no Ray cluster answers at {address} ({e}); start one with: ray start --head") from None
+    try:
         ray.init(address=address, **options)
+    except (ConnectionError, RuntimeError, ValueError) as e:
+        raise ShardError(f"cannot join the Ray cluster at {address}: {_one_line(e)}") from None
 
 
 class ShardServer:

@@ -18,6 +18,7 @@ import hashlib
 import itertools
 import json
 import os
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -106,13 +107,25 @@ def create(
     progress: Progress | None = None,
 ) -> BuildReport:
     """A new sharded index of ``sources`` at ``path``, ``shards`` shards (see ``Index.build``)."""
-    if path.exists() and not (path.is_dir() and (is_sharded(path) or not os.listdir(path))):
+    if not (is_sharded(path) or _can_hold_sharded(path)):
         raise IndexNotFound(
             f"{path} exists and is not a sharded searchkit index: nothing was written; choose another --index, "
             f"or empty or remove {path} first"
         )
     return _commit(path, sources, shards, settings=settings, prune=False, wait=wait,
                    punkt=_learn_punkt(sources, path, settings), run=run, progress=progress)
+
+
+def _can_hold_sharded(path: Path) -> bool:
+    """Whether a sharded index may be written at ``path``: absent, empty, or what a failed first build left."""
+    if not path.exists():
+        return True
+    return path.is_dir() and all(
+        name in (store.WRITER_LOCK, f"{store.CURRENT}.tmp") or _LEFT.fullmatch(name) for name in os.listdir(path)
+    )
+
+
+_LEFT = re.compile(r"gen-\d{6,}|shard-\d{3}")
 
 
 def update(

@@ -108,3 +108,13 @@ def test_the_cli_builds_and_queries_three_shards_on_a_local_ray_instance(built_o
         on_ray = run_cli("query", text, "--index", root / "cli-sharded", "--ray", "local", "--json")
         assert on_ray.code == one.code == 0, on_ray.stderr
         assert on_ray.stdout == one.stdout
+
+
+def test_an_address_where_no_cluster_answers_is_one_line_of_error(run_cli, tmp_path, seeds_dir):
+    Index.build([seeds_dir], tmp_path / "sharded", shards=2)
+    queried = run_cli("query", "forum", "--index", tmp_path / "sharded", "--ray", "127.0.0.1:1")
+    assert queried.code == 2 and "no Ray cluster answers at 127.0.0.1:1" in queried.stderr
+    assert "Traceback" not in queried.stderr
+    built = run_cli("index", seeds_dir, "--index", tmp_path / "other", "--shards", "2", "--ray", "127.0.0.1:1")
+    assert built.code == 2 and "no Ray cluster answers" in built.stderr and "Traceback" not in built.stderr
+    assert Index.build([seeds_dir], tmp_path / "other", shards=2).articles == 5  # nothing was left in the way
