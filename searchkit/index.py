@@ -147,7 +147,8 @@ class Index:
         inputs, or both): it is re-indexed in place of the old one, never beside it.
 
         All of it is one commit: a failed or killed update leaves the index as it was. Calls made afterwards read
-        the new commit; calls under way finish on the one they started with.
+        the new commit; calls under way finish on the one they started with. A sharded index updates every shard
+        (in local processes, or as Ray tasks when opened with ``ray``) and commits a new snapshot of them.
 
         Raises:
             IndexLocked: another process is writing to the index (after waiting ``wait`` seconds).
