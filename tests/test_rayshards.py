@@ -88,6 +88,19 @@ def test_an_actor_killed_in_a_query_loop_is_restarted_and_the_query_retried(buil
             assert ray.get(_actor(again, 1).ready.remote()) == ray.get(_actor(on_ray, 1).ready.remote())
 
 
+def test_an_update_on_ray_serves_the_new_snapshot_from_new_actors(built_on_ray, cluster):
+    """An Index opened on Ray updates its shards as Ray tasks and searches the new snapshot through its actors."""
+    root, files, stories, _ = built_on_ray
+    Index.build(files[:2], root / "updated", shards=SHARDS, ray=cluster)
+    with Index.open(root / "updated", ray=cluster) as on_ray:
+        before = on_ray.manifest["generation"]
+        report = on_ray.update(files)
+        assert report.files_added == 1 and report.files_unchanged == 2
+        assert on_ray.manifest["generation"] != before
+        with Index.open(root / "one") as one:
+            assert_same_answers(one, on_ray, queries(stories, 28, seed=6))
+
+
 def test_an_actor_that_cannot_come_back_fails_the_search_naming_its_shard(built_on_ray, cluster):
     root, _, _, _ = built_on_ray
     with Index.open(root / "sharded", ray=cluster) as on_ray:
