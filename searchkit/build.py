@@ -25,7 +25,7 @@ from whoosh.index import LockError
 
 from . import schema, store, stories, vocabulary
 from .errors import ArticleError, IndexLocked
-from .models import BuildReport, SkippedFile
+from .models import Article, BuildReport, SkippedFile
 from .pool import rewrite_segments, write_segments
 from .segments import DocumentError
 from .settings import Settings
@@ -49,17 +49,23 @@ SHARD_BYTES = 2_000_000
 
 Progress = Callable[[int, int, str], None]
 """Called as ``progress(files_done, files_total, current_path)`` while indexing."""
-FileOutcome = tuple[int, int, list[SkippedFile], list[tuple[str, Any]]]
-"""What indexing a file did: articles, passages, what was skipped, and (article id, signature) of its articles."""
+FileOutcome = tuple[int, int, list[SkippedFile], list[tuple[str, Any]], int]
+"""What indexing a file did: articles, passages, what was skipped, (article id, signature) of its articles, and
+how many of its articles a shard left to other shards."""
 
 
 def commit(
     path: Path, base: str | None, sources: list[str], *, settings: Settings,
-    progress: Progress | None, prune: bool, punkt: dict | None = None,
+    progress: Progress | None, prune: bool, punkt: dict | None = None, root: Path | None = None,
+    holds: Callable[[Article], bool] | None = None,
 ) -> BuildReport:
     """Write a new generation of the index at ``path`` (from generation ``base``, or empty) with ``sources``
     indexed, and make it live; a new index learns its sentence splitter from its articles unless given ``punkt``
-    (another index's ``punkt.json``). The caller holds the write lock; a failure leaves nothing behind."""
+    (another index's ``punkt.json``). The caller holds the write lock; a failure leaves nothing behind.
+
+    A shard of a sharded index stores paths relative to ``root`` (the sharded index's parent, not its own) and
+    indexes only the articles it ``holds``; a file whose articles are all in other shards is still recorded.
+    """
     directory = store.new_generation(path, base)
     try:
         if base is None:
@@ -69,7 +75,7 @@ def commit(
             manifest = json.loads((directory.parent / base / MANIFEST).read_text(encoding="utf-8"))
         if punkt is not None and base is None:
             (directory / PUNKT).write_text(json.dumps(punkt, indent=0), encoding="utf-8")
-        transaction = _Transaction(path, ix, manifest, directory, settings, updating=base is not None)
+        transaction = _Transaction(path, ix, manifest, directory, settings, root, holds, updating=base is not None)
         try:
             with store.forked_children_die_with_this_process():
                 report = transaction.run(sources, progress=progress, prune=prune)
@@ -87,7 +93,10 @@ def commit(
 class _Transaction:
     """One commit in the making: the new generation's Whoosh index and manifest."""
 
-    def __init__(self, path: Path, ix, manifest: dict, directory: Path, settings: Settings, *, updating: bool) -> None:
+    def __init__(
+        self, path: Path, ix, manifest: dict, directory: Path, settings: Settings, root: Path | None,
+        holds: Callable[[Article], bool] | None, *, updating: bool,
+    ) -> None:
         self.path = path
         self.updating = updating
         """Whether the generation starts from a previous one (its files hard-linked in)."""
@@ -95,8 +104,9 @@ class _Transaction:
         self.manifest = manifest
         self.directory = directory
         self.settings = settings
-        self.root = path.resolve().parent
+        self.root = root or path.resolve().parent
         """Where relative stored paths start: the index directory's parent."""
+        self.holds = holds
 
     def _stored_path(self, path: str) -> str:
         """The key a file is indexed under: its real path (one file reached by two paths is one file),
@@ -179,7 +189,7 @@ class _Transaction:
 
         if changed:
             stories.check_library()
-        new_segments, outcomes = _index_files(self._ix, changed, splitter, progress)
+        new_segments, outcomes = _index_files(self._ix, changed, splitter, progress, self.holds)
         articles = passages = added = replaced = 0
         deleted: list[str] = list(removed)
         sketched: list[tuple[stories.Key, Any]] = []
@@ -193,10 +203,10 @@ class _Transaction:
                 for key in removed:
                     _delete_file(writer, searcher, key, deleted_words)
                     del known[key]
-                for (f, key, fingerprint), (file_articles, file_passages, file_skipped, file_sketches) in zip(
+                for (f, key, fingerprint), (file_articles, file_passages, file_skipped, file_sketches, elsewhere) in zip(
                         changed, outcomes):
                     skipped.extend(file_skipped)
-                    if file_articles == 0:
+                    if file_articles + elsewhere == 0:
                         continue  # a changed file that can no longer be read keeps its indexed passages
                     old_key = moved.get(key)
                     replaced += key in known or old_key is not None
@@ -322,9 +332,11 @@ class _ArticleReader:
 
 def _index_files(
     ix, changed: list[tuple[str, str, dict]], splitter, progress: Progress | None,
+    holds: Callable[[Article], bool] | None = None,
 ) -> tuple[list, list[FileOutcome]]:
-    """Index the ``changed`` files' passages into new segments of ``ix`` (uncommitted); per file, the counts
-    of articles and passages indexed, what was skipped, and the indexed articles' signatures (``stories``).
+    """Index the ``changed`` files' passages (of the articles ``ix`` ``holds``) into new segments of ``ix``
+    (uncommitted); per file, the counts of articles and passages indexed, what was skipped, the indexed
+    articles' signatures (``stories``), and the count of articles read but held elsewhere.
 
     Large inputs are indexed by one process per core; a file of ``SHARD_BYTES`` or more is shared among them
     (each reads all of it and indexes every n-th article), so that one big JSON Lines file uses every core.
@@ -339,17 +351,21 @@ def _index_files(
         read_skipped: list[SkippedFile] = []
         split_skipped: list[SkippedFile] = []
         sketches: list[tuple[str, Any]] = []
-        file_articles = file_passages = 0
+        file_articles = file_passages = elsewhere = 0
         for n, article in enumerate(_ArticleReader(read_skipped).articles(f)):
-            if n % shards == shard:
-                added = _index_article(article, splitter, key, add, split_skipped)
-                file_articles += added > 0
-                file_passages += added
-                signature = stories.sketch(article) if added else None
-                if signature is not None:
-                    sketches.append((article.id, signature))
+            if n % shards != shard:
+                continue
+            if holds is not None and not holds(article):
+                elsewhere += 1
+                continue
+            added = _index_article(article, splitter, key, add, split_skipped)
+            file_articles += added > 0
+            file_passages += added
+            signature = stories.sketch(article) if added else None
+            if signature is not None:
+                sketches.append((article.id, signature))
         # Every shard reads the whole file and meets the same bad lines: the first one reports them.
-        return file_articles, file_passages, (read_skipped if shard == 0 else []) + split_skipped, sketches
+        return file_articles, file_passages, (read_skipped if shard == 0 else []) + split_skipped, sketches, elsewhere
 
     shards_left = collections.Counter(file_no for file_no, _, _ in jobs)
     files_done = 0
@@ -369,12 +385,13 @@ def _index_files(
     segments, outcomes = write_segments(
         ix, jobs, index_job, procs=procs, progress=job_done, copy=SegmentArrays, words=vocabulary.save_segment_words,
     )
-    per_file: list[FileOutcome] = [(0, 0, [], []) for _ in changed]
-    for (file_no, _, _), (file_articles, file_passages, file_skipped, file_sketches) in zip(jobs, outcomes):
-        a, p, k, s = per_file[file_no]
-        per_file[file_no] = (a + file_articles, p + file_passages, k + file_skipped, s + file_sketches)
+    per_file: list[FileOutcome] = [(0, 0, [], [], 0) for _ in changed]
+    for (file_no, _, _), (file_articles, file_passages, file_skipped, file_sketches, file_elsewhere) in zip(
+            jobs, outcomes):
+        a, p, k, s, e = per_file[file_no]
+        per_file[file_no] = (a + file_articles, p + file_passages, k + file_skipped, s + file_sketches, e + file_elsewhere)
     # Shards report the articles they could not split in turn: in line order, as one process would.
-    per_file = [(a, p, sorted(k, key=lambda skip: skip.line or 0), s) for a, p, k, s in per_file]
+    per_file = [(a, p, sorted(k, key=lambda skip: skip.line or 0), s, e) for a, p, k, s, e in per_file]
     return segments, per_file
 
 

@@ -34,14 +34,20 @@ class CheckReport:
         return not self.problems
 
 
-def check_index(path: str | os.PathLike) -> CheckReport:
-    """Verify the live generation of the index at ``path``; never raises for a damaged index, reports it.
+def check_index(path: str | os.PathLike, *, root: Path | None = None) -> CheckReport:
+    """Verify the live generation of the index at ``path`` (stored paths relative to ``root``, default its
+    parent); never raises for a damaged index, reports it. A sharded index is checked shard by shard
+    (``sharded.check_sharded``).
 
     Checks that every file has the size and CRC-32 the manifest recorded, that every segment's stored
     fields and postings read back, that the passage count and each file's passage and article counts match
     the manifest, and that each passage's stored span still cuts its text out of its unchanged source file.
     """
     path = Path(path)
+    from . import sharded
+
+    if sharded.is_sharded(path):
+        return sharded.check_sharded(path)
     problems: list[str] = []
     notes: list[str] = []
 
@@ -78,7 +84,7 @@ def check_index(path: str | os.PathLike) -> CheckReport:
             return report(lease.generation, files=len(manifest.get("files", {})))
         passages = sum(len(docs) for docs in by_file.values())
         _compare_counts(manifest, by_file, passages, problems)
-        compared = _compare_spans(path.resolve().parent, manifest, by_file, problems, notes)
+        compared = _compare_spans(root or path.resolve().parent, manifest, by_file, problems, notes)
         return report(lease.generation, passages, len(by_file), compared)
     finally:
         lease.release()

@@ -188,6 +188,12 @@ IndexOption = typer.Option(
 )
 
 
+RayOption = typer.Option(
+    None, "--ray", metavar="ADDRESS",
+    help="A sharded index on Ray: local (a Ray instance for this command), auto, or a cluster's address.",
+)
+
+
 def _fail(error: SearchkitError | OSError) -> typer.Exit:
     """Print ``error: <one line>`` on stderr; the exit code for this kind of error."""
     code = next((c for cls, c in EXIT_CODES.items() if isinstance(error, cls)), EXIT_ERROR)
@@ -199,13 +205,13 @@ def _index_path(given: Optional[Path]) -> Path:
     return given or Path(os.environ.get("SEARCHKIT_INDEX") or DEFAULT_INDEX)
 
 
-def _open(given: Optional[Path]) -> Index:
+def _open(given: Optional[Path], ray: Optional[str] = None) -> Index:
     """Open the index; at the default location with none there yet, build it from ./seeds first."""
     path = _index_path(given)
     if given is None and not Index.exists(path) and Path(DEFAULT_SEEDS).is_dir():
         stderr.print(render.message(f"no index at {path}/ yet: building it from {DEFAULT_SEEDS}/ first"))
         Index.build([DEFAULT_SEEDS], path)
-    return Index.open(path)
+    return Index.open(path, ray=ray)
 
 
 def _version_callback(value: bool) -> None:
@@ -228,6 +234,10 @@ def index_command(
     rebuild: bool = typer.Option(False, "--rebuild", help="Build a new index instead of updating the existing one."),
     prune: bool = typer.Option(False, "--prune", help="Remove indexed files that are no longer among PATHS."),
     wait: float = typer.Option(0.0, "--wait", metavar="SECONDS", help="Wait this long for another writer to finish."),
+    shards: Optional[int] = typer.Option(
+        None, "--shards", min=1, help="Build a sharded index of N shards (each article in the shard its id hashes to)."
+    ),
+    ray: Optional[str] = RayOption,
 ) -> None:
     """Build or update an index from article files (plain text or JSON Lines)."""
     path = _index_path(index)
@@ -252,10 +262,10 @@ def index_command(
                 name = render.visible(Path(current).name) if current else ""
                 bar.update(task, completed=done, total=total, description=name)
 
-            if rebuild or not Index.exists(path):
-                report = Index.build(paths, path, progress=progress, wait=wait)
+            if rebuild or shards is not None or not Index.exists(path):
+                report = Index.build(paths, path, progress=progress, wait=wait, shards=shards, ray=ray)
             else:
-                with Index.open(path) as ix:
+                with Index.open(path, ray=ray) as ix:
                     report = ix.update(paths, prune=prune, progress=progress, wait=wait)
     except (SearchkitError, OSError) as e:
         raise _fail(e) from None
@@ -340,13 +350,14 @@ def query(
         False, "--json", help="One JSON object per hit per line; then one each for the facets, the timeline and a "
         "suggestion (did you mean), when there are."
     ),
+    ray: Optional[str] = RayOption,
 ) -> None:
     """Search the index: ranked passages with highlighted matches; "did you mean" for rare or absent words."""
     try:
         day = None if today is None else parse_day(today, "--today")
         if no_aliases and aliases is not None:
             raise QueryError("--aliases and --no-aliases contradict each other; give one")
-        with _open(index) as ix:
+        with _open(index, ray=ray) as ix:
             hits = ix.search(
                 text, limit=limit, source=source, place=place, since=since, until=until, speaker=speaker, sort=sort,
                 per_article=per_article, expand=expand, today=day, offset=offset,

@@ -79,3 +79,9 @@ class RunFileError(SearchkitError):
 
 class AliasesError(SearchkitError):
     """A file of place names (``aliases=``) cannot be read or is malformed; the message names the file and line."""
+
+
+class ShardError(SearchkitError):
+    """A sharded index cannot be built or searched on Ray: no cluster answers at the address, or a shard's task
+    or actor failed (cannot start, or died and was not restored in time; the message names the shard). No
+    partial results are returned."""

@@ -15,13 +15,12 @@ from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
-from whoosh import query as wq
-
-from . import build, search, store, suggest
+from . import build, search, sharded, store, suggest
 from .arguments import DAY, TEXT, Sources, check_types, path_text, source_list
 from .backend import FACET_FIELDS, SORTS, TIMELINES
 from .errors import IndexClosed, IndexNotFound, QueryError
 from .local import Generation, LocalBackend, open_generation
+from .sharded import ShardedGeneration, SnapshotBackend
 from .models import BuildReport, IndexStats, Passage, Results
 from .places import place_names
 from .query import MAX_OFFSET, build_query
@@ -41,12 +40,17 @@ class Index:
     ...     hits = ix.search("Caspian seabed", limit=3)
     """
 
-    def __init__(self, path: Path, generation: Generation, ranking: Settings | None = None) -> None:
+    def __init__(
+        self, path: Path, generation: Generation | ShardedGeneration, ranking: Settings | None = None,
+        ray: str | None = None,
+    ) -> None:
         """Use ``Index.open`` or ``Index.build``."""
         self.path = path
-        self._generation: Generation | None = generation
+        self._generation: Generation | ShardedGeneration | None = generation
         self._ranking = ranking
         """Settings to rank with instead of the index's (``open``), also after updates."""
+        self._ray = ray
+        """The Ray cluster a sharded index is searched (and updated) on, or None: in this process."""
         self._lock = threading.Lock()
         self._refreshing = threading.Lock()
         """Held by ``refresh``: threads that refresh at once open the new commit once."""
@@ -59,8 +63,15 @@ class Index:
         return store.is_store(Path(path)) or (Path(path) / MANIFEST).is_file()
 
     @classmethod
-    def open(cls, path: str | os.PathLike, *, verify: bool = False, settings: Settings | None = None) -> Index:
+    def open(
+        cls, path: str | os.PathLike, *, verify: bool = False, settings: Settings | None = None,
+        ray: str | None = None,
+    ) -> Index:
         """Open an existing index for searching (and updating): the last commit, until ``close``.
+
+        A sharded index (``build(..., shards=N)``) is searched as one index: its shards in this process, or, with
+        ``ray`` (``"local"``: a Ray instance started for this process; ``"auto"`` or an address: a running
+        cluster), through one named, restartable Ray actor per shard (``pip install 'searchkit[ray]'``).
 
         It ranks with the settings it was built with, or with ``settings`` (for tuning: those that shape
         passages, ``Settings.BUILD_FIELDS``, must be the index's own; updates keep the index's settings). What
@@ -75,18 +86,27 @@ class Index:
             IndexIncompatible: it was built with another schema version; rebuild it.
             IndexCorrupt: files are missing, truncated or damaged; rebuild it.
             IndexUntrusted: files hold what searchkit never writes (a crafted index).
+            ShardError: a shard's Ray actor cannot be started or does not answer (the shard is named).
         """
         path = Path(path_text(path, "path"))
+        check_types(ray=(ray, (str, type(None))))
+        if ray is not None or sharded.is_sharded(path):
+            return cls(path, _open_sharded(path, verify=verify, settings=settings, ray=ray), settings, ray)
         return cls(path, open_generation(path, verify=verify, settings=settings), ranking=settings)
 
     @classmethod
     def build(
         cls, sources: Sources, path: str | os.PathLike, *, progress: Progress | None = None,
         wait: float = 0.0, settings: Settings = DEFAULT, punkt_from: str | os.PathLike | None = None,
+        shards: int | None = None, ray: str | None = None,
     ) -> BuildReport:
         """Build a new index of ``sources`` (files and folders, or one of them) at ``path`` with ``settings``,
         replacing any index there; no sources, or none readable, make a valid empty index. With ``punkt_from`` (another index), sentences are split as that index splits them, instead of
         by a splitter learned from ``sources``: the shards of one corpus cut it into the same passages.
+
+        With ``shards``, a sharded index: ``shards`` shard indexes, each article in the shard its id hashes to,
+        built by local processes, or with ``ray`` (as in ``open``) one Ray task per shard; rebuilding a sharded
+        index without ``shards`` keeps its number of shards.
 
         The new index is a new generation, made live only when complete: a failed or killed build leaves
         the previous index as it was. An index of the older layout is replaced in place the same way (its
@@ -100,6 +120,10 @@ class Index:
             ValueError: a path holds a NUL byte.
         """
         sources, path = source_list(sources), Path(path_text(path, "path"))
+        check_types(shards=(shards, (int, type(None))), ray=(ray, (str, type(None))))
+        if shards is not None or ray is not None or sharded.is_sharded(path):
+            return _build_sharded(sources, path, shards=shards, settings=settings, wait=wait, ray=ray,
+                                  progress=progress)
         if not store.can_hold_store(path):
             raise IndexNotFound(
                 f"{path} exists and is not a searchkit index: nothing was written; choose another --index, "
@@ -125,7 +149,8 @@ class Index:
         inputs, or both): it is re-indexed in place of the old one, never beside it.
 
         All of it is one commit: a failed or killed update leaves the index as it was. Calls made afterwards read
-        the new commit; calls under way finish on the one they started with.
+        the new commit; calls under way finish on the one they started with. A sharded index updates every shard
+        (in local processes, or as Ray tasks when opened with ``ray``) and commits a new snapshot of them.
 
         Raises:
             IndexLocked: another process is writing to the index (after waiting ``wait`` seconds).
@@ -136,6 +161,12 @@ class Index:
         sources = source_list(sources)
         with self._reading() as current:
             settings = Settings.from_dict(current.manifest.get("settings", {}))
+            is_sharded = isinstance(current, ShardedGeneration)
+        if is_sharded:
+            report = sharded.update(self.path, sources, prune=prune, wait=wait, progress=progress,
+                                    run=_ray_runner(self._ray))
+            self._swap(_open_sharded(self.path, verify=False, settings=self._ranking, ray=self._ray))
+            return report
         with store.full_disk_is_write_error(self.path), store.write_lock(self.path, wait=wait):
             base = store.current_generation(self.path)[0]
             report = build.commit(self.path, base, sources, settings=settings, progress=progress, prune=prune)
@@ -197,7 +228,7 @@ class Index:
             return generation.backend.settings
 
     @property
-    def backend(self) -> LocalBackend:
+    def backend(self) -> LocalBackend | SnapshotBackend:
         """The backend of the generation this Index reads, for composing indexes (``shards.ShardedBackend``); it
         stays readable until this Index is closed or updated."""
         with self._reading() as generation:
@@ -313,15 +344,7 @@ class Index:
         """
         check_types(passage_id=(passage_id, str))
         with self._reading() as generation:
-            backend = generation.backend
-            passage = backend.passages([passage_id])[0]
-            near = wq.And([
-                wq.Term("article", passage.article),
-                wq.NumericRange("position", passage.position - 1, passage.position + 1),
-            ])
-            docs = backend.searcher().search(near, limit=None, sortedby="position")
-            around = [backend.to_passage(d.fields()) for d in docs]
-        return [p for p in around if p.id != passage.id and p.path == passage.path]
+            return generation.backend.neighbours(passage_id)
 
     def passages(self) -> Iterator[Passage]:
         """Every passage in the index, in index order (for exports and integrity checks)."""
@@ -337,7 +360,7 @@ class Index:
     # --- generations -----------------------------------------------------------------------------------------
 
     @contextmanager
-    def _reading(self) -> Iterator[Generation]:
+    def _reading(self) -> Iterator[Generation | ShardedGeneration]:
         """The current generation, kept open until the block ends; Whoosh's errors from damaged segment data
         raised inside become ``IndexCorrupt``."""
         with self._lock:
@@ -355,7 +378,7 @@ class Index:
             if done:
                 generation.close()
 
-    def _swap(self, new: Generation) -> None:
+    def _swap(self, new: Generation | ShardedGeneration) -> None:
         with self._lock:
             old = self._generation
             if old is not None:
@@ -365,7 +388,7 @@ class Index:
         else:
             self._retire(old)
 
-    def _retire(self, generation: Generation) -> None:
+    def _retire(self, generation: Generation | ShardedGeneration) -> None:
         with self._lock:
             generation.retired = True
             done = generation.users == 0
@@ -387,3 +410,43 @@ def _facet_fields(facets: bool | Sequence[str]) -> tuple[str, ...]:
         if name not in FACET_FIELDS:
             raise QueryError(f"unknown facet field {name!r}; facets are {', '.join(FACET_FIELDS)}")
     return tuple(name for name in FACET_FIELDS if name in facets)
+
+
+# --- sharded indexes -----------------------------------------------------------------------------------------
+
+
+def _open_sharded(path: Path, *, verify: bool, settings: Settings | None, ray: str | None) -> ShardedGeneration:
+    """The live snapshot of a sharded index, searched in this process or (``ray``) through Ray actors."""
+    if not sharded.is_sharded(path):
+        open_generation(path, verify=False, settings=None).close()  # the error for what is there instead
+        raise IndexNotFound(f"{path} is an index of one shard: open it without ray")
+    if ray is None:
+        return sharded.open_snapshot(path, verify=verify, settings=settings)
+    from .rayshards import open_snapshot  # Ray: only with ray=
+
+    return open_snapshot(path, verify=verify, settings=settings, address=ray)
+
+
+def _ray_runner(ray: str | None) -> sharded.Runner | None:
+    """Shard tasks run on Ray (``ray``) or, with None, in local processes."""
+    if ray is None:
+        return None
+    from .rayshards import task_runner
+
+    return task_runner(ray)
+
+
+def _build_sharded(
+    sources: list[str], path: Path, *, shards: int | None, settings: Settings, wait: float, ray: str | None,
+    progress: Progress | None,
+) -> BuildReport:
+    if shards is None:
+        if not sharded.is_sharded(path):
+            raise ValueError("ray= builds a sharded index: give shards= too (--shards N)")
+        lease, manifest = sharded.read_snapshot(path)
+        lease.release()
+        shards = len(manifest["shards"])
+    if shards < 1:
+        raise ValueError(f"shards must be at least 1, got {shards}")
+    return sharded.create(sources, path, shards=shards, settings=settings, wait=wait, run=_ray_runner(ray),
+                          progress=progress)

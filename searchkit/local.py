@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import whoosh.index
+from whoosh import query as wq
 from whoosh.searching import Searcher
 
 from . import safepickle, schema, store, stories
@@ -174,6 +175,20 @@ class LocalBackend:
         """The Passage of a document's stored fields, its path resolved against ``root``."""
         return schema.to_passage(stored, os.path.normpath(os.path.join(self.root, stored["path"])))
 
+    def neighbours(self, passage_id: str) -> list[Passage]:
+        """The passages just before and after this one in its article (see ``Index.neighbours``).
+
+        Raises:
+            PassageNotFound: no passage has this id.
+        """
+        passage = self.passages([passage_id])[0]
+        near = wq.And([
+            wq.Term("article", passage.article),
+            wq.NumericRange("position", passage.position - 1, passage.position + 1),
+        ])
+        around = [self.to_passage(d.fields()) for d in self.searcher().search(near, limit=None, sortedby="position")]
+        return [p for p in around if p.id != passage.id and p.path == passage.path]
+
     def iter_passages(self) -> Iterator[Passage]:
         """Every passage, in index order."""
         for _, stored in self.searcher().reader().iter_docs():
@@ -244,14 +259,18 @@ class Generation:
         self.lease.release()
 
 
-def open_generation(path: Path, *, verify: bool, settings: Settings | None) -> Generation:
-    """The live generation of the index at ``path``, checked against its manifest and leased; it ranks with its
-    own settings or with ``settings``."""
+def open_generation(
+    path: Path, *, verify: bool, settings: Settings | None, generation: tuple[str, int] | None = None,
+    root: Path | None = None,
+) -> Generation:
+    """The live generation of the index at ``path`` (or ``generation``: its name and manifest CRC-32), checked
+    against its manifest and leased; it ranks with its own settings or with ``settings``. Stored paths are
+    relative to ``root`` (default: the index's parent)."""
     if not store.is_store(path):
         if (path / store.MANIFEST).is_file():
             raise IndexIncompatible(f"index at {path} has an older layout; {store.rebuild_hint(path)}")
         raise IndexNotFound(f"no searchkit index at {path} (build one with: searchkit index PATH --index {path})")
-    lease = store.ReaderLease(path)
+    lease = store.ReaderLease(path, generation)
     try:
         manifest = store.read_manifest(path, lease.generation, lease.manifest_crc)
         version = manifest.get("schema_version")
@@ -286,7 +305,7 @@ def open_generation(path: Path, *, verify: bool, settings: Settings | None) -> G
                 f"index at {path} holds {stored} passages, its manifest says "
                 f"{manifest.get('counts', {}).get('passages')}; {store.rebuild_hint(path)}"
             )
-        backend = LocalBackend(lease.directory, ix, settings or built, path.resolve().parent)
+        backend = LocalBackend(lease.directory, ix, settings or built, root or path.resolve().parent)
         return Generation(backend, manifest, lease)
     except BaseException:
         lease.release()

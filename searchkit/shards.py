@@ -18,7 +18,7 @@ from .query import ParsedQuery
 from .scoring import FrozenStatistics, Statistics
 from .vocabulary import Vocabulary
 
-__all__ = ["ShardedBackend", "UnionLexicon"]
+__all__ = ["ShardedBackend", "UnionLexicon", "distinct"]
 
 T = TypeVar("T")
 
@@ -34,7 +34,7 @@ class ShardedBackend:
     def lexicon(self) -> Lexicon:
         return UnionLexicon([shard.lexicon() for shard in self.shards])
 
-    def statistics(self, terms: Iterable[Term], *, articles: bool) -> Statistics:
+    def statistics(self, terms: Iterable[Term], *, articles: bool) -> FrozenStatistics:
         wanted = set(terms)
         return FrozenStatistics.combine(shard.frozen_statistics(wanted, articles=articles) for shard in self.shards)
 
@@ -79,16 +79,16 @@ class UnionLexicon:
         return sum(lexicon.doc_frequency(fieldname, text) for lexicon in self._lexicons)
 
     def lexicon(self, fieldname: str) -> Iterator[bytes]:
-        return _distinct(heapq.merge(*(lexicon.lexicon(fieldname) for lexicon in self._lexicons)))
+        return distinct(heapq.merge(*(lexicon.lexicon(fieldname) for lexicon in self._lexicons)))
 
     def expand_prefix(self, fieldname: str, prefix: str) -> Iterator[bytes]:
-        return _distinct(heapq.merge(*(lexicon.expand_prefix(fieldname, prefix) for lexicon in self._lexicons)))
+        return distinct(heapq.merge(*(lexicon.expand_prefix(fieldname, prefix) for lexicon in self._lexicons)))
 
     def terms_from(self, fieldname: str, prefix: bytes) -> Iterator[tuple[str, bytes]]:
-        return _distinct(heapq.merge(*(lexicon.terms_from(fieldname, prefix) for lexicon in self._lexicons)))
+        return distinct(heapq.merge(*(lexicon.terms_from(fieldname, prefix) for lexicon in self._lexicons)))
 
 
-def _distinct(ordered: Iterator[T]) -> Iterator[T]:
+def distinct(ordered: Iterator[T]) -> Iterator[T]:
     """``ordered`` without repeats (equal items are adjacent)."""
     previous: object = _NONE
     for item in ordered:

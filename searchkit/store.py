@@ -142,12 +142,14 @@ class ReaderLease:
     """A shared lock on the live generation, so that no writer removes it while it is read.
 
     Opening resolves ``CURRENT`` and locks that generation; if a writer removed it in between, it tries again.
+    With ``generation`` (and its manifest's CRC-32), that generation is locked instead (a shard generation that a
+    sharded index's snapshot names); it is ``IndexCorrupt`` when it is gone.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, generation: tuple[str, int] | None = None) -> None:
         self.path = path
         for _ in range(100):
-            name, self.manifest_crc = current_generation(path)
+            name, self.manifest_crc = generation or current_generation(path)
             self._fd = _open_lock_file(path / name / READER_LOCK, os.O_RDONLY)
             if self._fd is not None:
                 fcntl.flock(self._fd, fcntl.LOCK_SH)
@@ -158,6 +160,8 @@ class ReaderLease:
             elif (path / name).is_dir():  # no lock file to hold (read-only copy): read without one
                 self.generation = name
                 return
+            if generation is not None:
+                raise IndexCorrupt(f"generation {name} of {path} is gone; {rebuild_hint(path)}")
         raise IndexCorrupt(f"cannot settle on a generation of {path}: it changes faster than it can be opened")
 
     @property
@@ -285,13 +289,13 @@ def publish(path: Path, generation: Path) -> None:
     _fsync(path)
 
 
-def collect_garbage(path: Path) -> list[str]:
-    """Remove every generation but the live one that no reader holds, and the files of an older-layout index
-    this one replaced (call with the writer lock held)."""
+def collect_garbage(path: Path, keep: frozenset[str] = frozenset()) -> list[str]:
+    """Remove every generation but the live one (and those in ``keep``) that no reader holds, and the files of an
+    older-layout index this one replaced (call with the writer lock held)."""
     live = current_generation(path)[0] if is_store(path) else None
     removed = []
     for name in sorted(os.listdir(path)):
-        if name == live or not _GENERATION.fullmatch(name):
+        if name == live or name in keep or not _GENERATION.fullmatch(name):
             continue
         fd = _open_lock_file(path / name / READER_LOCK, os.O_RDONLY)
         try:
