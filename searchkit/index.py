@@ -41,12 +41,12 @@ class Index:
     """
 
     def __init__(
-        self, path: Path, generation: Generation | ShardedGeneration, ranking: Settings | None = None,
+        self, path: Path, generation: Generation[LocalBackend] | ShardedGeneration, ranking: Settings | None = None,
         ray: str | None = None,
     ) -> None:
         """Use ``Index.open`` or ``Index.build``."""
         self.path = path
-        self._generation: Generation | ShardedGeneration | None = generation
+        self._generation: Generation[LocalBackend] | ShardedGeneration | None = generation
         self._ranking = ranking
         """Settings to rank with instead of the index's (``open``), also after updates."""
         self._ray = ray
@@ -360,7 +360,7 @@ class Index:
     # --- generations -----------------------------------------------------------------------------------------
 
     @contextmanager
-    def _reading(self) -> Iterator[Generation | ShardedGeneration]:
+    def _reading(self) -> Iterator[Generation[LocalBackend] | ShardedGeneration]:
         """The current generation, kept open until the block ends; Whoosh's errors from damaged segment data
         raised inside become ``IndexCorrupt``."""
         with self._lock:
@@ -378,7 +378,7 @@ class Index:
             if done:
                 generation.close()
 
-    def _swap(self, new: Generation | ShardedGeneration) -> None:
+    def _swap(self, new: Generation[LocalBackend] | ShardedGeneration) -> None:
         with self._lock:
             old = self._generation
             if old is not None:
@@ -388,7 +388,7 @@ class Index:
         else:
             self._retire(old)
 
-    def _retire(self, generation: Generation | ShardedGeneration) -> None:
+    def _retire(self, generation: Generation[LocalBackend] | ShardedGeneration) -> None:
         with self._lock:
             generation.retired = True
             done = generation.users == 0

@@ -12,7 +12,7 @@ import os
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import whoosh.index
 from whoosh import query as wq
@@ -244,10 +244,17 @@ class LocalBackend:
         return Ranking([Ranked(ids[docnum], score) for score, docnum in ordered], Counts(total))
 
 
-class Generation:
+class _Closing(Protocol):
+    def close(self) -> None: ...
+
+
+B = TypeVar("B", bound=_Closing)
+
+
+class Generation(Generic[B]):
     """One committed generation being read: its backend, manifest and reader lease, and how many calls use it."""
 
-    def __init__(self, backend: LocalBackend, manifest: dict, lease: store.ReaderLease) -> None:
+    def __init__(self, backend: B, manifest: dict, lease: store.ReaderLease) -> None:
         self.backend = backend
         self.manifest = manifest
         self.lease = lease
@@ -262,7 +269,7 @@ class Generation:
 def open_generation(
     path: Path, *, verify: bool, settings: Settings | None, generation: tuple[str, int] | None = None,
     root: Path | None = None,
-) -> Generation:
+) -> Generation[LocalBackend]:
     """The live generation of the index at ``path`` (or ``generation``: its name and manifest CRC-32), checked
     against its manifest and leased; it ranks with its own settings or with ``settings``. Stored paths are
     relative to ``root`` (default: the index's parent)."""

@@ -292,19 +292,8 @@ def _collect_garbage(path: Path, count: int) -> None:
 # --- reading -------------------------------------------------------------------------------------------------
 
 
-class ShardedGeneration:
+class ShardedGeneration(Generation["SnapshotBackend"]):
     """One snapshot being read: its shard generations (leased), its manifest, and how many calls use it."""
-
-    def __init__(self, backend: SnapshotBackend, manifest: dict, lease: store.ReaderLease) -> None:
-        self.backend = backend
-        self.manifest = manifest
-        self.lease = lease
-        self.users = 0
-        self.retired = False
-
-    def close(self) -> None:
-        self.backend.close()
-        self.lease.release()
 
 
 def read_snapshot(path: Path) -> tuple[store.ReaderLease, dict]:
@@ -331,7 +320,7 @@ def open_snapshot(path: Path, *, verify: bool, settings: Settings | None) -> Sha
         IndexCorrupt: a shard's files are damaged or missing, or differ from the snapshot (the shard is named).
     """
     lease, manifest = read_snapshot(path)
-    opened: list[Generation] = []
+    opened: list[Generation[LocalBackend]] = []
     try:
         root = path.resolve().parent
         for shard in manifest["shards"]:
@@ -363,7 +352,7 @@ def check_shard_statistics(path: Path, shard: dict, backend: LocalBackend) -> No
 class SnapshotBackend(ShardedBackend):
     """The shards of one snapshot, searched in this process with the snapshot's collection statistics."""
 
-    def __init__(self, generations: Sequence[Generation], manifest: dict, directory: Path) -> None:
+    def __init__(self, generations: Sequence[Generation[LocalBackend]], manifest: dict, directory: Path) -> None:
         super().__init__([generation.backend for generation in generations])
         self.generations = list(generations)
         self.directory = directory
