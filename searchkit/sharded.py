@@ -96,8 +96,8 @@ Runner = Callable[[Sequence[ShardTask]], list[BuildReport]]
 def is_sharded(path: Path) -> bool:
     """Whether ``path`` holds a sharded index (its live manifest says so)."""
     try:
-        name, _ = store.current_generation(path)
-        return json.loads((path / name / store.MANIFEST).read_bytes()).get("format") == FORMAT
+        name, manifest_crc = store.current_generation(path)
+        return store.read_manifest(path, name, manifest_crc).get("format") == FORMAT  # never blocks on a pipe
     except (SearchkitError, OSError, ValueError, AttributeError):
         return False
 
