@@ -14,7 +14,7 @@ from dataclasses import replace
 from whoosh import query as wq
 
 from .errors import QueryError
-from .query import ParsedQuery, _OrderedOr, _one_line, _union_trees, word_terms
+from .query import ParsedQuery, OrderedOr, _one_line, _union_trees, word_terms
 
 __all__ = [
     "bound_patterns", "check_whoosh_reach", "MAX_EXPANDED_TERMS", "MAX_EXPANDED_POSTINGS", "MAX_SCANNED_TERMS",
@@ -81,7 +81,7 @@ def _word_postings(q: wq.Query, reader) -> int:
     return sum(_word_postings(child, reader) for child in q.children())
 
 
-class _Terms(_OrderedOr):
+class _Terms(OrderedOr):
     """The index terms a pattern matched: an OR, not one of the query's own (``expanded`` tells them apart)."""
 
 

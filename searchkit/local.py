@@ -100,18 +100,18 @@ class LocalBackend:
         arrays = self.arrays()
         if arrays is None:  # an index without passages has no arrays
             return Ranking([], Counts(0, {field: {} for field in facets}))
-        scores = arrays.passage_scores(searcher, parsed.query, parsed.filter, context)
-        if scores is None:
+        found = arrays.passage_matches(searcher, parsed.query, parsed.filter, context)
+        if found is None:
             check_whoosh_reach(parsed)
-            scores = self._whoosh_scores(searcher, parsed, context, arrays.doc_count)
+            found = self._whoosh_found(searcher, parsed, context)
         if per_article:
-            scores = arrays.per_article(scores, parsed.query, stats, self.settings)
-        top = arrays.top(arrays.collapse(scores, sort) if collapse else scores, limit, sort)
-        copies = arrays.copies(scores, [docnum for docnum, _, _ in top], sort) if collapse else {}
-        ids = self._ids([docnum for docnum, _, _ in top] + [c for found in copies.values() for c in found])
+            found = arrays.per_article(found, parsed.query, stats, self.settings)
+        top = arrays.top(arrays.collapse(found, sort) if collapse else found, limit, sort)
+        copies = arrays.copies(found, [docnum for docnum, _, _ in top], sort) if collapse else {}
+        ids = self._ids([docnum for docnum, _, _ in top] + [c for others in copies.values() for c in others])
         return Ranking([Ranked(ids[docnum], score, day, tuple(ids[c] for c in copies.get(docnum, ())))
                         for docnum, score, day in top],
-                       arrays.counts(scores, facets, months))
+                       arrays.counts(found, facets, months))
 
     def passages(self, ids: Sequence[str]) -> list[Passage]:
         searcher = self.searcher()
@@ -216,13 +216,14 @@ class LocalBackend:
         self._local.ranked = {fields["id"]: fields for fields in stored.values()}
         return {docnum: fields["id"] for docnum, fields in stored.items()}
 
-    def _whoosh_scores(self, searcher: Searcher, parsed: ParsedQuery, context, doc_count: int):
+    def _whoosh_found(self, searcher: Searcher, parsed: ParsedQuery, context):
+        """Every match Whoosh scores other than 0, as ``topk.Matches``."""
         import numpy as np
 
-        scores = np.zeros(doc_count)
-        for score, docnum in self._whoosh_matches(searcher, parsed, context):
-            scores[docnum] = score
-        return scores
+        from .topk import Matches
+
+        matches = sorted((docnum, score) for score, docnum in self._whoosh_matches(searcher, parsed, context) if score)
+        return Matches(np.array([d for d, _ in matches], dtype=np.int64), np.array([s for _, s in matches], dtype=float))
 
     @staticmethod
     def _whoosh_matches(searcher: Searcher, parsed: ParsedQuery, context) -> list[tuple[float, int]]:

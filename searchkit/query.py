@@ -26,7 +26,8 @@ from .scoring import query_term_weight
 from .settings import DEFAULT, Settings
 
 __all__ = [
-    "ParsedQuery", "build_query", "expanded", "word_terms", "parse_filter_date", "QUERY_FIELDS",
+    "ParsedQuery", "build_query", "expanded", "word_terms", "parse_filter_date", "QUERY_FIELDS", "OrderedOr",
+    "OrderedAnd",
 ]
 
 QUERY_FIELDS = ("title", "body", "date", "source", "place", "speaker", "tags", "authors", "article", "id", "path")
@@ -429,21 +430,21 @@ def _union_trees(q: wq.Query) -> wq.Query:
     segments of 5,000 documents or fewer it read every posting of an OR in Python before scoring. Here a score
     sums the words in the query's order in every segment, and Whoosh and the top-k arrays evaluate the same tree.
     """
-    if isinstance(q, wq.Or) and not isinstance(q, _OrderedOr):
-        return _OrderedOr([_union_trees(c) for c in q.subqueries], boost=q.boost)
-    if isinstance(q, wq.And) and not isinstance(q, _OrderedAnd):
-        return _OrderedAnd([_union_trees(c) for c in q.subqueries], boost=q.boost)
+    if isinstance(q, wq.Or) and not isinstance(q, OrderedOr):
+        return OrderedOr([_union_trees(c) for c in q.subqueries], boost=q.boost)
+    if isinstance(q, wq.And) and not isinstance(q, OrderedAnd):
+        return OrderedAnd([_union_trees(c) for c in q.subqueries], boost=q.boost)
     return q.apply(_union_trees) if q.children() else q
 
 
-class _OrderedOr(wq.Or):
+class OrderedOr(wq.Or):
     """OR as an order-preserving binary tree of union matchers (see ``_union_trees``)."""
 
     def _matcher(self, subs, searcher, context):
         return self._tree_matcher(subs, UnionMatcher, searcher, context, None)
 
 
-class _OrderedAnd(wq.And):
+class OrderedAnd(wq.And):
     """AND as an order-preserving binary tree of intersection matchers (see ``_union_trees``)."""
 
     def _matcher(self, subs, searcher, context):

@@ -17,18 +17,16 @@ from pathlib import Path
 
 import numpy as np
 from whoosh import query as wq
-from whoosh.matching import wrappers
-from whoosh.matching.binary import AndMaybeMatcher, IntersectionMatcher, UnionMatcher
-from whoosh.matching.mcore import NullMatcherClass
 
 from . import schema, scoring
 from .arrays import (
     DATE_FIELD, FILTER_FIELDS, SCORED_FIELDS, STORY_FIELD, UNDATED, read_column, read_facet, read_meta, read_segment,
 )
 from .backend import Counts
+from .query import OrderedAnd, OrderedOr
 from .settings import Settings
 
-__all__ = ["TopK"]
+__all__ = ["TopK", "Matches"]
 
 HEADLINE_FIELDS = ("title",)
 """Fields every passage repeats from its article: an article's frequency and length there are one passage's."""
@@ -36,6 +34,103 @@ HEADLINE_FIELDS = ("title",)
 
 class _Unsupported(Exception):
     """The query (or filter) has a part the arrays cannot evaluate exactly."""
+
+
+class Matches:
+    """Passages matching a query: their doc numbers (ascending, each once) and their scores (non-zero)."""
+
+    __slots__ = ("docs", "scores")
+
+    def __init__(self, docs: np.ndarray, scores: np.ndarray) -> None:
+        self.docs = docs
+        self.scores = scores
+
+    def __len__(self) -> int:
+        return len(self.docs)
+
+    def where(self, keep: np.ndarray) -> Matches:
+        """The matches where ``keep`` (aligned with them) is true."""
+        return Matches(self.docs[keep], self.scores[keep])
+
+    def nonzero(self) -> Matches:
+        """The matches scored other than 0 (the arrays count a score of 0 as no match)."""
+        return self if self.scores.all() else self.where(self.scores != 0)
+
+    def boosted(self, boost: float) -> Matches:
+        """Each score times ``boost``, as Whoosh's ``WrappingMatcher`` scores."""
+        return Matches(self.docs, self.scores * boost).nonzero()
+
+
+_NONE = Matches(np.zeros(0, dtype=np.int64), np.zeros(0))
+
+DENSE_SHARE = 4
+"""A union whose parts hold more than one in this many of a segment's documents is merged by scattering them
+over an array of the segment's length (its cost is the segment's length, a sorted merge's its parts')."""
+
+
+def _union(a: Matches, b: Matches, doc_count: int) -> Matches:
+    """Whoosh's ``UnionMatcher``: the documents matching either, scored ``a + b`` where both match."""
+    if not len(a):
+        return b
+    if not len(b):
+        return a
+    if (len(a) + len(b)) * DENSE_SHARE > doc_count:
+        scores = np.zeros(doc_count)
+        scores[a.docs] = a.scores
+        scores[b.docs] += b.scores
+        present = np.zeros(doc_count, dtype=bool)
+        present[a.docs] = True
+        present[b.docs] = True
+        docs = np.flatnonzero(present)
+        return Matches(docs, scores[docs])
+    docs = np.concatenate((a.docs, b.docs))
+    order = np.argsort(docs, kind="stable")  # two sorted runs: one merge; a's entry before b's for a document in both
+    docs = docs[order]
+    scores = np.concatenate((a.scores, b.scores))[order]
+    both = docs[1:] == docs[:-1]
+    scores[:-1][both] += scores[1:][both]
+    first = np.ones(len(docs), dtype=bool)
+    first[1:] = ~both
+    return Matches(docs[first], scores[first])
+
+
+def _intersection(a: Matches, b: Matches, doc_count: int) -> Matches:
+    """Whoosh's ``IntersectionMatcher``: the documents matching both, scored ``a + b``; the shorter list is looked
+    up in the longer."""
+    if not len(a) or not len(b):
+        return _NONE
+    short, long = (a, b) if len(a) <= len(b) else (b, a)
+    at = np.minimum(np.searchsorted(long.docs, short.docs), len(long) - 1)
+    both = long.docs[at] == short.docs
+    return Matches(short.docs[both], short.scores[both] + long.scores[at[both]])
+
+
+def _and_maybe(a: Matches, b: Matches) -> Matches:
+    """Whoosh's ``AndMaybeMatcher``: ``a``'s documents, scored ``a + b`` where ``b`` matches too."""
+    if not len(a) or not len(b):
+        return a
+    at = np.minimum(np.searchsorted(b.docs, a.docs), len(b) - 1)
+    both = b.docs[at] == a.docs
+    scores = a.scores.copy()
+    scores[both] += b.scores[at[both]]
+    return Matches(a.docs, scores)
+
+
+class _Leaves:
+    """A query's words' idf and average field length as ``scoring.BM25FScorer`` reads them, once per query."""
+
+    def __init__(self, weighting: scoring.BM25FWeighting) -> None:
+        self.stats = weighting.stats
+        self.settings = weighting.settings
+        self._read: dict[tuple[str, bytes], tuple[float, float]] = {}
+
+    def statistics(self, fieldname: str, text: bytes) -> tuple[float, float]:
+        key = (fieldname, text)
+        if key not in self._read:
+            stats = self.stats
+            self._read[key] = (scoring.passage_idf(stats, fieldname, text),
+                               scoring.average_length(stats.passage_length(fieldname), stats.passages))
+        return self._read[key]
 
 
 class _Postings:
@@ -107,26 +202,25 @@ class TopK:
                 and [s.reader().segment().segment_id() for s, _ in searcher.leaf_searchers()]
                 == [s.id for s in self.segments])
 
-    def per_article(self, scores: np.ndarray, q: wq.Query, stats: scoring.Statistics, settings: Settings) -> np.ndarray:
-        """Passage scores → article scores, each at its article's best passage (0 elsewhere): ``article_score``
-        of the article as one document and its best passage, or the best passage alone where the article level
-        cannot score ``q`` (see ``article_scores``) or ``settings.article_weight`` is 0."""
-        best, articles = self._best_passages(scores)
-        ranked = np.zeros_like(scores)
-        ranked[best] = scores[best]
+    def per_article(self, found: Matches, q: wq.Query, stats: scoring.Statistics, settings: Settings) -> Matches:
+        """Passage matches → article matches, each at its article's best passage: ``article_score`` of the
+        article as one document and its best passage, or the best passage alone where the article level cannot
+        score ``q`` (see ``article_scores``) or ``settings.article_weight`` is 0."""
+        best, articles = self._best_passages(found)
+        scores = found.scores[best]
         whole = self.article_scores(q, stats, settings) if settings.article_weight else None
         if whole is not None:
-            ranked[best] = scoring.article_score(whole[articles], scores[best], settings.article_weight)
-        return ranked
+            scores = scoring.article_score(whole[articles], scores, settings.article_weight)
+        order = np.argsort(found.docs[best])
+        return Matches(found.docs[best][order], scores[order]).nonzero()
 
-    def _best_passages(self, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Each matching article's best passage (the highest score, the first by ``ids`` among equals) and its
-        article ordinal."""
-        matched = np.flatnonzero(scores)
-        articles = self.article_of[matched]
-        order = np.lexsort((self.ids[matched], -scores[matched], articles))
-        best = matched[order[_group_starts(articles[order])]]
-        return best, self.article_of[best]
+    def _best_passages(self, found: Matches) -> tuple[np.ndarray, np.ndarray]:
+        """Each matching article's best passage (the highest score, the first by ``ids`` among equals), as its
+        place among ``found``, and its article ordinal."""
+        articles = self.article_of[found.docs]
+        order = np.lexsort((self.ids[found.docs], -found.scores, articles))
+        best = order[_group_starts(articles[order])]
+        return best, articles[best]
 
     def article_scores(self, q: wq.Query, stats: scoring.Statistics, settings: Settings) -> np.ndarray | None:
         """Each article's BM25F score under ``q`` as if it were one document (words, AND, OR, boosts), or None
@@ -145,11 +239,10 @@ class TopK:
         }
         return self.article_count, lengths, frequencies
 
-    def top(self, scores: np.ndarray, limit: int, sort: str) -> list[tuple[int, float, int | None]]:
-        """The ``limit`` best non-zero scores as (doc number, score, date key or None): by score, then ``ids``;
-        with ``sort="date"``, newest first (undated last), then by score, then ``ids``."""
-        matched = np.flatnonzero(scores)
-        values = scores[matched]
+    def top(self, found: Matches, limit: int, sort: str) -> list[tuple[int, float, int | None]]:
+        """The ``limit`` best matches as (doc number, score, date key or None): by score, then ``ids``; with
+        ``sort="date"``, newest first (undated last), then by score, then ``ids``."""
+        matched, values = found.docs, found.scores
         if sort == "score" and len(matched) > limit:
             kth = np.partition(values, len(matched) - limit)[len(matched) - limit]
             keep = values >= kth
@@ -157,14 +250,13 @@ class TopK:
         order = self._ranked(matched, values, sort)[:limit]
         return [(int(matched[i]), float(values[i]), self._date_key(int(matched[i]))) for i in order]
 
-    def counts(self, scores: np.ndarray, facets: Sequence[str], months: bool) -> Counts:
-        """The non-zero ``scores`` counted: in all, per value of each of ``facets`` and, with ``months``, per
-        month of their dates (see ``Counts``)."""
-        matched = np.flatnonzero(scores != 0)  # on a float array directly, NumPy's flatnonzero takes ~50× longer
+    def counts(self, found: Matches, facets: Sequence[str], months: bool) -> Counts:
+        """The matches counted: in all, per value of each of ``facets`` and, with ``months``, per month of
+        their dates (see ``Counts``)."""
         return Counts(
-            len(matched),
-            {field: self._facet_counts(field, matched) for field in facets},
-            self._month_counts(matched) if months else {},
+            len(found),
+            {field: self._facet_counts(field, found.docs) for field in facets},
+            self._month_counts(found.docs) if months else {},
         )
 
     def _facet_counts(self, field: str, matched: np.ndarray) -> dict[str, int]:
@@ -214,51 +306,46 @@ class TopK:
 
     # --- stories: one hit per story ----------------------------------------------------------------------------
 
-    def collapse(self, scores: np.ndarray, sort: str) -> np.ndarray:
-        """``scores`` kept only at each story's first match in the ranking ``sort`` (0 elsewhere)."""
-        matched = np.flatnonzero(scores)
-        stories = self.story_of[matched]
-        order = self._ranked(matched, scores[matched], sort, stories)
-        kept = np.zeros_like(scores)
-        best = matched[order[_group_starts(stories[order])]]
-        kept[best] = scores[best]
-        return kept
+    def collapse(self, found: Matches, sort: str) -> Matches:
+        """The matches kept only at each story's first in the ranking ``sort``."""
+        stories = self.story_of[found.docs]
+        order = self._ranked(found.docs, found.scores, sort, stories)
+        return found.where(np.sort(order[_group_starts(stories[order])]))
 
-    def copies(self, scores: np.ndarray, docnums: list[int], sort: str) -> dict[int, list[int]]:
+    def copies(self, found: Matches, docnums: list[int], sort: str) -> dict[int, list[int]]:
         """For each of ``docnums``, the other matching articles of its story, as their first match each, in the
         ranking ``sort``."""
-        matched = np.flatnonzero(scores)
-        matched = matched[np.isin(self.story_of[matched], self.story_of[docnums])]
-        found = {}
+        found = found.where(np.isin(self.story_of[found.docs], self.story_of[docnums]))
+        matched, scores = found.docs, found.scores
+        copies = {}
         for docnum in docnums:
-            same = matched[(self.story_of[matched] == self.story_of[docnum])
-                           & (self.article_of[matched] != self.article_of[docnum])]
-            articles = self.article_of[same]
-            order = self._ranked(same, scores[same], sort, articles)
-            best = same[order[_group_starts(articles[order])]]
-            found[docnum] = [int(best[i]) for i in self._ranked(best, scores[best], sort)]
-        return found
+            same = (self.story_of[matched] == self.story_of[docnum]) & (self.article_of[matched] != self.article_of[docnum])
+            docs, values = matched[same], scores[same]
+            articles = self.article_of[docs]
+            order = self._ranked(docs, values, sort, articles)
+            best = order[_group_starts(articles[order])]
+            copies[docnum] = [int(docs[best][i]) for i in self._ranked(docs[best], values[best], sort)]
+        return copies
 
     def _date_key(self, docnum: int) -> int | None:
         value = int(self.dates[docnum])
         return None if value == UNDATED else value
 
-    def passage_scores(self, searcher, q: wq.Query, filter_q: wq.Query | None, context) -> np.ndarray | None:
-        """Every passage's score under ``q`` (0: no match, deleted or filtered out), as Whoosh scores it with
-        ``context``'s weighting; None when the arrays are stale for this searcher or cannot evaluate ``q`` exactly."""
-        if not self.matches(searcher):
+    def passage_matches(self, searcher, q: wq.Query, filter_q: wq.Query | None, context) -> Matches | None:
+        """The passages matching ``q`` (not deleted, not filtered out) and their scores, as Whoosh scores them
+        with ``context``'s weighting (``scoring.BM25FWeighting``); None when the arrays are stale for this
+        searcher or cannot evaluate ``q`` exactly."""
+        if not self.matches(searcher) or not isinstance(context.weighting, scoring.BM25FWeighting):
             return None
-        leaves = searcher.leaf_searchers()
+        leaves = _Leaves(context.weighting)
         try:
             allowed = self._filter_mask(filter_q) if filter_q is not None else self.live
-            scores = np.zeros(self.doc_count)
-            for (subsearcher, _), segment in zip(leaves, self.segments):
-                end = segment.offset + segment.doc_count
-                scores[segment.offset:end] = self._evaluate(q.matcher(subsearcher, context), segment)
+            parts = [self._evaluate(q, segment, leaves) for segment in self.segments]
         except _Unsupported:
             return None
-        scores[~allowed] = 0.0
-        return scores
+        found = Matches(np.concatenate([p.docs + s.offset for p, s in zip(parts, self.segments)]),
+                        np.concatenate([p.scores for p in parts]))
+        return found.where(allowed[found.docs])
 
     # --- article level: the query's words over articles as whole documents ----------------------------------
 
@@ -314,42 +401,55 @@ class TopK:
 
     # --- scoring: Whoosh's matcher tree over the arrays ---------------------------------------------------------
 
-    def _evaluate(self, m, segment: _Segment) -> np.ndarray:
-        """Scores of the segment's documents under its matcher ``m``, 0 where it does not match."""
-        kind = type(m)
-        if kind is UnionMatcher:
-            return self._evaluate(m.a, segment) + self._evaluate(m.b, segment)
-        if kind is IntersectionMatcher:
-            a, b = self._evaluate(m.a, segment), self._evaluate(m.b, segment)
-            return np.where((a != 0) & (b != 0), a + b, 0.0)
-        if kind is AndMaybeMatcher:  # ``b`` adds to ``a``'s score where both match
-            a, b = self._evaluate(m.a, segment), self._evaluate(m.b, segment)
-            return np.where((a != 0) & (b != 0), a + b, a)
-        if kind is wrappers.FilterMatcher and m._exclude:  # the segment's deletions: masked out with ``live``
-            return self._evaluate(m.child, segment) * m.boost
-        if kind is wrappers.WrappingMatcher:
-            return self._evaluate(m.child, segment) * m.boost
-        if kind is NullMatcherClass:
-            return np.zeros(segment.doc_count)
-        if m.is_leaf() and isinstance(_scorer(m), scoring.BM25FScorer):
-            return self._term_scores(m, segment)
+    def _evaluate(self, q: wq.Query, segment: _Segment, leaves: _Leaves) -> Matches:
+        """The segment's matches of ``q`` (segment doc numbers), scored as the matcher tree Whoosh makes of ``q``
+        in that segment scores them: a compound of one part is that part (its boost dropped, as Whoosh drops
+        it), of several an order-preserving binary tree of its parts (``query.OrderedOr``), boosted."""
+        kind = type(q)
+        if kind is wq.Term:
+            found = self._term_matches(q, segment, leaves)
+            return found if q.boost == 1.0 else found.boosted(q.boost)
+        if issubclass(kind, (OrderedOr, OrderedAnd)):
+            parts = q.subqueries
+            if not parts:
+                return _NONE
+            if len(parts) == 1:
+                return self._evaluate(parts[0], segment, leaves)
+            combine = _union if issubclass(kind, OrderedOr) else _intersection
+            found = self._tree(parts, segment, leaves, combine)
+            return found if q.boost == 1.0 else found.boosted(q.boost)
+        if kind is wq.AndMaybe:  # ``b`` adds to ``a``'s score where both match
+            return _and_maybe(self._evaluate(q.a, segment, leaves), self._evaluate(q.b, segment, leaves))
+        if q is wq.NullQuery:
+            return _NONE
         raise _Unsupported(kind.__name__)
 
-    def _term_scores(self, m, segment: _Segment) -> np.ndarray:
-        fieldname, text = m.term()
-        postings = segment.fields.get(fieldname)
-        if postings is None or postings.weights is None:
-            raise _Unsupported(fieldname)
-        out = np.zeros(segment.doc_count)
-        where = postings.slice(text)
+    def _tree(self, parts: Sequence[wq.Query], segment: _Segment, leaves: _Leaves, combine) -> Matches:
+        """``parts`` combined as ``whoosh.util.make_binary_tree`` pairs them: the first half with the second."""
+        if len(parts) == 1:
+            return self._evaluate(parts[0], segment, leaves)
+        half = len(parts) // 2
+        return combine(self._tree(parts[:half], segment, leaves, combine),
+                       self._tree(parts[half:], segment, leaves, combine), segment.doc_count)
+
+    def _term_matches(self, q: wq.Term, segment: _Segment, leaves: _Leaves) -> Matches:
+        """A word's postings in the segment, scored as ``scoring.BM25FScorer`` scores them."""
+        if q.fieldname not in SCORED_FIELDS:
+            raise _Unsupported(q.fieldname)
+        try:
+            text = schema.SCHEMA[q.fieldname].to_bytes(q.text)
+        except ValueError:  # Whoosh's Term matches nothing then
+            return _NONE
+        where = segment.fields[q.fieldname].slice(text)
         if where is None:
-            return out
-        docs = np.asarray(postings.docs[where])
+            return _NONE
+        postings = segment.fields[q.fieldname]
+        assert postings.weights is not None
+        docs = np.asarray(postings.docs[where], dtype=np.int64)
         tf = np.asarray(postings.weights[where], dtype=np.float64)
-        fl = self.lengths[fieldname][docs + segment.offset]
-        s = _scorer(m)
-        out[docs] = scoring.bm25(s.idf, tf, fl, s.avgfl, s.settings)
-        return out
+        fl = self.lengths[q.fieldname][docs + segment.offset]
+        idf, average = leaves.statistics(q.fieldname, text)
+        return Matches(docs, scoring.bm25(idf, tf, fl, average, leaves.settings)).nonzero()
 
     # --- filters ------------------------------------------------------------------------------------------------
 
@@ -392,7 +492,3 @@ def _group_starts(grouped: np.ndarray) -> np.ndarray:
     first[1:] = grouped[1:] != grouped[:-1]
     return first
 
-
-def _scorer(m):
-    """A leaf matcher's scorer (``ListMatcher``, which holds inlined postings, keeps it private)."""
-    return getattr(m, "scorer", None) or getattr(m, "_scorer", None)

@@ -94,8 +94,8 @@ def test_ranking_is_identical_to_whoosh_bm25f(corpus, filters):
             parsed = build_query(text, **filters)
             plain = searcher.search(parsed.query, limit=None, filter=parsed.filter)
             expected = {hit.docnum: hit.score for hit in plain}
-            scores = arrays.passage_scores(searcher, parsed.query, parsed.filter, searcher.context())
-            assert {int(d): float(scores[d]) for d in scores.nonzero()[0]} == expected, text
+            found = arrays.passage_matches(searcher, parsed.query, parsed.filter, searcher.context())
+            assert dict(zip(found.docs.tolist(), found.scores.tolist())) == expected, text
             best = sorted(plain, key=lambda hit: (-hit.score, tiebreak(hit["id"])))[:10]
             hits = ix.search(text, limit=10, **filters)
             assert [(h.passage.id, h.score) for h in hits] == [(hit["id"], hit.score) for hit in best], text
@@ -108,7 +108,7 @@ def test_queries_the_arrays_cannot_answer_are_scored_by_whoosh(corpus):
         phrase = ix.search('"seabed caspian" OR caspian', limit=5)
         with _whoosh_searcher(path, generation) as searcher:
             parsed = build_query('"seabed caspian" OR caspian')
-            assert TopK.load(generation).passage_scores(searcher, parsed.query, parsed.filter, searcher.context()) is None
+            assert TopK.load(generation).passage_matches(searcher, parsed.query, parsed.filter, searcher.context()) is None
             plain = searcher.search(parsed.query, limit=None, filter=parsed.filter)
             best = sorted(plain, key=lambda hit: (-hit.score, tiebreak(hit["id"])))[:5]
             assert [(h.passage.id, h.score) for h in phrase] == [(hit["id"], hit.score) for hit in best]
@@ -120,4 +120,4 @@ def test_stale_arrays_are_not_used(corpus):
         arrays = TopK.load(generation)
         arrays.generation -= 1
         parsed = build_query("caspian")
-        assert arrays.passage_scores(searcher, parsed.query, parsed.filter, searcher.context()) is None
+        assert arrays.passage_matches(searcher, parsed.query, parsed.filter, searcher.context()) is None
