@@ -60,13 +60,13 @@ class LocalBackend:
         self._vocabulary: Vocabulary | None = None
         self._warm = False
         self.frequencies: dict[tuple[str, bytes], int] = {}
-        """Document frequencies read so far (a generation never changes): Whoosh's searcher cached idf values
-        per term; without this a query read each of its terms' frequencies anew for every scorer."""
+        """Document frequencies read so far (a generation never changes), by ``lexicon`` and ``statistics``: a
+        query reads each of its words' once for its bounds, its scores and "did you mean"."""
 
     # --- the Backend protocol -----------------------------------------------------------------------------
 
     def lexicon(self) -> Lexicon:
-        return self.searcher().reader()
+        return _Lexicon(self)
 
     def statistics(self, terms: Iterable[Term], *, articles: bool) -> Statistics:
         """This generation's statistics, read as they are needed (``terms`` is not read)."""
@@ -320,11 +320,46 @@ def open_generation(
         raise
 
 
+class _Lexicon:
+    """This thread's reader of the generation as a ``Lexicon``, its document frequencies kept for the generation
+    (``LocalBackend.frequencies``): a query's bounds, its statistics and "did you mean" look up the same words."""
+
+    def __init__(self, backend: LocalBackend) -> None:
+        self._reader = backend.searcher().reader()
+        self._frequencies = backend.frequencies
+        self.schema = self._reader.schema
+
+    def doc_frequency(self, fieldname: str, text: bytes) -> int:
+        key = (fieldname, text)
+        found = self._frequencies.get(key)
+        if found is None:
+            if len(self._frequencies) > _MAX_CACHED_FREQUENCIES:
+                self._frequencies.clear()
+            found = self._frequencies[key] = self._reader.doc_frequency(fieldname, text)
+        return found
+
+    def doc_count(self) -> int:
+        return self._reader.doc_count()
+
+    def lexicon(self, fieldname: str) -> Iterator[bytes]:
+        return self._reader.lexicon(fieldname)
+
+    def expand_prefix(self, fieldname: str, prefix: str) -> Iterator[bytes]:
+        return self._reader.expand_prefix(fieldname, prefix)
+
+    def terms_from(self, fieldname: str, prefix: bytes) -> Iterator[tuple[str, bytes]]:
+        return self._reader.terms_from(fieldname, prefix)
+
+    def __getattr__(self, name: str) -> Any:  # the rest of the reader, for Whoosh's range queries (``bounds``)
+        return getattr(self._reader, name)
+
+
 class _ReaderStatistics:
     """A generation's statistics for any term, read from its Whoosh reader (and, per article, its arrays)."""
 
     def __init__(self, backend: LocalBackend) -> None:
         self._backend = backend
+        self._lexicon = _Lexicon(backend)
         self._reader = backend.searcher().reader()
         self.passages = self._reader.doc_count_all()
         self._articles: tuple[int, dict[str, float]] | None = None
@@ -333,13 +368,7 @@ class _ReaderStatistics:
         return self._reader.field_length(fieldname)
 
     def passage_frequency(self, fieldname: str, term: bytes) -> int:
-        frequencies = self._backend.frequencies
-        key = (fieldname, term)
-        if key not in frequencies:
-            if len(frequencies) > _MAX_CACHED_FREQUENCIES:
-                frequencies.clear()
-            frequencies[key] = self._reader.doc_frequency(fieldname, term)
-        return frequencies[key]
+        return self._lexicon.doc_frequency(fieldname, term)
 
     def term_count(self, fieldname: str, term: bytes) -> float:
         return self._reader.frequency(fieldname, term)

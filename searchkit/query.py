@@ -96,12 +96,14 @@ def build_query(
     if not syntax:
         return _with_places(_plain_words(text, settings), _filters([], source, place, since, until, speaker, today), places)
     _check_syntax(text)
-    parser = MultifieldParser(list(SEARCH_FIELDS), SCHEMA, fieldboosts={"title": settings.title_boost}, group=OrGroup)
-    dated = _iso_dates(text, today)
-    try:
-        parsed = parser.parse(dated)
-    except Exception as e:  # Whoosh raises bare exceptions for values it cannot convert (e.g. dates)
-        raise QueryError(f"cannot parse query: {_one_line(e)}") from None
+    parsed = _parsed_words(text, settings)
+    if parsed is None:
+        parser = MultifieldParser(list(SEARCH_FIELDS), SCHEMA, fieldboosts={"title": settings.title_boost},
+                                  group=OrGroup)
+        try:
+            parsed = parser.parse(_iso_dates(text, today))
+        except Exception as e:  # Whoosh raises bare exceptions for values it cannot convert (e.g. dates)
+            raise QueryError(f"cannot parse query: {_one_line(e)}") from None
     for node in _walk(parsed):
         error = getattr(node, "error", None)
         if error:
@@ -112,6 +114,31 @@ def build_query(
         raise _nothing_to_search(text)
     scored, restrictions = _split_restrictions(_exclude_negations(parsed))
     return _with_places(scored, _filters(restrictions, source, place, since, until, speaker, today), places)
+
+
+def _parsed_words(text: str, settings: Settings) -> wq.Query | None:
+    """What Whoosh's parser (as ``build_query`` sets it up) makes of text of words alone, each one term or a stop
+    word, with no operator, field, quote, pattern or other syntax; None for any other text. Whoosh's parser takes
+    about a millisecond for what this does in a tenth of it."""
+    words = text.split()
+    if not all(_WORD.fullmatch(w) for w in words) or not _OPERATORS.isdisjoint(words):
+        return None
+    per_word = []
+    for word in words:
+        terms = []
+        for field in SEARCH_FIELDS:
+            analysed = [token.text for token in SCHEMA[field].analyzer(word, mode="query")]
+            if len(analysed) > 1:
+                return None
+            if analysed:
+                boost = settings.title_boost if field == "title" else 1.0
+                terms.append(wq.Term(field, analysed[0], boost=boost))
+        per_word.append(wq.Or(terms))
+    return wq.Or(per_word).normalize()
+
+
+_WORD = re.compile(r"\w+")
+_OPERATORS = _BINARY | {"NOT"}
 
 
 def _with_places(scored: wq.Query, restriction: wq.Query | None, places: PlaceNames | None) -> ParsedQuery:

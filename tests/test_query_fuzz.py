@@ -8,8 +8,13 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from whoosh import query as wq
+from whoosh.qparser import MultifieldParser, OrGroup
+
 from searchkit import Index, QueryError
-from searchkit.query import build_query
+from searchkit.query import _union_trees, build_query
+from searchkit.schema import SCHEMA, SEARCH_FIELDS
+from searchkit.settings import DEFAULT
 
 SYNTAX = st.sampled_from(['"', "(", ")", "[", "]", "{", "}", ":", "*", "?", "~", "^", "AND", "OR", "NOT", "TO",
                           "title:", "date:", "source:", "date:[2017-11-01 TO 2017-11-30]", "-", "+", "\\", "'"])
@@ -27,6 +32,28 @@ def test_parser_only_raises_query_error(text):
         build_query(text)
     except QueryError as e:
         assert str(e) and "\n" not in str(e)
+
+
+PLAIN_WORDS = st.lists(
+    st.one_of(WORDS, st.sampled_from(["and", "or", "Running", "U", "x_y", "İstanbul", "ﬁsh", "ß", "١٢"]),
+              st.text(st.characters(categories=("L", "N", "Pc")), min_size=1, max_size=6)),
+    min_size=1, max_size=6,
+).map(" ".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(PLAIN_WORDS, st.sampled_from([1.0, 2.5]))
+def test_words_are_parsed_as_whoosh_parses_them(text, title_boost):
+    """Text of words alone skips Whoosh's parser (``query._parsed_words``): the query is the one it would make."""
+    parser = MultifieldParser(list(SEARCH_FIELDS), SCHEMA, fieldboosts={"title": title_boost}, group=OrGroup)
+    expected = parser.parse(text)
+    if all(leaf is wq.NullQuery for leaf in expected.leaves()):
+        return
+    try:
+        parsed = build_query(text, settings=DEFAULT.replace(title_boost=title_boost)).query
+    except QueryError:  # a dangling operator: refused before parsing
+        return
+    assert repr(parsed) == repr(_union_trees(expected))
 
 
 @pytest.fixture(scope="module")
