@@ -6,13 +6,17 @@ Only words that matched are marked: every query term of the body field (stemmed 
 
 from __future__ import annotations
 
+import re
+
 from whoosh import query as wq
 
 from .models import Highlight
-from .schema import analyze
+from .schema import ANALYZER, analyze
 
 __all__ = ["MatchTerms", "match_terms", "highlight"]
 
+_WORDS: re.Pattern = ANALYZER.items[0].expression
+"""The words of a text as the analyzer's tokenizer finds them."""
 FRAGMENT_CHARS = 240
 """Fragments are about this long: matches within it share a fragment, with context on both sides."""
 CONTEXT_CHARS = 60
@@ -63,16 +67,7 @@ def highlight(text: str, terms: MatchTerms, top: int = 3) -> tuple[Highlight, ..
     Fragments are chosen by how many distinct terms and matches they hold, ties broken by position
     (Whoosh's own fragment choice breaks ties by memory address, so snippets could change run to run).
     """
-    tokens = analyze(text)
-    words = [w for w, _ in tokens]
-    spans = [span for _, span in tokens]
-    matched = [w in terms.words for w in words]
-    for phrase in terms.phrases:
-        n = len(phrase)
-        for i in range(len(words) - n + 1):
-            if tuple(words[i:i + n]) == phrase:
-                matched[i:i + n] = [True] * n
-    hits = [(spans[i], words[i]) for i in range(len(words)) if matched[i]]
+    hits = _hits(text, terms)
     if not hits:
         return (Highlight(text[:_word_end(text, FRAGMENT_CHARS)], 0, ()),)
     groups: list[list[tuple[tuple[int, int], str]]] = [[hits[0]]]
@@ -83,6 +78,33 @@ def highlight(text: str, terms: MatchTerms, top: int = 3) -> tuple[Highlight, ..
             groups.append([hit])
     best = sorted(groups, key=lambda g: (-len({w for _, w in g}), -len(g), g[0][0][0]))[:top]
     return tuple(_fragment(text, g) for g in sorted(best, key=lambda g: g[0][0][0]))
+
+
+def _hits(text: str, terms: MatchTerms) -> list[tuple[tuple[int, int], str]]:
+    """The matched words of ``text``: their spans and terms, in text order.
+
+    Without phrases, only the words that can be a query term's are analysed: a term begins as its word does
+    (lowercased; the stemmer changes only a word's end), so a word of another first letter is no match.
+    """
+    if not terms.phrases and "" not in terms.words:
+        firsts = frozenset(word[0] for word in terms.words)
+        hits = []
+        for m in _WORDS.finditer(text):
+            if m[0][0].lower()[:1] in firsts:
+                analysed = analyze(m[0])
+                if analysed and analysed[0][0] in terms.words:
+                    hits.append((m.span(), analysed[0][0]))
+        return hits
+    tokens = analyze(text)
+    words = [w for w, _ in tokens]
+    spans = [span for _, span in tokens]
+    matched = [w in terms.words for w in words]
+    for phrase in terms.phrases:
+        n = len(phrase)
+        for i in range(len(words) - n + 1):
+            if tuple(words[i:i + n]) == phrase:
+                matched[i:i + n] = [True] * n
+    return [(spans[i], words[i]) for i in range(len(words)) if matched[i]]
 
 
 def _fragment(text: str, group: list[tuple[tuple[int, int], str]]) -> Highlight:
