@@ -23,3 +23,20 @@ def test_seed_articles_tokenize_as_the_analyzer_does(seeds_dir):
 @given(st.text(alphabet=st.sampled_from(list("aAeIoUsyzİß.'’-_ 0123\n\tçñ")) | st.characters(), max_size=200))
 def test_any_text_tokenizes_as_the_analyzer_does(text):
     assert _analyze(text) == _by_analyzer(text)
+
+
+WORDS = st.sampled_from(["running", "Runs", "RUN", "skies", "sky", "dying", "die", "İstanbul", "istanbul", "ﬁsh",
+                         "yelling", "Yell", "U.S.", "a.b", "ΣΑΣ", "σας", "x2", "café", "Caspian"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(WORDS | st.just("the") | st.text(alphabet=st.sampled_from(list("aAyYsİ.'’- 0\n")), max_size=6), max_size=40)
+       .map(" ".join), st.lists(WORDS, min_size=1, max_size=3))
+def test_highlights_mark_every_word_whose_term_is_searched(text, words):
+    """Every word of the text whose term is a query word's, and only those, is marked (all fragments shown)."""
+    from searchkit.highlight import highlight, match_terms
+    from searchkit.query import build_query
+
+    terms = match_terms(build_query(" ".join(f"body:{w}" for w in words), syntax=True).query)
+    marked = {(f.start + s, f.start + e) for f in highlight(text, terms, top=10_000) for s, e in f.matches}
+    assert marked == {span for term, span in _analyze(text) if term in terms.words}
