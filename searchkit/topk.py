@@ -339,13 +339,13 @@ class TopK:
             return None
         leaves = _Leaves(context.weighting)
         try:
-            allowed = self._filter_mask(filter_q) if filter_q is not None else self.live
             parts = [self._evaluate(q, segment, leaves) for segment in self.segments]
+            found = Matches(np.concatenate([p.docs + s.offset for p, s in zip(parts, self.segments)]),
+                            np.concatenate([p.scores for p in parts]))
+            found = found.where(self.live[found.docs])
+            return found if filter_q is None else found.where(self._allowed(filter_q, found.docs))
         except _Unsupported:
             return None
-        found = Matches(np.concatenate([p.docs + s.offset for p, s in zip(parts, self.segments)]),
-                        np.concatenate([p.scores for p in parts]))
-        return found.where(allowed[found.docs])
 
     # --- article level: the query's words over articles as whole documents ----------------------------------
 
@@ -453,32 +453,49 @@ class TopK:
 
     # --- filters ------------------------------------------------------------------------------------------------
 
-    def _filter_mask(self, f: wq.Query) -> np.ndarray:
+    def _allowed(self, f: wq.Query, docs: np.ndarray) -> np.ndarray:
+        """Whether each of ``docs`` (doc numbers, ascending) passes the filter ``f``: the cost is theirs and the
+        filter terms' postings, not the index's."""
         if isinstance(f, wq.And):
-            mask = self.live.copy()
+            mask = np.ones(len(docs), dtype=bool)
             for child in f.subqueries:
-                mask &= self._filter_mask(child)
+                mask &= self._allowed(child, docs)
             return mask
         if isinstance(f, wq.Or):  # a pattern's terms (``query.bound_patterns``)
-            mask = np.zeros(self.doc_count, dtype=bool)
+            mask = np.zeros(len(docs), dtype=bool)
             for child in f.subqueries:
-                mask |= self._filter_mask(child)
+                mask |= self._allowed(child, docs)
             return mask
         if type(f) is wq.Term and f.fieldname in FILTER_FIELDS and f.boost == 1.0:
-            mask = np.zeros(self.doc_count, dtype=bool)
+            mask = np.zeros(len(docs), dtype=bool)
             text = schema.SCHEMA[f.fieldname].to_bytes(f.text)
             for segment in self.segments:
                 postings = segment.fields[f.fieldname]
                 where = postings.slice(text)
                 if where is not None:
-                    mask[postings.docs[where] + segment.offset] = True
-            return mask & self.live
+                    mask |= _within(docs, np.asarray(postings.docs[where], dtype=np.int64) + segment.offset)
+            return mask
         if isinstance(f, wq.NumericRange) and f.fieldname == DATE_FIELD:
-            dated = self.dates != UNDATED
-            low = (self.dates > f.start if f.startexcl else self.dates >= f.start) if f.start is not None else dated
-            high = (self.dates < f.end if f.endexcl else self.dates <= f.end) if f.end is not None else dated
-            return dated & low & high
+            dates = self.dates[docs]
+            mask = dates != UNDATED
+            if f.start is not None:
+                mask &= dates > f.start if f.startexcl else dates >= f.start
+            if f.end is not None:
+                mask &= dates < f.end if f.endexcl else dates <= f.end
+            return mask
         raise _Unsupported(type(f).__name__)
+
+
+def _within(docs: np.ndarray, among: np.ndarray) -> np.ndarray:
+    """Whether each of ``docs`` is one of ``among`` (both ascending): the shorter looked up in the longer."""
+    if not len(docs) or not len(among):
+        return np.zeros(len(docs), dtype=bool)
+    if len(docs) <= len(among):
+        return among[np.minimum(np.searchsorted(among, docs), len(among) - 1)] == docs
+    at = np.minimum(np.searchsorted(docs, among), len(docs) - 1)
+    mask = np.zeros(len(docs), dtype=bool)
+    mask[at[docs[at] == among]] = True
+    return mask
 
 
 _EPOCH = 62_135_596_800_000_000
