@@ -31,8 +31,8 @@ MAX_SCANNED_TERMS = 20_000
 """Index terms that the query's patterns may read to find their matches: a pattern without a literal start
 (``*stan``, ``*a*``) reads its field's whole vocabulary (28,000 terms in title and body of 100k passages)."""
 MAX_WHOOSH_POSTINGS = 50_000
-"""Postings that the terms of a query the top-k arrays cannot score (``NOT``, phrases, a date range scored by
-itself) may reach: Whoosh scores them one at a time in Python (several µs each)."""
+"""Postings that the terms of a query the top-k arrays cannot score (``NOT``, a date range scored by itself, a
+phrase found in as many passages) may reach: Whoosh scores them one at a time in Python (several µs each)."""
 
 
 def bound_patterns(parsed: ParsedQuery, reader) -> ParsedQuery:
@@ -66,7 +66,7 @@ def check_whoosh_reach(parsed: ParsedQuery) -> None:
     """
     if parsed.postings > MAX_WHOOSH_POSTINGS:
         raise QueryError(
-            f"query too broad: with NOT, a phrase or a date range scored alone, its words and patterns may reach "
+            f"query too broad: with NOT, a common phrase or a date range scored alone, its words and patterns may reach "
             f"{MAX_WHOOSH_POSTINGS:,} postings, and they reach {parsed.postings:,}; narrow it: rarer words, "
             "a longer prefix, or a date range beside words (a filter)"
         )

@@ -2,10 +2,12 @@
 
 Whoosh walks postings one at a time in pure Python, so a query over common words costs milliseconds per
 thousand passages. The index keeps a columnar copy of the postings of the searched and filter fields and, per
-passage, its field lengths, date, article and id order (``arrays``). ``TopK`` evaluates Whoosh's matcher tree of
-a query over them with the same floating-point operations in the same order (``scoring.bm25``, union and
-intersection sums, boosts) and takes the top k, equal scores ordered by passage id; what it cannot evaluate
-exactly (phrases, negation) returns ``None`` and Whoosh scores it. Articles are ranked from the same arrays, by
+passage, its field lengths, date, article and id order (``arrays``). ``TopK`` evaluates the matcher tree Whoosh
+would make of a query (without making it) over them, each node's matches as sorted doc numbers and scores, with
+the same floating-point operations in the same order (``scoring.bm25``, union and intersection sums, boosts),
+and takes the top k, equal scores ordered by passage id; a phrase's positions are read from Whoosh's postings
+for the passages holding all its words. What it cannot evaluate exactly (negation; a phrase whose positions
+would take more than ``bounds.MAX_WHOOSH_POSTINGS`` reads) returns ``None`` and Whoosh scores it. Articles are ranked from the same arrays, by
 BM25F over their passages' summed term frequencies and lengths (``Settings.article_weight``).
 """
 
@@ -14,11 +16,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from whoosh import query as wq
 
-from . import schema, scoring
+from . import bounds, schema, scoring
 from .arrays import (
     DATE_FIELD, FILTER_FIELDS, SCORED_FIELDS, STORY_FIELD, UNDATED, read_column, read_facet, read_meta, read_segment,
 )
@@ -116,10 +119,39 @@ def _and_maybe(a: Matches, b: Matches) -> Matches:
     return Matches(a.docs, scores)
 
 
-class _Leaves:
-    """A query's words' idf and average field length as ``scoring.BM25FScorer`` reads them, once per query."""
+def _tree(parts: list[Matches], combine, doc_count: int) -> Matches:
+    """``parts`` combined as ``whoosh.util.make_binary_tree`` pairs matchers: the first half with the second."""
+    if len(parts) == 1:
+        return parts[0]
+    half = len(parts) // 2
+    return combine(_tree(parts[:half], combine, doc_count), _tree(parts[half:], combine, doc_count), doc_count)
 
-    def __init__(self, weighting: scoring.BM25FWeighting) -> None:
+
+def _positions(reader, fieldname: str, text: bytes, docs: np.ndarray) -> list[Sequence[int]]:
+    """The positions of a term in each of ``docs`` (ascending, each holding it; none for a deleted one)."""
+    postings = reader.postings(fieldname, text)
+    found: list[Sequence[int]] = []
+    for doc in docs.tolist():
+        if postings.is_active() and postings.id() < doc:
+            postings.skip_to(doc)
+        found.append(postings.value_as("positions") if postings.is_active() and postings.id() == doc else ())
+    return found
+
+
+def _consecutive(positions: list[Sequence[int]]) -> bool:
+    """Whether the words (their positions in one document, in phrase order) stand one after another somewhere."""
+    following = [frozenset(p) for p in positions[1:]]
+    return any(all(start + i in later for i, later in enumerate(following, 1)) for start in positions[0])
+
+
+class _Leaves:
+    """A query's words' idf and average field length as ``scoring.BM25FScorer`` reads them, once per query, and
+    each segment's Whoosh reader (for phrases' positions)."""
+
+    def __init__(self, weighting: scoring.BM25FWeighting, readers: dict[str, Any]) -> None:
+        self.readers = readers
+        self.positions = 0
+        """Positions of phrase words read so far."""
         self.stats = weighting.stats
         self.settings = weighting.settings
         self._read: dict[tuple[str, bytes], tuple[float, float]] = {}
@@ -337,7 +369,8 @@ class TopK:
         searcher or cannot evaluate ``q`` exactly."""
         if not self.matches(searcher) or not isinstance(context.weighting, scoring.BM25FWeighting):
             return None
-        leaves = _Leaves(context.weighting)
+        leaves = _Leaves(context.weighting, {segment.id: sub.reader()
+                                             for (sub, _), segment in zip(searcher.leaf_searchers(), self.segments)})
         try:
             parts = [self._evaluate(q, segment, leaves) for segment in self.segments]
             found = Matches(np.concatenate([p.docs + s.offset for p, s in zip(parts, self.segments)]),
@@ -408,29 +441,38 @@ class TopK:
         kind = type(q)
         if kind is wq.Term:
             found = self._term_matches(q, segment, leaves)
-            return found if q.boost == 1.0 else found.boosted(q.boost)
-        if issubclass(kind, (OrderedOr, OrderedAnd)):
-            parts = q.subqueries
-            if not parts:
-                return _NONE
-            if len(parts) == 1:
-                return self._evaluate(parts[0], segment, leaves)
-            combine = _union if issubclass(kind, OrderedOr) else _intersection
-            found = self._tree(parts, segment, leaves, combine)
-            return found if q.boost == 1.0 else found.boosted(q.boost)
-        if kind is wq.AndMaybe:  # ``b`` adds to ``a``'s score where both match
+        elif issubclass(kind, (OrderedOr, OrderedAnd)):
+            if len(q.subqueries) < 2:
+                return self._evaluate(q.subqueries[0], segment, leaves) if q.subqueries else _NONE
+            found = _tree([self._evaluate(part, segment, leaves) for part in q.subqueries],
+                          _union if issubclass(kind, OrderedOr) else _intersection, segment.doc_count)
+        elif kind is wq.Phrase:
+            found = self._phrase_matches(q, segment, leaves)
+        elif kind is wq.AndMaybe:  # ``b`` adds to ``a``'s score where both match
             return _and_maybe(self._evaluate(q.a, segment, leaves), self._evaluate(q.b, segment, leaves))
-        if q is wq.NullQuery:
+        elif q is wq.NullQuery:
             return _NONE
-        raise _Unsupported(kind.__name__)
+        else:
+            raise _Unsupported(kind.__name__)
+        return found if q.boost == 1.0 else found.boosted(q.boost)
 
-    def _tree(self, parts: Sequence[wq.Query], segment: _Segment, leaves: _Leaves, combine) -> Matches:
-        """``parts`` combined as ``whoosh.util.make_binary_tree`` pairs them: the first half with the second."""
-        if len(parts) == 1:
-            return self._evaluate(parts[0], segment, leaves)
-        half = len(parts) // 2
-        return combine(self._tree(parts[:half], segment, leaves, combine),
-                       self._tree(parts[half:], segment, leaves, combine), segment.doc_count)
+    def _phrase_matches(self, q: wq.Phrase, segment: _Segment, leaves: _Leaves) -> Matches:
+        """A phrase as Whoosh's ``SpanNear2`` matches it: the documents holding all its words, scored as their
+        intersection, kept where the words stand one after another (positions read from Whoosh's postings for
+        those documents alone)."""
+        if q.fieldname not in SCORED_FIELDS or q.slop != 1 or not q.words:
+            raise _Unsupported("Phrase")
+        found = _tree([self._term_matches(wq.Term(q.fieldname, word), segment, leaves) for word in q.words],
+                      _intersection, segment.doc_count)
+        if len(q.words) == 1 or not len(found):
+            return found
+        leaves.positions += len(found) * len(q.words)
+        if leaves.positions > bounds.MAX_WHOOSH_POSTINGS:  # read one at a time, in Python: Whoosh's bound (``bounds``)
+            raise _Unsupported("Phrase")
+        field = schema.SCHEMA[q.fieldname]
+        reader = leaves.readers[segment.id]
+        positions = [_positions(reader, q.fieldname, field.to_bytes(word), found.docs) for word in q.words]
+        return found.where(np.array([_consecutive([p[i] for p in positions]) for i in range(len(found))], dtype=bool))
 
     def _term_matches(self, q: wq.Term, segment: _Segment, leaves: _Leaves) -> Matches:
         """A word's postings in the segment, scored as ``scoring.BM25FScorer`` scores them."""

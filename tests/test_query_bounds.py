@@ -101,7 +101,7 @@ def test_queries_the_arrays_cannot_score_are_bounded_apart(seed_index, monkeypat
         assert ix.search("Caspian Kazakhstan", limit=3, sort="date")  # the arrays score it
         for text in ("Caspian NOT Kazakhstan", '"Caspian Sea"', "forum AND NOT Putin"):
             for options in ({}, {"sort": "date"}, {"per_article": True}, {"expand": True}):
-                with pytest.raises(QueryError, match="NOT, a phrase"):
+                with pytest.raises(QueryError, match="NOT, a common phrase"):
                     ix.search(text, limit=3, **options)
 
 

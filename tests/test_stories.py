@@ -70,7 +70,7 @@ def test_copies_collapse_into_one_hit(news_index):
 
 
 def test_collapse_where_whoosh_scores(news_index):
-    """Phrases and NOT are scored by Whoosh, not the arrays: the stories collapse the same."""
+    """NOT is scored by Whoosh, not the arrays: the stories collapse the same."""
     with Index.open(news_index) as ix:
         plain = ix.search('"10 agreements" NOT seabed', limit=20)
         collapsed = ix.search('"10 agreements" NOT seabed', limit=20, collapse=True)

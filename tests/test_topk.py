@@ -17,6 +17,7 @@ from searchkit import Index
 from searchkit.backend import tiebreak
 from searchkit.local import LocalBackend
 from searchkit.query import build_query
+from searchkit.schema import STOP_WORDS
 from searchkit.scoring import BM25FWeighting
 from searchkit.settings import DEFAULT
 from searchkit.topk import TopK
@@ -58,6 +59,15 @@ def corpus(tmp_path_factory, seeds_dir):
         ix.update([root / "a.jsonl", root / "b.jsonl", root / "c.jsonl"])
     queries = [" ".join(rng.sample(words, k)) for k in (1, 2, 3) for _ in range(25)]
     queries += [" ".join(words[i:i + 2]) for i in range(0, 40, 2)]  # common words: many ties to break
+    for n, line in enumerate((root / "a.jsonl").read_text().splitlines()[:40]):  # phrases that occur
+        record = json.loads(line)
+        tokens = [w for w in re.findall(r"[a-z]{3,}", (record["title"] if n % 4 == 0 else record["text"]).lower())
+                  if w not in STOP_WORDS]
+        if len(tokens) < 4:
+            continue
+        at = rng.randrange(max(1, len(tokens) - 3))
+        phrase = f'"{" ".join(tokens[at:at + 2 + n % 2])}"'
+        queries.append([phrase, f"title:{phrase}", f"{phrase} OR {rng.choice(words)}", f"{phrase} AND {tokens[-1]}"][n % 4])
     with Index.open(root / "index") as ix:
         return root / "index", ix.directory, queries
 
@@ -84,11 +94,12 @@ def _whoosh_searcher(path, generation):
     {"place": "baku", "since": "2012-01-01"},
 ])
 def test_ranking_is_identical_to_whoosh_bm25f(corpus, filters):
-    """Every passage's score from the arrays equals Whoosh's, bit for bit; the top 10 are Whoosh's best,
-    equal scores ordered by passage id."""
+    """Every passage's score from the arrays equals Whoosh's, bit for bit (phrases too); the top 10 are Whoosh's
+    best, equal scores ordered by passage id."""
     path, generation, queries = corpus
     arrays = TopK.load(generation)
     assert arrays is not None
+    phrases_found = 0
     with _whoosh_searcher(path, generation) as searcher, Index.open(path) as ix:
         for text in queries:
             parsed = build_query(text, **filters)
@@ -96,22 +107,24 @@ def test_ranking_is_identical_to_whoosh_bm25f(corpus, filters):
             expected = {hit.docnum: hit.score for hit in plain}
             found = arrays.passage_matches(searcher, parsed.query, parsed.filter, searcher.context())
             assert dict(zip(found.docs.tolist(), found.scores.tolist())) == expected, text
+            phrases_found += '"' in text and bool(expected)
             best = sorted(plain, key=lambda hit: (-hit.score, tiebreak(hit["id"])))[:10]
             hits = ix.search(text, limit=10, **filters)
             assert [(h.passage.id, h.score) for h in hits] == [(hit["id"], hit.score) for hit in best], text
+    assert phrases_found >= 5
 
 
 def test_queries_the_arrays_cannot_answer_are_scored_by_whoosh(corpus):
     path, generation, _ = corpus
     with Index.open(path) as ix:
         ix.search("caspian")  # warm: the next query would use the arrays where they can answer
-        phrase = ix.search('"seabed caspian" OR caspian', limit=5)
+        negated = ix.search("caspian OR seabed NOT forum", limit=5)
         with _whoosh_searcher(path, generation) as searcher:
-            parsed = build_query('"seabed caspian" OR caspian')
+            parsed = build_query("caspian OR seabed NOT forum")
             assert TopK.load(generation).passage_matches(searcher, parsed.query, parsed.filter, searcher.context()) is None
             plain = searcher.search(parsed.query, limit=None, filter=parsed.filter)
             best = sorted(plain, key=lambda hit: (-hit.score, tiebreak(hit["id"])))[:5]
-            assert [(h.passage.id, h.score) for h in phrase] == [(hit["id"], hit.score) for hit in best]
+            assert [(h.passage.id, h.score) for h in negated] == [(hit["id"], hit.score) for hit in best]
 
 
 def test_stale_arrays_are_not_used(corpus):
