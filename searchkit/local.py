@@ -322,11 +322,14 @@ def open_generation(
 
 class _Lexicon:
     """This thread's reader of the generation as a ``Lexicon``, its document frequencies kept for the generation
-    (``LocalBackend.frequencies``): a query's bounds, its statistics and "did you mean" look up the same words."""
+    (``LocalBackend.frequencies``): a query's bounds, its statistics and "did you mean" look up the same words,
+    in the search fields from the top-k arrays once they are loaded (a few µs, where Whoosh reads each
+    segment's terms table)."""
 
     def __init__(self, backend: LocalBackend) -> None:
         self._reader = backend.searcher().reader()
         self._frequencies = backend.frequencies
+        self._arrays = backend._arrays
         self.schema = self._reader.schema
 
     def doc_frequency(self, fieldname: str, text: bytes) -> int:
@@ -335,7 +338,9 @@ class _Lexicon:
         if found is None:
             if len(self._frequencies) > _MAX_CACHED_FREQUENCIES:
                 self._frequencies.clear()
-            found = self._frequencies[key] = self._reader.doc_frequency(fieldname, text)
+            arrays = self._arrays if fieldname in SEARCH_FIELDS else None
+            found = self._frequencies[key] = (arrays.doc_frequency(fieldname, text) if arrays is not None
+                                              else self._reader.doc_frequency(fieldname, text))
         return found
 
     def doc_count(self) -> int:

@@ -227,6 +227,15 @@ class TopK:
         meta = read_meta(index_dir)
         return None if meta is None else cls(index_dir, meta)
 
+    def doc_frequency(self, fieldname: str, text: bytes) -> int:
+        """How many passages hold ``text`` in a searched field, deleted ones too (as Whoosh counts them)."""
+        total = 0
+        for segment in self.segments:
+            where = segment.fields[fieldname].slice(text)
+            if where is not None:
+                total += where.stop - where.start
+        return total
+
     def matches(self, searcher) -> bool:
         """Whether these are the arrays of the generation and segments ``searcher`` reads."""
         reader = searcher.reader()
