@@ -1,7 +1,7 @@
 """Where the cold start of a one-shot ``searchkit query`` goes, step by step, against the tantivy one-shot script
 and ``sqlite-utils search``.
 
-    python benchmarks/startup.py --size 100000 --out DIR [--runs 15] [--reuse]
+    python benchmarks/startup.py --size 100000 --out DIR [--runs 15] [--reuse] [--baseline CHECKOUT]
 
 Builds a searchkit and a tantivy index and an SQLite FTS5 table (sqlite-utils) of the same generated corpus
 (``--reuse``: keeps those already in ``--work``), compiles the environment's bytecode (as ``latency.py`` does),
@@ -10,13 +10,16 @@ tantivy one-shot script, ``sqlite-utils search`` and ``searchkit query`` itself,
 pyproject.toml declares (written as pip writes it, so that a stale install does not change what is timed). Each
 step has its wall time and CPU time (user + system, of the process and its children); ``searchkit query`` is
 judged against issue 16's target (a median of at most 0.10 s) and compared with both peers. A second table
-attributes the ``searchkit query`` process's imports (``-X importtime``) to top-level packages. Writes
-``DIR/startup.json``; prints both tables.
+attributes the ``searchkit query`` process's imports (``-X importtime``) to top-level packages. With
+``--baseline``, another checkout's ``searchkit query`` (its own console script, that checkout first on
+``PYTHONPATH``) is timed among the steps and its imports are attributed too: before and after in one run. Writes
+``DIR/startup.json``; prints the tables.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import platform
@@ -41,6 +44,7 @@ from serve import fts_database  # noqa: E402
 REFERENCE = "tantivy one-shot script"
 SQLITE_UTILS = "sqlite-utils search"
 QUERY_STEP = "searchkit query"
+BASELINE_STEP = "searchkit query, --baseline checkout"
 TARGET_S = 0.10  # issue 16, part 5: a one-shot `searchkit query` on a 100k index within 0.10 s, bytecode compiled
 IMPORTTIME_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \| ( *)(\S+)")
 SHOWN_PACKAGES = 15
@@ -70,10 +74,21 @@ def main(argv: list[str] | None = None) -> dict:
     database = fts_database(corpus, work)
     if not args.no_compile:
         _compile_bytecode()
-    query_command = [str(_console_script(work)), "query", COLD_QUERY, "--index", str(indexes["searchkit"])]
+    query_command = [str(_console_script(corpora.REPO, work / "bin")), "query", COLD_QUERY, "--index",
+                     str(indexes["searchkit"])]
     imported = [_import_times(query_command) for _ in range(args.runs)]
     query_modules = {m for run in imported for m in run}
     steps = _steps(indexes, database, query_command, sorted(m for m in query_modules if m.split(".")[0] == "whoosh"))
+    baseline_imported = None
+    if args.baseline:
+        baseline = Path(args.baseline).resolve()
+        if not args.no_compile:
+            compileall.compile_dir(str(baseline / "searchkit"), quiet=2, workers=0)
+        script = _console_script(baseline, work / "baseline-bin")
+        command = ["env", f"PYTHONPATH={baseline}", str(script), "query", COLD_QUERY, "--index",
+                   str(indexes["searchkit"])]
+        baseline_imported = [_import_times(command) for _ in range(args.runs)]
+        steps.append(Step(BASELINE_STEP, command))
     _log(f"timing {len(steps)} steps, {args.runs} runs each")
     times = _timed_runs([step.command for step in steps], args.runs)
     ladder = _ladder(steps, times, query_modules)
@@ -83,6 +98,8 @@ def main(argv: list[str] | None = None) -> dict:
         "ladder": ladder,
         "imports": _by_package(imported),
     }
+    if baseline_imported is not None:
+        result["imports_baseline"] = _by_package(baseline_imported)
     (out / "startup.json").write_text(json.dumps(result, indent=1) + "\n")
     _print_tables(result)
     return result
@@ -96,17 +113,18 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--work", default=str(corpora.CACHE / "startup"), help="where the indexes are built")
     parser.add_argument("--no-compile", action="store_true", help="skip compiling bytecode before timing")
     parser.add_argument("--reuse", action="store_true", help="keep the indexes and the SQLite table already in --work")
+    parser.add_argument("--baseline", help="another searchkit checkout whose `searchkit query` to time beside this one")
     return parser.parse_args(argv)
 
 
-def _console_script(work: Path) -> Path:
-    """The ``searchkit`` console script of pyproject.toml's ``[project.scripts]``, as pip writes it, in ``work/bin``."""
+def _console_script(checkout: Path, folder: Path) -> Path:
+    """The ``searchkit`` console script of ``checkout``'s pyproject.toml, as pip writes it, in ``folder``."""
     import tomllib
 
-    entry = tomllib.loads((corpora.REPO / "pyproject.toml").read_text())["project"]["scripts"]["searchkit"]
+    entry = tomllib.loads((checkout / "pyproject.toml").read_text())["project"]["scripts"]["searchkit"]
     module, _, function = entry.partition(":")
-    script = work / "bin" / "searchkit"
-    script.parent.mkdir(exist_ok=True)
+    script = folder / "searchkit"
+    folder.mkdir(parents=True, exist_ok=True)
     script.write_text(f"#!{sys.executable}\nimport sys\nfrom {module} import {function}\n"
                       f"if __name__ == '__main__':\n    sys.exit({function}())\n")
     script.chmod(0o755)
@@ -315,9 +333,16 @@ def _print_tables(result: dict) -> None:
                       f"{r['over_interpreter_s']:.3f}", f"{r['ratio_to_tantivy']:.2f}",
                       f"{r['ratio_to_sqlite_utils']:.2f}", _yes_no(r["imported_by_query"]))
     console.print(table)
-    imports = result["imports"]
+    for key, name in (("imports", QUERY_STEP), ("imports_baseline", BASELINE_STEP)):
+        if key in result:
+            _print_imports(console, result[key], name)
+
+
+def _print_imports(console, imports: list[dict], name: str) -> None:
+    from rich.table import Table
+
     all_ms = sum(r["self_ms"] for r in imports)
-    breakdown = Table(title=f"imports of `{QUERY_STEP}` by top-level package (top {SHOWN_PACKAGES} by cumulative; "
+    breakdown = Table(title=f"imports of `{name}` by top-level package (top {SHOWN_PACKAGES} by cumulative; "
                             f"all imports {all_ms:.0f} ms of self time, under -X importtime)")
     for column in ("package", "kind", "imported mostly by", "modules", "self ms", "cumulative ms"):
         breakdown.add_column(column, justify="right" if column.endswith(("modules", "ms")) else "left")
