@@ -76,19 +76,23 @@ def main(argv: list[str] | None = None) -> dict:
         _compile_bytecode()
     query_command = [str(_console_script(corpora.REPO, work / "bin")), "query", COLD_QUERY, "--index",
                      str(indexes["searchkit"])]
-    imported = [_import_times(query_command) for _ in range(args.runs)]
-    query_modules = {m for run in imported for m in run}
-    steps = _steps(indexes, database, query_command, sorted(m for m in query_modules if m.split(".")[0] == "whoosh"))
-    baseline_imported = None
+    commands = {QUERY_STEP: query_command}
     if args.baseline:
         baseline = Path(args.baseline).resolve()
         if not args.no_compile:
             compileall.compile_dir(str(baseline / "searchkit"), quiet=2, workers=0)
         script = _console_script(baseline, work / "baseline-bin")
-        command = ["env", f"PYTHONPATH={baseline}", str(script), "query", COLD_QUERY, "--index",
-                   str(indexes["searchkit"])]
-        baseline_imported = [_import_times(command) for _ in range(args.runs)]
-        steps.append(Step(BASELINE_STEP, command))
+        commands[BASELINE_STEP] = ["env", f"PYTHONPATH={baseline}", str(script), "query", COLD_QUERY, "--index",
+                                   str(indexes["searchkit"])]
+    imports: dict[str, list] = {name: [] for name in commands}
+    for _ in range(args.runs):  # taking turns, as the timed steps do
+        for name, command in commands.items():
+            imports[name].append(_import_times(command))
+    imported = imports[QUERY_STEP]
+    query_modules = {m for run in imported for m in run}
+    steps = _steps(indexes, database, query_command, sorted(m for m in query_modules if m.split(".")[0] == "whoosh"))
+    if args.baseline:
+        steps.append(Step(BASELINE_STEP, commands[BASELINE_STEP]))
     _log(f"timing {len(steps)} steps, {args.runs} runs each")
     times = _timed_runs([step.command for step in steps], args.runs)
     ladder = _ladder(steps, times, query_modules)
@@ -98,8 +102,8 @@ def main(argv: list[str] | None = None) -> dict:
         "ladder": ladder,
         "imports": _by_package(imported),
     }
-    if baseline_imported is not None:
-        result["imports_baseline"] = _by_package(baseline_imported)
+    if args.baseline:
+        result["imports_baseline"] = _by_package(imports[BASELINE_STEP])
     (out / "startup.json").write_text(json.dumps(result, indent=1) + "\n")
     _print_tables(result)
     return result
