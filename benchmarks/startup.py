@@ -50,9 +50,10 @@ IMPORTTIME_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \| ( *)(\S+)")
 SHOWN_PACKAGES = 15
 METHOD = (
     "median and minimum wall time, and median CPU time (user + system, with children, from wait4), of {runs} fresh "
-    "processes per step (after one untimed run of each), the steps taking turns; `python -P -c` for the import steps (so the working directory is not on sys.path, as for an "
-    "installed command); bytecode compiled first unless bytecode_compiled is false. Import breakdown: "
-    "PYTHONPROFILEIMPORTTIME=1 on the same `searchkit query` command, {runs} runs, median per package: "
+    "processes per step (after one untimed run of each), the steps taking turns; `python -P -c` for the import "
+    "steps (so the working directory is not on sys.path, as for an installed command); bytecode compiled first "
+    "unless bytecode_compiled is false. Import breakdown: PYTHONPROFILEIMPORTTIME=1 on the same `searchkit query` "
+    "command (and the baseline's, taking turns), {runs} runs, median per package: "
     "self = time in the package's own modules, cumulative = its outermost imports including what they import "
     "from other packages"
 )
@@ -184,7 +185,7 @@ def _steps(indexes: dict[str, Path], database: Path, query_command: list[str], w
         importing("numpy"),
         importing("nltk.tokenize.punkt"),  # not the query's: what every build pays before indexing starts
         importing("searchkit"),
-        importing("searchkit.cli"),  # the typer app: other commands, and a query with options the one-shot path leaves to it
+        importing("searchkit.cli"),  # the typer app: other commands, and queries the one-shot path leaves to it
         Step(QUERY_STEP, query_command),
     ]
 

@@ -26,8 +26,8 @@ if TYPE_CHECKING:
     from .evaluate import Evaluation  # imports ir-measures: only `searchkit eval` pays for it
 
 __all__ = [
-    "visible", "message", "hit_text", "hit_plain", "hit_json", "passage_text", "passage_json", "stats_table", "stats_json",
-    "report_text", "evaluation_table", "evaluation_json", "facets_text", "facets_json", "timeline_text",
+    "visible", "message", "hit_text", "hit_plain", "hit_json", "passage_text", "passage_json", "stats_table",
+    "stats_json", "report_text", "evaluation_table", "evaluation_json", "facets_text", "facets_json", "timeline_text",
     "timeline_json", "suggestion_text", "suggestion_json",
 ]
 
