@@ -565,7 +565,7 @@ def _targets(records: list[dict], checks: dict) -> list[tuple[str, str, str]]:
         ratio = r.get("ratios", {}).get(peer, {}).get("or+highlights p50") if r else None
         out.append((f"OR + highlights p50 {what} at {_size_name(size)}",
                     *((f"{ratio:.2f}× ({r['latency']['or+highlights']['p50_ms']:.2f} ms)", _met(ratio < bound))
-                      if ratio is not None else _absent())))
+                      if r and ratio is not None else _absent())))
     cold = checks.get("startup")
     out.append((f"one-shot `searchkit query` ≤ {COLD_TARGET_S:.2f} s at 100k (startup.py)",
                 *((f"{cold['query_median_s']:.3f} s (median of {cold['runs']}, {cold['size']:,} passages)",
