@@ -7,9 +7,11 @@ peak memory of the process tree; index size by kind of file). Then one worker pr
 index and the harness drives them in lock step: query i runs on every engine, in an order that rotates, before
 query i + 1, in each query kind (OR, AND, OR with highlights). Every engine is given the same words: the
 queries less searchkit's stop words and one-letter words (queries left empty are dropped). Peers run in two
-setups: their defaults over the body, and the same work as searchkit (title and body, stemmed). Writes
-``DIR/results.json`` (one record per engine and size), ``DIR/meta.json`` (machine, load, method) and
-``DIR/results.md`` (the tables the README quotes), and prints the tables.
+setups: their defaults over the body, and the same work as searchkit (title and body, stemmed). The same run
+checks what the corpora cannot show: a 1k-passage build by searchkit and by raw Whoosh, and ``startup.py``'s
+cold start at 100k. Writes ``DIR/results.json`` (one record per engine and size), ``DIR/meta.json`` (machine,
+load, method), ``DIR/checks.json`` (the two checks) and ``DIR/results.md`` (the tables the README quotes,
+ending with every target of issue 16 and its verdict), and prints the tables.
 """
 
 from __future__ import annotations
