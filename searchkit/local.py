@@ -1,7 +1,7 @@
 """The local backend: one committed generation of an index, searched through Whoosh and the top-k arrays.
 
-Whoosh matches and scores (its query language and postings); the arrays (``topk``) score the same matcher
-trees in NumPy where they can, and hold what ranking needs per passage (date, article, id key), so
+Whoosh matches and scores (its query language and postings); the arrays (``topk``) score the matcher trees
+Whoosh would make in NumPy where they can, and hold what ranking needs per passage (date, article, id key), so
 that Whoosh document numbers never leave this module. Every thread searches with a searcher of its own (Whoosh
 readers share file positions), all of them of this one generation.
 """
