@@ -23,7 +23,7 @@ from typing import Any
 import ray
 import ray.exceptions
 
-from .backend import Counts, Lexicon, Ranking, Term, merge
+from .backend import Counts, Lexicon, Ranked, Ranking, Term, merge
 from .errors import PassageNotFound, SearchkitError, ShardError
 from .local import open_generation
 from .models import BuildReport, IndexStats, Passage
@@ -31,13 +31,15 @@ from .query import ParsedQuery
 from .scoring import FrozenStatistics, Statistics
 from .settings import Settings
 from .sharded import (
-    ShardedGeneration, ShardTask, check_shard_statistics, combined_stats, commit_shard, read_snapshot,
-    with_collection,
+    ShardedGeneration, ShardTask, check_shard_statistics, check_story_files, combined_stats, commit_shard,
+    read_snapshot, story_column, with_collection,
 )
-from .shards import distinct
+from .shards import distinct, merge_stories
 from .vocabulary import Vocabulary
 
-__all__ = ["connect", "open_snapshot", "task_runner", "RayBackend", "NAMESPACE", "TASK_RETRIES"]
+__all__ = [
+    "connect", "open_snapshot", "task_runner", "RayBackend", "NAMESPACE", "TASK_RETRIES", "retire_actors", "actor_name",
+]
 
 NAMESPACE = "searchkit"
 TASK_RETRIES = 3
@@ -72,7 +74,7 @@ def connect(address: str) -> None:
 class ShardServer:
     """The Ray actor of one shard generation: a ``LocalBackend`` answering the calls of ``RayBackend``."""
 
-    def __init__(self, index: str, shard: dict, settings: dict | None, verify: bool) -> None:
+    def __init__(self, index: str, shard: dict, settings: dict | None, verify: bool, snapshot: str, manifest: dict) -> None:
         path = Path(index)
         self._generation = open_generation(
             path / shard["name"], verify=verify, settings=None if settings is None else Settings.from_dict(settings),
@@ -80,6 +82,8 @@ class ShardServer:
         )
         self.backend = self._generation.backend
         check_shard_statistics(path, shard, self.backend)
+        self.backend.stories = story_column(path, manifest, path / snapshot, shard["name"])
+        self.backend.arrays()  # its stories read now: the snapshot's folder may be collected while this actor lives
 
     def ready(self) -> int:
         return os.getpid()
@@ -93,6 +97,11 @@ class ShardServer:
     ) -> Ranking:
         return self.backend.rank(
             parsed, stats, limit, sort=sort, per_article=per_article, facets=facets, months=months, collapse=collapse)
+
+    def story_matches(
+        self, parsed: ParsedQuery, stats: Statistics, stories: list[int], sort: str, per_article: bool,
+    ) -> dict[int, list[Ranked]]:
+        return self.backend.story_matches(parsed, stats, stories, sort=sort, per_article=per_article)
 
     def vocabulary(self) -> Vocabulary:
         return self.backend.vocabulary()
@@ -128,12 +137,41 @@ class ShardServer:
         return result if isinstance(result, int) else list(result)
 
 
-def actor_name(path: Path, shard: dict, ranking: dict | None) -> str:
-    """The actor's name: the index (a digest of its real path and of the ranking settings it was opened with,
-    if not its own), the shard and its generation."""
-    key = f"{os.path.realpath(path)}\0{json.dumps(ranking, sort_keys=True)}"
-    digest = hashlib.blake2b(key.encode("utf-8", "surrogateescape"), digest_size=6).hexdigest()
-    return f"{digest}:{shard['name']}:{shard['generation']}"
+def actor_name(path: Path, snapshot: str, shard: dict, ranking: dict | None) -> str:
+    """The actor's name: the index (a digest of its real path), the snapshot, the ranking settings it was opened
+    with (a digest; ``own``: the index's), the shard and its generation."""
+    ranked = "own" if ranking is None else _digest(json.dumps(ranking, sort_keys=True))
+    return f"{index_prefix(path)}{snapshot}:{ranked}:{shard['name']}:{shard['generation']}"
+
+
+def index_prefix(path: Path) -> str:
+    """How the names of the actors of the sharded index at ``path`` begin, whatever their snapshot."""
+    return f"{_digest(os.path.realpath(path))}:"
+
+
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8", "surrogateescape"), digest_size=6).hexdigest()
+
+
+def retire_actors(path: Path, *, keep: str | None) -> list[str]:
+    """Kill the actors of the sharded index at ``path`` that serve another snapshot than ``keep`` (None: any),
+    on the cluster this process is connected to; their names. A process still searching through them fails with
+    ``ShardError`` until it follows the live snapshot (``Index.refresh``)."""
+    from ray.util import list_named_actors
+
+    prefix = index_prefix(path)
+    retired = []
+    for named in list_named_actors(all_namespaces=True):
+        name = named["name"]
+        if named["namespace"] != NAMESPACE or not name.startswith(prefix) or \
+                (keep is not None and name[len(prefix):].split(":", 1)[0] == keep):
+            continue
+        try:
+            ray.kill(ray.get_actor(name, namespace=NAMESPACE), no_restart=True)
+        except ValueError:  # gone already
+            continue
+        retired.append(name)
+    return retired
 
 
 def open_snapshot(path: Path, *, verify: bool, settings: Settings | None, address: str) -> ShardedGeneration:
@@ -150,14 +188,16 @@ def open_snapshot(path: Path, *, verify: bool, settings: Settings | None, addres
         remote = ray.remote(ShardServer)
         actors: list[Any] = []
         ranking = None if settings is None else settings.to_dict()
+        check_story_files(path, manifest, lease.directory, verify=verify)
+        retire_actors(path, keep=lease.generation)  # a snapshot replaced since: no one opens it any more
         for shard in manifest["shards"]:
             options: dict[str, Any] = dict(
-                name=actor_name(path, shard, ranking), namespace=NAMESPACE, get_if_exists=True, max_restarts=-1,
-                max_task_retries=TASK_RETRIES, num_cpus=0, scheduling_strategy="SPREAD",
+                name=actor_name(path, lease.generation, shard, ranking), namespace=NAMESPACE, get_if_exists=True,
+                max_restarts=-1, max_task_retries=TASK_RETRIES, num_cpus=0, scheduling_strategy="SPREAD",
             )
             if address != "local":
                 options["lifetime"] = "detached"  # long-lived: later processes find it by name
-            actors.append(remote.options(**options).remote(str(path), shard, ranking, verify))
+            actors.append(remote.options(**options).remote(str(path), shard, ranking, verify, lease.generation, manifest))
         backend = RayBackend(path, manifest, actors, lease.directory)
         backend.gather([actor.ready.remote() for actor in actors], "start")
         return ShardedGeneration(backend, manifest, lease)  # type: ignore[arg-type]
@@ -224,13 +264,17 @@ class RayBackend:
         self, parsed: ParsedQuery, stats: Statistics, limit: int, *, sort: str, per_article: bool,
         facets: Sequence[str] = (), months: bool = False, collapse: bool = False,
     ) -> Ranking:
-        # Stories are found within each shard (its own signatures), as in process: copies in two shards are two.
         query, scored_with = ray.put(parsed), ray.put(stats)  # serialised once for every shard
         rankings = self.gather([
             actor.rank.remote(query, scored_with, limit, sort, per_article, tuple(facets), months, collapse)
             for actor in self.actors
         ], "rank")
-        return Ranking(merge(rankings, limit, sort), Counts.combine(r.counts for r in rankings))
+        counts = Counts.combine(r.counts for r in rankings)
+        if not collapse:
+            return Ranking(merge(rankings, limit, sort), counts)
+        return Ranking(merge_stories(rankings, limit, sort, lambda stories: self.gather([
+            actor.story_matches.remote(query, scored_with, stories, sort, per_article) for actor in self.actors
+        ], "find a story's copies")), counts)
 
     def vocabulary(self) -> Vocabulary:
         return self.cached(("vocabulary",), lambda: Vocabulary.combine(
@@ -270,7 +314,16 @@ class RayBackend:
         return combined_stats(path, manifest, parts)
 
     def close(self) -> None:
-        """Nothing to release here: the actors serve other processes too (see README, Sharded indexes)."""
+        """Kill this snapshot's actors if a later commit replaced it (no one opens it any more); while it is live,
+        they stay for other processes (see README, Sharded indexes)."""
+        from . import store
+
+        try:
+            live = store.current_generation(self.path)[0]
+        except (SearchkitError, OSError):  # the index is gone: so is any use of its actors
+            live = None
+        if live != self.directory.name and ray.is_initialized():
+            retire_actors(self.path, keep=live)
 
 
 class _RayLexicon:

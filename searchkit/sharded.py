@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from . import schema, store
 from .build import Progress, commit
@@ -39,7 +40,8 @@ from .version import __version__
 
 __all__ = [
     "FORMAT", "ShardTask", "ShardHolds", "shard_of", "is_sharded", "create", "update", "commit_shard", "open_snapshot",
-    "ShardedGeneration", "SnapshotBackend", "check_sharded", "snapshot_statistics",
+    "ShardedGeneration", "SnapshotBackend", "check_sharded", "snapshot_statistics", "story_column",
+    "check_story_files",
 ]
 
 FORMAT = "searchkit-sharded"
@@ -186,7 +188,9 @@ def _commit(
             },
         }
         generation = store.new_generation(path, None)
-        manifest.update(generation=generation.name, build_seconds=round(time.perf_counter() - began, 3))
+        manifest["stories"] = _write_stories(path, generation, entries)
+        manifest.update(generation=generation.name, build_seconds=round(time.perf_counter() - began, 3),
+                        story_files=store.file_checksums(generation))
         (generation / store.MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
         store.publish(path, generation)
         _collect_garbage(path, count)
@@ -242,6 +246,58 @@ def _shard_entry(path: Path, n: int, root: Path) -> dict:
         }
     finally:
         generation.close()
+
+
+def _write_stories(path: Path, generation: Path, entries: list[dict]) -> dict[str, str]:
+    """Cluster the articles of every shard together, as one index of them clusters its own (``stories``), and
+    write each shard's story column (``arrays.story_column``) into the snapshot ``generation``: copies of one
+    story in two shards are one story. Returns each shard's file (a shard without passages has none)."""
+    import numpy as np
+
+    from . import arrays, stories
+
+    directories = [path / entry["name"] / entry["generation"] for entry in entries]
+    parts = [stories.read(directory) for directory in directories]
+    keys = [key for part_keys, _ in parts for key in part_keys]
+    story_ids = stories.story_ids(keys, np.concatenate([signatures for _, signatures in parts]))
+    first = max(story_ids.values(), default=-1) + 1  # then every shard's articles without a signature, each its own
+    files = {}
+    for entry, directory in zip(entries, directories):
+        if arrays.read_meta(directory) is None:
+            continue
+        column, first = arrays.story_column(directory, story_ids, first)
+        files[entry["name"]] = f"{entry['name']}.{STORIES_SUFFIX}"
+        np.save(generation / files[entry["name"]], column, allow_pickle=False)
+    return files
+
+
+STORIES_SUFFIX = "stories.npy"
+"""A snapshot's story column of a shard: ``shard-000.stories.npy``, one story number per document."""
+
+
+def story_column(path: Path, manifest: dict, directory: Path, shard: str) -> Callable[[int], Any] | None:
+    """How shard ``shard`` of the snapshot at ``directory`` reads its story column (for ``LocalBackend.stories``):
+    a function of its document count, or None when it has none (no passages).
+
+    Raises:
+        IndexCorrupt: (when called) the file is missing or not a column of that length.
+    """
+    name = manifest.get("stories", {}).get(shard)
+    if name is None:
+        return None
+
+    def read(length: int) -> Any:
+        import numpy as np
+
+        try:
+            column = np.load(directory / name, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise IndexCorrupt(f"the stories of {shard} of the sharded index at {path} cannot be read ({e})") from None
+        if column.ndim != 1 or column.dtype.kind != "i" or len(column) != length:
+            raise IndexCorrupt(f"the stories of {shard} of the sharded index at {path} do not match its passages")
+        return column
+
+    return read
 
 
 def snapshot_statistics(stats: FrozenStatistics) -> dict:
@@ -301,9 +357,10 @@ def read_snapshot(path: Path) -> tuple[store.ReaderLease, dict]:
     lease = store.ReaderLease(path)
     try:
         manifest = store.read_manifest(path, lease.generation, lease.manifest_crc)
-        if manifest.get("schema_version") != schema.SCHEMA_VERSION:
+        if manifest.get("schema_version") != schema.SCHEMA_VERSION or "stories" not in manifest:
             raise IndexIncompatible(
-                f"sharded index at {path} has schema version {manifest.get('schema_version')}; this searchkit "
+                f"sharded index at {path} has schema version {manifest.get('schema_version')}"
+                f"{'' if 'stories' in manifest else ', without stories across its shards'}; this searchkit "
                 f"{__version__} reads version {schema.SCHEMA_VERSION}: rebuild it with searchkit index --rebuild"
             )
         return lease, manifest
@@ -323,11 +380,13 @@ def open_snapshot(path: Path, *, verify: bool, settings: Settings | None) -> Sha
     opened: list[Generation[LocalBackend]] = []
     try:
         root = path.resolve().parent
+        check_story_files(path, manifest, lease.directory, verify=verify)
         for shard in manifest["shards"]:
             generation = open_generation(path / shard["name"], verify=verify, settings=settings,
                                          generation=(shard["generation"], shard["manifest_crc"]), root=root)
             opened.append(generation)
             check_shard_statistics(path, shard, generation.backend)
+            generation.backend.stories = story_column(path, manifest, lease.directory, shard["name"])
         backend = SnapshotBackend(opened, manifest, lease.directory)
         return ShardedGeneration(backend, manifest, lease)
     except BaseException:
@@ -335,6 +394,15 @@ def open_snapshot(path: Path, *, verify: bool, settings: Settings | None) -> Sha
             generation.close()
         lease.release()
         raise
+
+
+def check_story_files(path: Path, manifest: dict, directory: Path, *, verify: bool) -> None:
+    """Raise ``IndexCorrupt`` unless the snapshot's story columns are the files it recorded (sizes; CRC-32 where
+    ``store.verify_files`` checks them, every one with ``verify``)."""
+    problems = store.verify_files(directory, manifest.get("story_files", {}), checksums=verify)
+    if problems:
+        raise IndexCorrupt(f"the snapshot of the sharded index at {path} is damaged: {'; '.join(problems)}; "
+                           f"{store.rebuild_hint(path)}")
 
 
 def check_shard_statistics(path: Path, shard: dict, backend: LocalBackend) -> None:
@@ -425,6 +493,10 @@ def check_sharded(path: Path) -> CheckReport:
     except SearchkitError as e:
         return CheckReport(str(path), None, 0, 0, 0, (str(e),))
     try:
+        try:
+            check_story_files(path, manifest, lease.directory, verify=True)
+        except IndexCorrupt as e:
+            problems.append(str(e))
         for shard in manifest["shards"]:
             shard_path = path / shard["name"]
             live = store.current_generation(shard_path)[0] if store.is_store(shard_path) else None
