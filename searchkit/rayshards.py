@@ -65,6 +65,8 @@ def connect(address: str) -> None:
             socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_SECONDS).close()
         except (OSError, ValueError) as e:
             raise ShardError(f"no Ray cluster answers at {address} ({e}); start one with: ray start --head") from None
+    if host in ("127.0.0.1", "localhost"):  # a cluster on the loopback: this driver on it too
+        options["_node_ip_address"] = "127.0.0.1"
     try:
         ray.init(address=address, **options)
     except (ConnectionError, RuntimeError, ValueError) as e:

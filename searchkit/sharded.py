@@ -19,6 +19,7 @@ import itertools
 import json
 import os
 import re
+import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -330,7 +331,8 @@ def _combined(reports: list[BuildReport], seconds: float) -> BuildReport:
 
 
 def _collect_garbage(path: Path, count: int) -> None:
-    """Remove the snapshots no reader holds, then the shard generations no kept snapshot names."""
+    """Remove the snapshots no reader holds, then the shard generations no kept snapshot names, and the folders of
+    shards beyond ``count`` (a rebuild with fewer shards) once no kept snapshot names them."""
     store.collect_garbage(path)
     named: dict[str, set[str]] = {}
     for entry in os.scandir(path):
@@ -343,6 +345,9 @@ def _collect_garbage(path: Path, count: int) -> None:
     for n in range(count):
         name = _SHARD.format(n)
         store.collect_garbage(path / name, keep=frozenset(named.get(name, ())))
+    for name in sorted(os.listdir(path)):
+        if re.fullmatch(r"shard-\d{3}", name) and int(name[6:]) >= count and name not in named:
+            shutil.rmtree(path / name)
 
 
 # --- reading -------------------------------------------------------------------------------------------------
@@ -421,7 +426,7 @@ class SnapshotBackend(ShardedBackend):
     """The shards of one snapshot, searched in this process with the snapshot's collection statistics."""
 
     def __init__(self, generations: Sequence[Generation[LocalBackend]], manifest: dict, directory: Path) -> None:
-        super().__init__([generation.backend for generation in generations])
+        super().__init__([generation.backend for generation in generations], shared_stories=True)
         self.generations = list(generations)
         self.directory = directory
         self.settings = self.shards[0].settings

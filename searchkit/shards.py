@@ -27,12 +27,18 @@ T = TypeVar("T")
 
 
 class ShardedBackend:
-    """A ``Backend`` over local shards, searched in this process."""
+    """A ``Backend`` over local shards, searched in this process.
 
-    def __init__(self, shards: Sequence[LocalBackend]) -> None:
+    With ``shared_stories`` (the shards of a sharded index: ``sharded``), their stories are numbered across all of
+    them, and a story is collapsed over every shard; otherwise (indexes of their own composed), each collapses
+    its own: copies in two of them are two stories.
+    """
+
+    def __init__(self, shards: Sequence[LocalBackend], *, shared_stories: bool = False) -> None:
         if not shards:
             raise ValueError("a sharded backend needs at least one shard")
         self.shards = list(shards)
+        self.shared_stories = shared_stories
 
     def lexicon(self) -> Lexicon:
         return UnionLexicon([shard.lexicon() for shard in self.shards])
@@ -49,7 +55,7 @@ class ShardedBackend:
                                collapse=collapse)
                     for shard in self.shards]
         counts = Counts.combine(r.counts for r in rankings)
-        if not collapse:
+        if not (collapse and self.shared_stories):
             return Ranking(merge(rankings, limit, sort), counts)
         return Ranking(merge_stories(rankings, limit, sort, lambda stories: [
             shard.story_matches(parsed, stats, stories, sort=sort, per_article=per_article) for shard in self.shards
