@@ -3,9 +3,11 @@
 Each actor holds one shard generation that the snapshot names (``sharded``), opened where the actor runs (the
 index directory must be readable there: one machine, or a shared filesystem). A search asks every actor for
 its statistics, sums them with the snapshot's, asks every actor for its best ``limit`` with those statistics,
-and merges them exactly (``backend.merge``). Actors are named after the index, the shard and its generation,
-so a second process finds them; an actor that dies is restarted by Ray and its call retried (queries only
-read); one that cannot be restored fails the search with ``ShardError`` naming the shard, never a partial answer.
+and merges them exactly (``backend.merge``; collapsed, ``shards.merge_stories``). Actors are named after the
+index, the snapshot, the shard and its generation, so a second process finds them, and those of a replaced
+snapshot are killed (``retire_actors``); an actor that dies is restarted by Ray and its call retried (queries
+only read); one that cannot be restored fails the search with ``ShardError`` naming the shard, never a partial
+answer.
 Ray is imported only here, only when ``ray=`` is given.
 """
 
@@ -15,7 +17,9 @@ import hashlib
 import heapq
 import json
 import os
+import signal
 import socket
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -52,9 +56,19 @@ CALL_TIMEOUT_SECONDS = 120.0
 
 def connect(address: str) -> None:
     """Join the Ray cluster at ``address`` (``"auto"``: the one running here), or start one for this process
-    (``"local"``); nothing when this process is connected already."""
+    (``"local"``); nothing when this process is connected already. This process's own SIGTERM handling is kept
+    (a Ray driver's would end it with exit code 15)."""
     if ray.is_initialized():
         return
+    kept = signal.getsignal(signal.SIGTERM) if threading.current_thread() is threading.main_thread() else None
+    try:
+        _init(address)
+    finally:
+        if kept is not None:
+            signal.signal(signal.SIGTERM, kept)
+
+
+def _init(address: str) -> None:
     options: dict[str, Any] = {"namespace": NAMESPACE, "log_to_driver": False, "configure_logging": False}
     if address == "local":  # a new instance (not one found running), reachable on the loopback only
         ray.init(address="local", include_dashboard=False, _node_ip_address="127.0.0.1", **options)

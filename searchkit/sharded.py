@@ -2,13 +2,16 @@
 
     DIR/CURRENT, DIR/writer.lock    the sharded index's own generations (``store``): each one a snapshot
     DIR/gen-000003/manifest.json    names one generation of every shard, with their collection statistics
+    DIR/gen-000003/shard-000.stories.npy ...   each shard's stories, found across all shards at the commit
     DIR/shard-000/ ... shard-NNN/   each an index of its own (``store``), written only through DIR
 
 A commit writes a new generation of every shard (in local processes, or one Ray task per shard), then a
 snapshot naming them, made live by replacing ``DIR/CURRENT`` (the commit point). A query reads the shard
 generations its snapshot names, never a shard's own latest: shard generations never change, so the document
 frequencies it sums from them, and the passage count and field lengths the snapshot records, are those of one
-commit, and no query mixes two. Shard generations are removed only once no snapshot still kept names them.
+commit, and no query mixes two. The articles of all shards are clustered into stories together (``stories``),
+so that a story's copies in several shards collapse as in one index. Shard generations (and the folders of
+shards a rebuild no longer has) are removed only once no snapshot still kept names them.
 """
 
 from __future__ import annotations

@@ -92,12 +92,11 @@ def _actor_names(path) -> set[str]:
     return {a["name"] for a in list_named_actors(all_namespaces=True) if a["name"].startswith(index_prefix(path))}
 
 
-def test_an_update_on_ray_serves_the_new_snapshot_from_new_actors_and_retires_the_old(
-        reuters_subset, cluster, tmp_path):
+def test_an_update_on_ray_serves_the_new_snapshot_from_new_actors_and_retires_the_old(reuters_subset, cluster):
     """An Index opened on Ray updates its shards as Ray tasks, searches the new snapshot through its actors, and
     kills those of the snapshot it replaced (a reader of it fails, never answers from it, until it refreshes)."""
     files = reuters_subset.files
-    path = tmp_path / "updated"
+    path = reuters_subset.root / "updated"  # beside the one index: the same stored paths, the same passage ids
     Index.build(files[:2], path, shards=SHARDS, ray=cluster)
     reader = Index.open(path, ray=cluster)
     old = _actor_names(path)
