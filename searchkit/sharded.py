@@ -486,7 +486,7 @@ def combined_stats(path: Path, manifest: dict, parts: list[IndexStats]) -> Index
         path=str(path), passages=sum(p.passages for p in parts), articles=counts.get("articles", 0),
         files=counts.get("files", 0), first_date=min(firsts, default=None), last_date=max(lasts, default=None),
         sources=summed(p.sources for p in parts), places=summed(p.places for p in parts),
-        size_bytes=sum(p.size_bytes for p in parts), manifest=manifest,
+        size_bytes=sum(p.size_bytes for p in parts), manifest={k: v for k, v in manifest.items() if k != "story_files"},
     )
 
 
