@@ -151,3 +151,15 @@ def test_a_rebuild_with_fewer_shards_removes_the_others_once_no_reader_holds_the
         ix.update(files)  # its commit removes what no kept snapshot names
         assert sorted(h.passage.id for h in ix.search("oil", limit=50, highlights=False)) == sorted(before)
     assert sorted(p.name for p in (tmp_path / "sharded").glob("shard-*")) == ["shard-000", "shard-001"]
+
+
+def test_a_damaged_story_column_is_named(tmp_path, seeds_dir, run_cli):
+    Index.build([seeds_dir], tmp_path / "sharded", shards=2)
+    live = (tmp_path / "sharded" / "CURRENT").read_text().split()[0]
+    column = sorted((tmp_path / "sharded" / live).glob("shard-*.stories.npy"))[-1]
+    shard = column.name.split(".")[0]
+    column.write_bytes(column.read_bytes()[:-8])
+    with pytest.raises(IndexCorrupt, match=shard):
+        Index.open(tmp_path / "sharded")
+    checked = run_cli("check", "--index", tmp_path / "sharded")
+    assert checked.code == 2 and shard in checked.stderr and "Traceback" not in checked.stderr
