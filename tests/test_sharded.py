@@ -93,8 +93,8 @@ def test_updates_and_pruning_keep_the_shards_answering_as_one_index(tmp_path):
 
 def test_a_search_reads_one_snapshot_while_the_index_is_updated(tmp_path):
     """An open sharded index keeps answering from its snapshot during and after another writer's update (every
-    answer all-before or all-after); a reopened one reads the new snapshot; old shard generations are removed
-    once no reader holds them."""
+    answer all-before or all-after) until it refreshes; a reopened one reads the new snapshot; old shard
+    generations are removed once no reader holds them."""
     files, _ = reuters_files(tmp_path / "feeds", articles=600, per_file=300)
     Index.build(files[:1], tmp_path / "sharded", shards=SHARDS)
     reader = Index.open(tmp_path / "sharded")
@@ -114,6 +114,8 @@ def test_a_search_reads_one_snapshot_while_the_index_is_updated(tmp_path):
     stop.set()
     thread.join()
     assert after > before and set(seen) == {frozenset(before)}
+    assert reader.refresh() and not reader.refresh()  # it follows the new snapshot, once
+    assert {h.passage.id for h in reader.search("oil", limit=10_000, highlights=False)} == after
     reader.close()
     with Index.open(tmp_path / "sharded") as ix:
         assert {h.passage.id for h in ix.search("oil", limit=10_000, highlights=False)} == after
