@@ -235,16 +235,21 @@ class LocalBackend:
 
     def _scores(self, searcher: Searcher, parsed: ParsedQuery, stats: Statistics, context, per_article: bool):
         """The arrays (None in an index without passages) and every passage's score, per article at each article's
-        best passage with ``per_article``."""
+        best passage with ``per_article``. This thread's last scores are kept for the same query and statistics
+        objects (a sharded search asks a shard for a ranking, then for the copies of its stories)."""
         arrays = self.arrays()
         if arrays is None:
             return None, None
+        last = getattr(self._local, "scored", None)
+        if last is not None and last[0] is parsed and last[1] is stats and last[2] == per_article:
+            return arrays, last[3]
         scores = arrays.passage_scores(searcher, parsed.query, parsed.filter, context)
         if scores is None:
             check_whoosh_reach(parsed)
             scores = self._whoosh_scores(searcher, parsed, context, arrays.doc_count)
         if per_article:
             scores = arrays.per_article(scores, parsed.query, stats, self.settings)
+        self._local.scored = (parsed, stats, per_article, scores)
         return arrays, scores
 
     def _whoosh_scores(self, searcher: Searcher, parsed: ParsedQuery, context, doc_count: int):
