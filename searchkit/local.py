@@ -27,7 +27,7 @@ from .query import ParsedQuery
 from .scoring import SEARCH_FIELDS, BM25FWeighting, FrozenStatistics, Statistics, terms_scored_with
 from .settings import Settings
 from .stats import index_stats
-from .version import __version__
+from .version import installed_version
 from .vocabulary import Vocabulary
 
 __all__ = ["LocalBackend", "Generation", "open_generation", "ARRAYS_FIRST_QUERY_POSTINGS"]
@@ -320,7 +320,7 @@ def open_generation(
         if version != schema.SCHEMA_VERSION:
             raise IndexIncompatible(
                 f"index at {path} has schema version {version} (built by searchkit "
-                f"{manifest.get('searchkit_version')}); this searchkit {__version__} reads version "
+                f"{manifest.get('searchkit_version')}); this searchkit {installed_version()} reads version "
                 f"{schema.SCHEMA_VERSION}: rebuild it with searchkit index --rebuild"
             )
         stories.check_settings(manifest, path)

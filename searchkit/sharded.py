@@ -28,10 +28,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import schema, store
-from .build import Progress, commit
 from .backend import Term
 from .check import CheckReport, check_index
 from .errors import IndexCorrupt, IndexIncompatible, IndexNotFound, PassageNotFound, SearchkitError
@@ -40,7 +39,10 @@ from .models import Article, BuildReport, IndexStats, Passage, SkippedFile
 from .scoring import FrozenStatistics
 from .settings import Settings
 from .shards import ShardedBackend
-from .version import __version__
+from .version import installed_version
+
+if TYPE_CHECKING:
+    from .build import Progress
 
 __all__ = [
     "FORMAT", "ShardTask", "ShardHolds", "shard_of", "is_sharded", "create", "update", "commit_shard", "open_snapshot",
@@ -87,6 +89,8 @@ class ShardTask:
 
 def commit_shard(task: ShardTask) -> BuildReport:
     """Commit one shard (under its own writer lock), without removing its older generations."""
+    from .build import commit  # the writing code: a search never imports it
+
     path = Path(task.path)
     with store.full_disk_is_write_error(path), store.write_lock(path, wait=task.wait):
         return commit(
@@ -177,7 +181,7 @@ def _commit(
         entries = [_shard_entry(path, n, Path(root)) for n in range(count)]
         manifest = {
             "format": FORMAT,
-            "searchkit_version": __version__,
+            "searchkit_version": installed_version(),
             "schema_version": schema.SCHEMA_VERSION,
             "updated": (updated := datetime.now(timezone.utc).isoformat(timespec="seconds")),
             "created": created or updated,
@@ -369,7 +373,7 @@ def read_snapshot(path: Path) -> tuple[store.ReaderLease, dict]:
             raise IndexIncompatible(
                 f"sharded index at {path} has schema version {manifest.get('schema_version')}"
                 f"{'' if 'stories' in manifest else ', without stories across its shards'}; this searchkit "
-                f"{__version__} reads version {schema.SCHEMA_VERSION}: rebuild it with searchkit index --rebuild"
+                f"{installed_version()} reads version {schema.SCHEMA_VERSION}: rebuild it with searchkit index --rebuild"
             )
         return lease, manifest
     except BaseException:
