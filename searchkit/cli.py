@@ -274,6 +274,7 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on (another than loopback: anyone who can reach "
                              "it can search the index; there is no authentication)."),
     port: int = typer.Option(8765, help="Port to listen on."),
+    ray: Optional[str] = RayOption,
 ) -> None:
     """Serve the index over HTTP: a JSON search API and a search page (needs: pip install 'searchkit[serve]')."""
     try:
@@ -290,7 +291,7 @@ def serve(
              f"it can search the index")
     try:
         open_index(index).close()  # the default location: built from ./seeds first, as for query
-        serve_index(index_path(index), host=host, port=port)
+        serve_index(index_path(index), host=host, port=port, ray=ray)
     except (SearchkitError, OSError) as e:
         raise _fail(e) from None
 

@@ -197,10 +197,15 @@ class Index:
             with self._reading() as current:
                 if store.current_generation(self.path)[0] == current.lease.generation:
                     return False
-            new = open_generation(self.path, verify=False, settings=self._ranking)
+                is_sharded = isinstance(current, ShardedGeneration)
+            new: Generation[LocalBackend] | ShardedGeneration
+            if is_sharded:  # a new snapshot: in this process, or served by its own actors on Ray
+                new = _open_sharded(self.path, verify=False, settings=self._ranking, ray=self._ray)
+            else:
+                new = open_generation(self.path, verify=False, settings=self._ranking)
             try:
                 with store.damage_is_corruption(self.path):
-                    new.backend.arrays()
+                    _load_arrays(new.backend)
             except BaseException:
                 new.close()
                 raise
@@ -417,6 +422,16 @@ def _facet_fields(facets: bool | Sequence[str]) -> tuple[str, ...]:
         if name not in FACET_FIELDS:
             raise QueryError(f"unknown facet field {name!r}; facets are {', '.join(FACET_FIELDS)}")
     return tuple(name for name in FACET_FIELDS if name in facets)
+
+
+def _load_arrays(backend: object) -> None:
+    """Load a new commit's top-k arrays (every shard's in this process; on Ray each actor loads its own as it
+    starts)."""
+    if isinstance(backend, LocalBackend):
+        backend.arrays()
+    elif isinstance(backend, SnapshotBackend):
+        for shard in backend.shards:
+            shard.arrays()
 
 
 # --- sharded indexes -----------------------------------------------------------------------------------------

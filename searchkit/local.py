@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -59,6 +59,9 @@ class LocalBackend:
         self._arrays: Any = None
         self._vocabulary: Vocabulary | None = None
         self._warm = False
+        self.stories: Callable[[int], Any] | None = None
+        """A shard of a sharded index: its passages' stories as found across all its shards (``sharded``), read
+        for a generation of that many passages, in place of the generation's own."""
         self.frequencies: dict[tuple[str, bytes], int] = {}
         """Document frequencies read so far (a generation never changes), by ``lexicon`` and ``statistics``: a
         query reads each of its words' once for its bounds, its scores and "did you mean"."""
@@ -97,21 +100,31 @@ class LocalBackend:
                 not self._warm and parsed.postings <= ARRAYS_FIRST_QUERY_POSTINGS:
             self._warm = True  # the next query loads the arrays
             return self._rank_by_whoosh(searcher, parsed, context, limit)
-        arrays = self.arrays()
+        arrays, found = self._found(searcher, parsed, stats, context, per_article)
         if arrays is None:  # an index without passages has no arrays
             return Ranking([], Counts(0, {field: {} for field in facets}))
-        found = arrays.passage_matches(searcher, parsed.query, parsed.filter, context)
-        if found is None:
-            check_whoosh_reach(parsed)
-            found = self._whoosh_found(searcher, parsed, context)
-        if per_article:
-            found = arrays.per_article(found, parsed.query, stats, self.settings)
         top = arrays.top(arrays.collapse(found, sort) if collapse else found, limit, sort)
         copies = arrays.copies(found, [docnum for docnum, _, _ in top], sort) if collapse else {}
         ids = self._ids([docnum for docnum, _, _ in top] + [c for others in copies.values() for c in others])
-        return Ranking([Ranked(ids[docnum], score, day, tuple(ids[c] for c in copies.get(docnum, ())))
+        return Ranking([Ranked(ids[docnum], score, day, tuple(ids[c] for c in copies.get(docnum, ())),
+                               int(arrays.story_of[docnum]) if collapse else None)
                         for docnum, score, day in top],
                        arrays.counts(found, facets, months))
+
+    def story_matches(
+        self, parsed: ParsedQuery, stats: Statistics, stories: Sequence[int], *, sort: str, per_article: bool,
+    ) -> dict[int, list[Ranked]]:
+        """The matches here of each of ``stories`` (numbers of ``Ranked.story``): each matching article's first,
+        in the order of ``Ranked.key(sort)`` (a shard's part of the copies of stories collapsed over shards)."""
+        searcher = self.searcher()
+        context = searcher.context(weighting=BM25FWeighting(stats, self.settings))
+        arrays, found = self._found(searcher, parsed, stats, context, per_article)
+        if arrays is None:
+            return {}
+        firsts = arrays.story_matches(found, stories, sort)
+        ids = self._ids([docnum for docnums in firsts.values() for docnum in docnums], keep=True)
+        return {story: [Ranked(ids[d], found.score(d), arrays.day(d), story=story) for d in docnums]
+                for story, docnums in firsts.items()}
 
     def passages(self, ids: Sequence[str]) -> list[Passage]:
         searcher = self.searcher()
@@ -168,6 +181,8 @@ class LocalBackend:
                             f"the top-k arrays of {self.directory} do not match its segments; "
                             f"{store.rebuild_hint(self.directory.parent)}"
                         )
+                    if arrays is not None and self.stories is not None:
+                        arrays.story_of = self.stories(arrays.doc_count)
                     self._arrays = arrays
         return self._arrays
 
@@ -208,13 +223,34 @@ class LocalBackend:
 
     # --- internals --------------------------------------------------------------------------------------------
 
-    def _ids(self, docnums: Sequence[int]) -> dict[int, str]:
+    def _ids(self, docnums: Sequence[int], *, keep: bool = False) -> dict[int, str]:
         """The passage ids of ``docnums``; their stored fields are kept for this thread's next ``passages``
-        (the hits a search shows), which would otherwise look each id up again in every segment."""
+        (the hits a search shows), which would otherwise look each id up again in every segment; with ``keep``,
+        beside those kept before."""
         searcher = self.searcher()
         stored = {docnum: searcher.stored_fields(docnum) for docnum in docnums}
-        self._local.ranked = {fields["id"]: fields for fields in stored.values()}
+        ranked = {fields["id"]: fields for fields in stored.values()}
+        self._local.ranked = {**getattr(self._local, "ranked", {}), **ranked} if keep else ranked
         return {docnum: fields["id"] for docnum, fields in stored.items()}
+
+    def _found(self, searcher: Searcher, parsed: ParsedQuery, stats: Statistics, context, per_article: bool):
+        """The arrays (None in an index without passages) and every match (``topk.Matches``), per article at each
+        article's best passage with ``per_article``. This thread's last matches are kept for the same query and
+        statistics objects (a sharded search asks a shard for a ranking, then for the copies of its stories)."""
+        arrays = self.arrays()
+        if arrays is None:
+            return None, None
+        last = getattr(self._local, "scored", None)
+        if last is not None and last[0] is parsed and last[1] is stats and last[2] == per_article:
+            return arrays, last[3]
+        found = arrays.passage_matches(searcher, parsed.query, parsed.filter, context)
+        if found is None:
+            check_whoosh_reach(parsed)
+            found = self._whoosh_found(searcher, parsed, context)
+        if per_article:
+            found = arrays.per_article(found, parsed.query, stats, self.settings)
+        self._local.scored = (parsed, stats, per_article, found)
+        return arrays, found
 
     def _whoosh_found(self, searcher: Searcher, parsed: ParsedQuery, context):
         """Every match Whoosh scores other than 0, as ``topk.Matches``."""

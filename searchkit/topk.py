@@ -55,6 +55,10 @@ class Matches:
         """The matches where ``keep`` (aligned with them) is true."""
         return Matches(self.docs[keep], self.scores[keep])
 
+    def score(self, doc: int) -> float:
+        """The score of ``doc``, one of the matches."""
+        return float(self.scores[np.searchsorted(self.docs, doc)])
+
     def nonzero(self) -> Matches:
         """The matches scored other than 0 (the arrays count a score of 0 as no match)."""
         return self if self.scores.all() else self.where(self.scores != 0)
@@ -289,7 +293,7 @@ class TopK:
             keep = values >= kth
             matched, values = matched[keep], values[keep]
         order = self._ranked(matched, values, sort)[:limit]
-        return [(int(matched[i]), float(values[i]), self._date_key(int(matched[i]))) for i in order]
+        return [(int(matched[i]), float(values[i]), self.day(int(matched[i]))) for i in order]
 
     def counts(self, found: Matches, facets: Sequence[str], months: bool) -> Counts:
         """The matches counted: in all, per value of each of ``facets`` and, with ``months``, per month of
@@ -357,18 +361,26 @@ class TopK:
         """For each of ``docnums``, the other matching articles of its story, as their first match each, in the
         ranking ``sort``."""
         found = found.where(np.isin(self.story_of[found.docs], self.story_of[docnums]))
-        matched, scores = found.docs, found.scores
-        copies = {}
-        for docnum in docnums:
-            same = (self.story_of[matched] == self.story_of[docnum]) & (self.article_of[matched] != self.article_of[docnum])
-            docs, values = matched[same], scores[same]
-            articles = self.article_of[docs]
-            order = self._ranked(docs, values, sort, articles)
-            best = order[_group_starts(articles[order])]
-            copies[docnum] = [int(docs[best][i]) for i in self._ranked(docs[best], values[best], sort)]
-        return copies
+        return {docnum: self._firsts(found.where((self.story_of[found.docs] == self.story_of[docnum])
+                                                 & (self.article_of[found.docs] != self.article_of[docnum])), sort)
+                for docnum in docnums}
 
-    def _date_key(self, docnum: int) -> int | None:
+    def story_matches(self, found: Matches, stories: Sequence[int], sort: str) -> dict[int, list[int]]:
+        """Each of ``stories`` that matches here: its matching articles, as their first match each, in the
+        ranking ``sort``."""
+        found = found.where(np.isin(self.story_of[found.docs], stories))
+        of = self.story_of[found.docs]
+        return {int(story): self._firsts(found.where(of == story), sort) for story in np.unique(of)}
+
+    def _firsts(self, found: Matches, sort: str) -> list[int]:
+        """Each article's first of ``found`` in the ranking ``sort``, in that ranking."""
+        articles = self.article_of[found.docs]
+        order = self._ranked(found.docs, found.scores, sort, articles)
+        best = found.where(order[_group_starts(articles[order])])
+        return [int(best.docs[i]) for i in self._ranked(best.docs, best.scores, sort)]
+
+    def day(self, docnum: int) -> int | None:
+        """The passage's date as ``Ranked.day`` orders it (None: undated)."""
         value = int(self.dates[docnum])
         return None if value == UNDATED else value
 
