@@ -120,11 +120,17 @@ class BlockColumn(Column):
             if number != block:
                 end = firsts[block + 1] if block + 1 < len(firsts) else self._doccount
                 data = self._dbfile.get(self._basepos + starts[block], max(0, starts[block + 1] - starts[block]))
-                expected = sum(lengths[first:end])  # 0 would mean "no limit" to zlib
+                expected = sum(lengths[first:end])
+                # At most one byte more than its documents' lengths: a crafted block cannot expand beyond them,
+                # and an intact one ends within them (its checksum then verified).
+                stream = zlib.decompressobj()
                 try:
-                    values = zlib.decompressobj().decompress(data, expected) if expected else b""
+                    values = stream.decompress(data, expected + 1)
                 except zlib.error:
-                    raise IndexCorrupt("a stored fields block that does not decompress (damaged or crafted)") from None
+                    values = b""
+                if len(values) != expected or not stream.eof:
+                    raise IndexCorrupt("a stored fields block that does not decompress to its passages (damaged or "
+                                       "crafted)")
                 self._cached = (block, values)
             at = sum(lengths[first:docnum])
             return values[at:at + size]
