@@ -19,9 +19,10 @@ from .errors import IndexCorrupt
 
 __all__ = ["BlockColumn", "STORED_COLUMN", "install"]
 
-BLOCK_BYTES = 16 * 1024
-"""Values are compressed together until a block holds this many bytes: about 16 passages. Larger blocks compress
-a little better and cost more to read one passage from (benchmarks/latency.py measures both)."""
+BLOCK_BYTES = 8 * 1024
+"""Values are compressed together until a block holds this many bytes: about 8 passages. Reading a hit
+decompresses its block: 16 KB blocks are 8% smaller again and take twice as long to read one passage from
+(``benchmarks/versions.py`` measures both). Only the writer depends on it."""
 _LEVEL = 6
 _TRAILER = 8
 """The column ends with its number of blocks (8 bytes, little-endian)."""
