@@ -287,7 +287,7 @@ def _mini_weights(weights: array):
 _TERMINFO = W3TermInfo._struct
 _POSITIONS_PROTOCOL = 4
 """Blocks holding positions (a tuple of bytes) are pickled with protocol 4, which writes bytes as they are (2
-pickles each as a call to ``_codecs.encode`` of a text): 40% smaller once compressed, and read by any Whoosh
+pickles each as a call to ``_codecs.encode`` of a text): a third smaller once compressed, and read by any Whoosh
 reader alike. Other blocks stay at 2, smaller for them (4 adds a frame)."""
 _COMPRESS_FROM_BYTES = 64
 """Smaller pickled blocks (a rare word's) are left as they are: zlib's header and checksum outweigh what it

@@ -45,8 +45,8 @@ articles would cost pairs by the square); other bands give copies more chances."
 LIBRARY, LIBRARY_VERSION, ALGORITHM_VERSION = "rensa", "0.5.0", 2
 SETTINGS = {
     "library": LIBRARY, "version": LIBRARY_VERSION, "algorithm": f"RMinHash v{ALGORITHM_VERSION}",
-    "num_perm": NUM_PERM, "bits": BITS, "seed": SEED, "shingle": f"{SHINGLE_WORDS} words", "bands": BANDS, "rows": BAND_ROWS,
-    "threshold": THRESHOLD,
+    "num_perm": NUM_PERM, "bits": BITS, "seed": SEED, "shingle": f"{SHINGLE_WORDS} words", "bands": BANDS,
+    "rows": BAND_ROWS, "threshold": THRESHOLD,
 }
 """What shapes a signature and a story, recorded in the manifest: an index of other settings is rebuilt, never
 mixed with signatures of these."""
