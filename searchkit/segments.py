@@ -96,11 +96,12 @@ class _Tokens:
         used = np.unique(terms)
         used_texts = [texts[i] for i in used.tolist()]
         by_text = sorted(range(len(used_texts)), key=used_texts.__getitem__)
-        rank = np.zeros(len(texts), dtype=np.int64)
-        rank[used[by_text]] = np.arange(len(by_text))
+        rank = np.zeros(len(texts), dtype=np.uint32)
+        rank[used[by_text]] = np.arange(len(by_text), dtype=np.uint32)
         ranks = rank[terms]
         order = np.lexsort((positions, docs, ranks))
         ranks, docs, positions = ranks[order], docs[order], positions[order]
+        del order
         starts = np.flatnonzero(np.r_[True, (ranks[1:] != ranks[:-1]) | (docs[1:] != docs[:-1])])
         counts = np.diff(np.r_[starts, len(ranks)])
         posting_docs = np.ascontiguousarray(docs[starts])
@@ -111,18 +112,19 @@ class _Tokens:
         one_positions = np.unique(firsts[single])
         values[single] = _one_position_values(one_positions.tolist(), encode)[np.searchsorted(one_positions,
                                                                                                 firsts[single])]
-        position_list = positions.tolist()
-        for at, start, count in zip(np.flatnonzero(~single).tolist(), starts[~single].tolist(),
-                                    counts[~single].tolist()):
-            values[at] = encode(position_list[start:start + count])
-        values_list = values.tolist()
+        several = ~single
+        several_positions = positions[np.repeat(several, counts)].tolist()  # in posting order
+        start = 0
+        for at, count in zip(np.flatnonzero(several).tolist(), counts[several].tolist()):
+            values[at] = encode(several_positions[start:start + count])
+            start += count
         term_ranks = ranks[starts]
         bounds = np.flatnonzero(np.r_[True, term_ranks[1:] != term_ranks[:-1], True]).tolist()
         for n, (low, high) in enumerate(zip(bounds, bounds[1:])):
             postings = _TermPostings()
             postings.docs.frombytes(posting_docs[low:high].tobytes())
             postings.weights.frombytes(weights[low:high].tobytes())
-            postings.values = values_list[low:high]
+            postings.values = values[low:high].tolist()
             yield used_texts[by_text[n]], postings
 
 
@@ -216,7 +218,8 @@ class SegmentBuilder(SegmentWriter):
                 # The length Whoosh's postings writer records: the stored (one-byte) approximation.
                 lengths.append(_STORED_LENGTH[length] if length < _STORED_LENGTHS
                                else byte_to_length(length_to_byte(length)) if length else 0)
-            perdoc.add_field(plan.name, plan.field, value if plan.stored else None, length)
+            if plan.stored or length:  # else Whoosh's add_field does nothing
+                perdoc.add_field(plan.name, plan.field, value if plan.stored else None, length)
             if plan.copied:
                 self._copy.add_value(docnum, plan.name, value)  # type: ignore[union-attr]
             if plan.column_type:
