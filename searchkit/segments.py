@@ -3,10 +3,11 @@
 Whoosh's SegmentWriter sends every posting through a sorting pool (pickled to disk and merged back) and then
 through several Python calls into the postings writer: most of a build's time. ``SegmentBuilder`` writes the
 same W3 codec files with the same codec objects — any Whoosh reader opens them, and a test checks that they
-hold what Whoosh's own writer makes — but groups postings by term in memory as documents arrive,
-analyses the stemmed text fields in one loop (``schema.index_terms``), reuses the terms of repeated keyword and
-number values (a file's path, an article's date), and writes each term's posting blocks and terms-table row
-itself, a block at a time (``_TermWriter``). ``pool`` runs builders over one process per core.
+hold what Whoosh's own writer makes. The stemmed text fields are analysed in one loop (``schema.index_terms``)
+and kept as tokens (term number, document, position: a few array operations per document), sorted into
+postings with NumPy when the segment is written; keyword and number values reuse the postings of repeated values
+(a file's path, an article's date); each term's posting blocks and terms-table row are written a block at a
+time (``_TermWriter``). ``pool`` runs builders over one process per core.
 """
 
 from __future__ import annotations
