@@ -310,11 +310,11 @@ class SegmentBuilder(SegmentWriter):
             _pad(lengths, self.docnum)
         for name in sorted({*self._postings, *self._tokens}):
             if name in self._tokens:
-                plan, tokens = self._plans[name], self._tokens.pop(name)
+                tokens, text_format = self._tokens.pop(name), self.schema[name].format
                 if not tokens.terms:  # only values without terms
                     continue
                 terms: Iterable[tuple[str | bytes, _TermPostings]] = tokens.postings(
-                    self._term_texts, plan.encode, plan.boost)
+                    self._term_texts, text_format.encode, text_format.field_boost)
             else:
                 keyed = self._postings.pop(name)
                 # Terms of a document whose analysis failed hold no postings (nothing of it was added).
@@ -415,18 +415,16 @@ class _FieldPlan:
     """How ``SegmentBuilder`` adds a field's values: what it is (read once per builder, not per value)."""
 
     __slots__ = ("name", "field", "here", "indexed", "unique", "scorable", "stored", "column_type", "copied",
-                 "counted", "boost", "encode")
+                 "counted")
 
     def __init__(self, name: str, field, copy: PostingsCopy | None, counting: bool) -> None:
         self.name, self.field = name, field
         self.indexed, self.unique, self.scorable = bool(field.indexed), field.unique, field.scorable
         self.here = self.indexed and field.analyzer is ANALYZER and type(field.format) is Positions
-        """An ``ANALYZER`` text field with positions: analysed here (``_text_positions``)."""
+        """An ``ANALYZER`` text field with positions: analysed here (``schema.index_terms``, kept as ``_Tokens``)."""
         self.stored, self.column_type = field.stored, field.column_type
         self.copied = copy is not None and name in copy.stored
         self.counted = counting and self.indexed and name in SEARCH_FIELDS
-        self.boost = field.format.field_boost if self.here else 1.0
-        self.encode: Callable[[list[int]], bytes] = field.format.encode if self.here else bytes
 
 
 _ONE_POSITION: dict[int, bytes] = {}
