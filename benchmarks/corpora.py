@@ -26,7 +26,7 @@ SEEDS = REPO / "seeds"
 SHARED_DATA = shared_data_dir()
 CACHE = Path(os.environ.get("SEARCHKIT_BENCH_CACHE", Path.home() / ".cache" / "searchkit-bench"))
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 """Bumped whenever the generator's output changes, so cached corpora are regenerated."""
 ARTICLES_PER_FILE = 5_000
 ENGLISH_WORDS = 30_000
@@ -34,6 +34,8 @@ SEED_WORD_SHARE = 0.12
 """The share of words drawn from the seeds' vocabulary (the domain words: Caspian, Astana, seabed, ...)."""
 SEED_PHRASE_SHARE = 0.25
 """The chance that a sentence carries a run of 2–4 consecutive words copied from a seed article."""
+RUN_WORDS = (2, 4)
+"""The fewest and most words in a seed run."""
 
 SOURCES = ("Kazinform", "Kremlin", "The Times of Central Asia", "Reuters", "TASS", "Interfax", "Xinhua", "Akorda")
 PLACES = ("Astana", "Almaty", "Moscow", "Tashkent", "Ashgabat", "Bishkek", "Baku", "Beijing", "Aktau", "Atyrau")
@@ -92,8 +94,7 @@ def generated(passages: int, seed: int = 0) -> Corpus:
     """A generated corpus of exactly ``passages`` passages (one per paragraph of 450–780 characters)."""
     folder = CACHE / f"generated-v{GENERATOR_VERSION}-seed{seed}-{passages}"
     if not (folder / "passages.jsonl").is_file():
-        folder.mkdir(parents=True, exist_ok=True)
-        _write_articles(folder, _generate_articles(passages, seed))
+        write_generated(folder / "articles", passages, seed)
         _write_passages(folder)
     return Corpus(f"generated-{passages}", folder)
 
@@ -112,59 +113,98 @@ class _Vocabulary:
         for t in seed_tokens:
             seed_counts[t] = seed_counts.get(t, 0) + 1
         self.rng = rng
-        self.english = np.array(english, dtype=object)
         self.english_p = weights / weights.sum()
-        self.domain = np.array(list(seed_counts), dtype=object)
         counts = np.array(list(seed_counts.values()), dtype=float)
         self.domain_p = counts / counts.sum()
-        self.seed_tokens = seed_tokens
+        runs = [" ".join(seed_tokens[start:start + length]) for length in range(RUN_WORDS[0], RUN_WORDS[1] + 1)
+                for start in range(len(seed_tokens) - length + 1)]
+        self.words_end = len(english) + len(seed_counts)
+        """Units below this are single words (English, then the seeds' words); the rest are seed runs."""
+        self.units = np.array([*english, *seed_counts, *runs], dtype=object)
+        self.runs = len(runs)
+        variants = [[u for u in self.units], [u[:1].upper() + u[1:] for u in self.units]]
+        variants += [[u + "." for u in variant] for variant in variants]
+        self.spelled = np.array([u for variant in variants for u in variant], dtype=object)
+        """Every unit in four spellings, unit i's at ``i + v * len(units)``: as is, capitalised, and both with a
+        full stop."""
+        self.lengths = np.fromiter((len(u) for u in self.spelled), dtype=np.int64, count=len(self.spelled))
+
+    def word_ids(self, n: int) -> np.ndarray:
+        """``n`` word units, each a seed word with chance ``SEED_WORD_SHARE``, else an English one."""
+        english = self.rng.choice(len(self.english_p), size=n, p=self.english_p)
+        domain = len(self.english_p) + self.rng.choice(len(self.domain_p), size=n, p=self.domain_p)
+        return np.where(self.rng.random(n) < SEED_WORD_SHARE, domain, english)
 
     def words(self, n: int) -> list[str]:
-        english = self.rng.choice(self.english, size=n, p=self.english_p)
-        domain = self.rng.choice(self.domain, size=n, p=self.domain_p)
-        return list(np.where(self.rng.random(n) < SEED_WORD_SHARE, domain, english))
+        return self.units[self.word_ids(n)].tolist()
 
-    def seed_run(self) -> list[str]:
-        length = int(self.rng.integers(2, 5))
-        start = int(self.rng.integers(0, len(self.seed_tokens) - length))
-        return self.seed_tokens[start:start + length]
+    def sentences(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` sentences of 6–24 units, a quarter of them with one unit replaced by a seed run: each unit's
+        spelling (capitalised first, a full stop last), and where each sentence starts."""
+        sizes = self.rng.integers(6, 25, size=n)
+        starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+        units = self.word_ids(int(sizes.sum()))
+        with_run = self.rng.random(n) < SEED_PHRASE_SHARE
+        at = starts + (self.rng.random(n) * sizes).astype(np.int64)
+        run_ids = self.words_end + self.rng.integers(0, self.runs, size=n)
+        units[at[with_run]] = run_ids[with_run]
+        units[starts] += len(self.units)  # capitalised
+        units[starts + sizes - 1] += 2 * len(self.units)  # full stop
+        return units, starts
 
 
-def _generate_articles(passages: int, seed: int) -> Iterator[dict]:
+def write_generated(folder: Path, passages: int, seed: int) -> None:
+    """JSON Lines article files of exactly ``passages`` paragraphs in all, ``ARTICLES_PER_FILE`` articles a
+    file, drawn from a seeded generator in bulk (one file's words at once): the same seed, the same bytes."""
     rng = np.random.default_rng(seed)
     vocab = _Vocabulary(rng)
-    made = number = 0
+    folder.mkdir(parents=True, exist_ok=True)
+    made = number = file_number = 0
     while made < passages:
-        paragraphs = min(int(rng.integers(1, 7)), passages - made)
-        made += paragraphs
-        number += 1
-        title = " ".join(vocab.words(int(rng.integers(4, 10)))).capitalize()
-        day = FIRST_DATE + timedelta(days=int(rng.integers(0, DAYS)))
-        yield {
-            "id": f"g{seed}-{number}",
-            "title": title,
-            "date": day.isoformat(),
-            "source": SOURCES[int(rng.integers(0, len(SOURCES)))],
-            "place": PLACES[int(rng.integers(0, len(PLACES)))],
-            "text": "\n\n".join(_paragraph(vocab, rng) for _ in range(paragraphs)),
-        }
+        counts = rng.integers(1, 7, size=ARTICLES_PER_FILE)
+        counts = counts[: int(np.searchsorted(np.cumsum(counts), passages - made)) + 1]
+        counts[-1] -= max(0, int(counts.sum()) - (passages - made))
+        texts = _paragraphs(vocab, rng, int(counts.sum()))
+        title_sizes = rng.integers(4, 10, size=len(counts))
+        title_words = vocab.words(int(title_sizes.sum()))
+        days = rng.integers(0, DAYS, size=len(counts))
+        sources = rng.integers(0, len(SOURCES), size=len(counts))
+        places = rng.integers(0, len(PLACES), size=len(counts))
+        lines = []
+        paragraph_ends, title_ends = np.cumsum(counts), np.cumsum(title_sizes)
+        for i in range(len(counts)):
+            number += 1
+            lines.append(json.dumps({
+                "id": f"g{seed}-{number}",
+                "title": " ".join(title_words[title_ends[i] - title_sizes[i]:title_ends[i]]).capitalize(),
+                "date": (FIRST_DATE + timedelta(days=int(days[i]))).isoformat(),
+                "source": SOURCES[sources[i]],
+                "place": PLACES[places[i]],
+                "text": "\n\n".join(texts[paragraph_ends[i] - counts[i]:paragraph_ends[i]]),
+            }, ensure_ascii=False))
+        made += int(counts.sum())
+        (folder / f"{file_number:05d}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        file_number += 1
 
 
-def _paragraph(vocab: _Vocabulary, rng: np.random.Generator) -> str:
-    """Sentences of 6–24 words, cut at a word to 450–780 characters: never merged, never split (one passage)."""
-    target = int(rng.integers(450, 780))
-    sentences: list[str] = []
-    size = 0
-    while size < target:
-        words = vocab.words(int(rng.integers(6, 25)))
-        if rng.random() < SEED_PHRASE_SHARE:
-            at = int(rng.integers(0, len(words)))
-            words[at:at] = vocab.seed_run()
-        sentence = " ".join(words)
-        sentences.append(sentence[:1].upper() + sentence[1:] + ".")
-        size += len(sentences[-1]) + 1
-    text = " ".join(sentences)
-    return text[: text.rindex(" ", 0, target)].rstrip(".") + "."
+def _paragraphs(vocab: _Vocabulary, rng: np.random.Generator, n: int) -> list[str]:
+    """``n`` paragraphs of 450–780 characters (never merged, never split: one passage each): whole units from
+    the start of a sentence to the last that fits, a full stop last; the next paragraph starts a sentence."""
+    targets = rng.integers(450, 780, size=n)
+    units, starts = vocab.sentences(n * 12)
+    ends = np.cumsum(vocab.lengths[units] + 1)  # ends[j]: characters of units 0..j, each with the space after it
+    spans = []
+    begin = 0
+    for target in targets.tolist():
+        before = ends[begin - 1] if begin else 0
+        end = int(np.searchsorted(ends, before + target + 1, side="right"))  # the last unit that fits, exclusive
+        assert end < len(units), "the sentences drawn ran out"  # n * 12 of them: a paragraph takes about 5
+        spans.append((begin, end))
+        begin = int(starts[np.searchsorted(starts, end)])
+    last = np.array([end - 1 for _, end in spans])
+    units[last] = np.where(units[last] >= 2 * len(vocab.units), units[last], units[last] + 2 * len(vocab.units))
+    spelled = vocab.spelled[units[: spans[-1][1]]].tolist()
+    return [" ".join(spelled[begin:end]) for begin, end in spans]
 
 
 # --- Reuters-21578 --------------------------------------------------------------------------------------------

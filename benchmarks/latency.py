@@ -7,9 +7,11 @@ peak memory of the process tree; index size by kind of file). Then one worker pr
 index and the harness drives them in lock step: query i runs on every engine, in an order that rotates, before
 query i + 1, in each query kind (OR, AND, OR with highlights). Every engine is given the same words: the
 queries less searchkit's stop words and one-letter words (queries left empty are dropped). Peers run in two
-setups: their defaults over the body, and the same work as searchkit (title and body, stemmed). Writes
-``DIR/results.json`` (one record per engine and size), ``DIR/meta.json`` (machine, load, method) and
-``DIR/results.md`` (the tables the README quotes), and prints the tables.
+setups: their defaults over the body, and the same work as searchkit (title and body, stemmed). The same run
+checks what the corpora cannot show: a 1k-passage build by searchkit and by raw Whoosh, and ``startup.py``'s
+cold start at 100k. Writes ``DIR/results.json`` (one record per engine and size), ``DIR/meta.json`` (machine,
+load, method), ``DIR/checks.json`` (the two checks) and ``DIR/results.md`` (the tables the README quotes,
+ending with every target of issue 16 and its verdict), and prints the tables.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import sysconfig
 import time
 import warnings
 from importlib.metadata import version
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -47,6 +50,11 @@ KINDS = {"or": (False, False), "and": (True, False), "or+highlights": (False, Tr
 """Query kind → (every word required, highlights)."""
 WARM_UP = 20
 MEMORY_POLL_S = 0.05
+BASELINE = "whoosh"
+BUILD_TARGET = 11_000
+"""Issue 16, part 2: passages per CPU second at 100k and 1M, 4 × searchkit 1.0's 2,786 (rounded)."""
+COLD_TARGET_S = 0.10
+"""Issue 16, part 5: a one-shot ``searchkit query`` on a 100k index, as ``startup.py`` measures it."""
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -55,21 +63,25 @@ def main(argv: list[str] | None = None) -> list[dict]:
     out.mkdir(parents=True, exist_ok=True)
     if args.render_only:
         records = json.loads((out / "results.json").read_text())
-        _report(records, json.loads((out / "meta.json").read_text()), out)
+        checks = json.loads((out / "checks.json").read_text()) if (out / "checks.json").is_file() else {}
+        _report(records, json.loads((out / "meta.json").read_text()), checks, out)
         return records
     meta = _meta(args)
     if not args.no_compile:
         _compile_bytecode()
-    engines = [ENGINES[name] for name in args.engines.split(",")]
     records: list[dict] = []
-    for corpus in _corpora(args):
+    for corpus, query_count in _corpora(args):
         load_before = os.getloadavg()
-        queries, changed, dropped = corpora.without_stop_words(corpora.queries(corpus, count=args.queries))
-        meta["queries"][corpus.name] = {"generated": args.queries, "changed": changed, "dropped": dropped,
+        queries, changed, dropped = corpora.without_stop_words(corpora.queries(corpus, count=query_count))
+        meta["queries"][corpus.name] = {"generated": query_count, "changed": changed, "dropped": dropped,
                                         "kept": len(queries)}
         work = Path(args.work) / corpus.name
         work.mkdir(parents=True, exist_ok=True)
         size, corpus_bytes = corpus.passage_count(), _text_bytes(corpus)
+        engines = [ENGINES[name] for name in args.engines.split(",")
+                   if name != BASELINE or size <= args.baseline_up_to]
+        if len(engines) < len(args.engines.split(",")):
+            meta["skipped"][corpus.name] = f"{BASELINE} (above --baseline-up-to {args.baseline_up_to:,} passages)"
         rows = {}
         for engine in engines:
             built = build_index(engine.name, corpus, work / engine.name)
@@ -86,10 +98,16 @@ def main(argv: list[str] | None = None) -> list[dict]:
             for engine in engines:
                 shutil.rmtree(work / engine.name, ignore_errors=True)
     _add_ratios(records)
+    checks = {}
+    if args.build_check:
+        checks["build"] = build_check(args.build_check, args.build_check_runs, Path(args.work) / "build-check")
+    if args.startup_size:
+        checks["startup"] = startup(args, out / "startup")
     meta["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     (out / "results.json").write_text(json.dumps(records, indent=1) + "\n")
     (out / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
-    _report(records, meta, out)
+    (out / "checks.json").write_text(json.dumps(checks, indent=1) + "\n")
+    _report(records, meta, checks, out)
     return records
 
 
@@ -100,27 +118,49 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--engines", default=",".join(ENGINES), help=f"comma-separated, of: {', '.join(ENGINES)}")
     parser.add_argument("--corpus", choices=("generated", "reuters"), default="generated",
                         help="generated (seeded, one per size) or reuters (Reuters-21578 whole; --sizes ignored)")
-    parser.add_argument("--queries", type=int, default=240, help="queries generated (at least the 8 seed examples), "
-                                                                  "before stop words are stripped")
+    parser.add_argument("--queries", default="240", help="queries generated (at least the 8 seed examples), before "
+                                                          "stop words are stripped: one count, or one per size")
+    parser.add_argument("--baseline-up-to", type=int, default=100_000,
+                        help=f"build raw Whoosh ({BASELINE}) only for corpora of at most this many passages (its 1M "
+                             "build takes hours; --build-check compares it with searchkit)")
+    parser.add_argument("--build-check", type=int, default=None,
+                        help="passages of a build-only comparison of searchkit with raw Whoosh, issue 16's 1k build "
+                             "(default 1000 for generated corpora; 0 skips)")
+    parser.add_argument("--build-check-runs", type=int, default=3, help="builds per engine in the build check, taking "
+                                                                       "turns")
+    parser.add_argument("--startup-size", type=int, default=None,
+                        help="passages of the corpus startup.py measures the cold start on (default 100000 for "
+                             "generated corpora; 0 skips)")
+    parser.add_argument("--startup-runs", type=int, default=15, help="startup.py's timed processes per step")
     parser.add_argument("--cold-runs", type=int, default=5, help="timed one-shot processes per engine and size")
     parser.add_argument("--work", default=str(corpora.CACHE / "runs"), help="where indexes are built")
     parser.add_argument("--keep-indexes", action="store_true", help="keep the built indexes under --work")
     parser.add_argument("--no-compile", action="store_true", help="skip compiling bytecode before cold starts")
     parser.add_argument("--render-only", action="store_true",
                         help="only rewrite results.md and the tables from DIR/results.json and DIR/meta.json")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    generated = args.corpus == "generated"
+    args.build_check = (1000 if generated else 0) if args.build_check is None else args.build_check
+    args.startup_size = (100_000 if generated else 0) if args.startup_size is None else args.startup_size
+    return args
 
 
-def _corpora(args: argparse.Namespace):
+def _corpora(args: argparse.Namespace) -> Iterator[tuple[corpora.Corpus, int]]:
+    """Each corpus with the number of queries to generate for it."""
+    sizes = [int(s) for s in args.sizes.split(",")] if args.corpus == "generated" else [0]
+    counts = [int(c) for c in args.queries.split(",")]
+    if len(counts) not in (1, len(sizes)):
+        raise SystemExit(f"--queries: one count, or one per size ({len(sizes)}), not {len(counts)}")
+    counts *= len(sizes) // len(counts)
     if args.corpus == "reuters":
         try:
-            yield corpora.reuters()
+            yield corpora.reuters(), counts[0]
         except corpora.CorpusUnavailable as e:
             raise SystemExit(f"skipped: {e}") from None
         return
-    for size in (int(s) for s in args.sizes.split(",")):
+    for size, count in zip(sizes, counts):
         _log(f"corpus of {size} passages (cached in {corpora.CACHE})")
-        yield corpora.generated(size)
+        yield corpora.generated(size), count
 
 
 def _text_bytes(corpus: corpora.Corpus) -> int:
@@ -149,6 +189,7 @@ def build_index(engine: str, corpus: corpora.Corpus, index_dir: Path) -> dict:
 
     _log(f"{corpus.name}: {engine}: building")
     shutil.rmtree(index_dir, ignore_errors=True)
+    load = os.getloadavg()[0]
     command = [sys.executable, str(HERE / "engines.py"), "build", engine, str(corpus.folder), str(index_dir)]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     tree = psutil.Process(proc.pid)
@@ -164,6 +205,7 @@ def build_index(engine: str, corpus: corpora.Corpus, index_dir: Path) -> dict:
         raise SystemExit(f"failed: {' '.join(command)}\n{stderr[-3000:]}")
     built = json.loads(stdout.strip().splitlines()[-1])
     built["peak_rss_mb"] = max(peak / 2**20, built["own_peak_rss_mb"])
+    built["load_before"] = round(load, 2)
     _log(f"{corpus.name}: {engine}: built in {built['wall_s']:.1f} s wall, {built['cpu_s']:.1f} s CPU")
     return built
 
@@ -183,6 +225,7 @@ def _build_record(engine: Engine, corpus: corpora.Corpus, size: int, corpus_byte
         "passages_per_s": round(size / built["wall_s"], 1),
         "passages_per_cpu_s": round(size / built["cpu_s"], 1),
         "peak_rss_mb": round(built["peak_rss_mb"], 1),
+        "load_before_build": built["load_before"],
         "index_bytes": index_bytes,
         "index_to_corpus": round(index_bytes / corpus_bytes, 3),
         "index_bytes_by_kind": by_kind,
@@ -297,6 +340,44 @@ def _ratio(a: float, b: float) -> float | None:
     return round(a / b, 3) if b else None
 
 
+# --- issue 16's checks outside the interleaved run: the 1k build and the cold start ------------------------------
+
+
+def build_check(size: int, runs: int, work: Path) -> dict:
+    """Medians of ``runs`` builds of a ``size``-passage generated corpus by searchkit and by raw Whoosh, the
+    engines taking turns: ``{"size", "runs", engine: {"wall_s", "cpu_s", "passages_per_cpu_s"}}``."""
+    corpus = corpora.generated(size)
+    times: dict[str, list[dict]] = {"searchkit": [], BASELINE: []}
+    for _ in range(runs):
+        for engine, builds in times.items():
+            builds.append(build_index(engine, corpus, work / engine))
+    shutil.rmtree(work, ignore_errors=True)
+    out: dict = {"size": size, "runs": runs}
+    for engine, builds in times.items():
+        wall, cpu = (statistics.median(b[key] for b in builds) for key in ("wall_s", "cpu_s"))
+        out[engine] = {"wall_s": round(wall, 3), "cpu_s": round(cpu, 3), "passages_per_cpu_s": round(size / cpu, 1)}
+    return out
+
+
+def startup(args: argparse.Namespace, out: Path) -> dict:
+    """Run ``startup.py`` (its own builds of a searchkit and a tantivy index) into ``out``: its ``startup.json``
+    less the import breakdown, and the median seconds of its ``searchkit query`` step."""
+    command = [sys.executable, str(HERE / "startup.py"), "--size", str(args.startup_size), "--out", str(out),
+               "--runs", str(args.startup_runs), "--work", str(Path(args.work) / "startup")]
+    _log(f"cold start: {' '.join(command[1:])}")
+    proc = subprocess.run(command + (["--no-compile"] if args.no_compile else []), capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"failed: {' '.join(command)}\n{proc.stderr[-3000:]}")
+    if not args.keep_indexes:
+        shutil.rmtree(Path(args.work) / "startup", ignore_errors=True)
+    result = json.loads((out / "startup.json").read_text())
+    from startup import QUERY_STEP
+
+    query = next(step for step in result["ladder"] if step["step"] == QUERY_STEP)
+    return {"size": args.startup_size, "runs": args.startup_runs, "query_median_s": query["median_s"],
+            "ladder": result["ladder"]}
+
+
 # --- cold starts (also used by startup.py) --------------------------------------------------------------------
 
 
@@ -337,6 +418,7 @@ def _meta(args: argparse.Namespace) -> dict:
         "cpu": _cpu_model(),
         "cores": os.cpu_count(),
         "load_average": {},
+        "skipped": {},
         "queries": {},
         "versions": {"whoosh": version("whoosh"), "sqlite": sqlite3.sqlite_version, "tantivy": version("tantivy")},
         "queries_method": "corpora.queries (seeded: 1–3 words from bands of document frequency, phrases, source- "
@@ -351,6 +433,10 @@ def _meta(args: argparse.Namespace) -> dict:
                         f"the largest summed RSS of the process tree, sampled every {MEMORY_POLL_S * 1000:.0f} ms "
                         "(at least the process's own VmHWM); corpus bytes: the passages' text, UTF-8",
         "cold_method": COLD_METHOD.format(runs=args.cold_runs),
+        "build_check_method": f"{args.build_check} generated passages built {args.build_check_runs} times by "
+                              f"searchkit and by raw Whoosh, taking turns, as the builds above; medians",
+        "startup_method": f"benchmarks/startup.py --size {args.startup_size} --runs {args.startup_runs}: the median "
+                          "wall time of a one-shot `searchkit query` (its ladder's last step), bytecode compiled",
         "bytecode_compiled": not args.no_compile,
         "engines": {name: {"setup": e.setup, "note": e.note} for name, e in ENGINES.items()},
     }
@@ -375,13 +461,13 @@ def _rounded(load: tuple[float, float, float]) -> list[float]:
     return [round(x, 2) for x in load]
 
 
-def _report(records: list[dict], meta: dict, out: Path) -> None:
-    text = _markdown(records, meta)
+def _report(records: list[dict], meta: dict, checks: dict, out: Path) -> None:
+    text = _markdown(records, meta, checks)
     (out / "results.md").write_text(text)
     print(text)
 
 
-def _markdown(records: list[dict], meta: dict) -> str:
+def _markdown(records: list[dict], meta: dict, checks: dict) -> str:
     """The figures as Markdown tables (the README's Performance section quotes them)."""
     loads = "; ".join(f"{name}: {v['before'][0]:.2f} before, {v['after'][0]:.2f} after"
                       for name, v in meta["load_average"].items())
@@ -399,15 +485,18 @@ def _markdown(records: list[dict], meta: dict) -> str:
         "Build and size (corpus = the passages' text, UTF-8; CPU = user + system, indexing processes included):",
         "",
         "| engine | setup | passages | wall s | CPU s | passages / CPU s | peak RSS MB | index MB | index ÷ corpus "
-        "| cold s |",
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "| cold s | load |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for r in records:
         cold = "-" if r["cold_s"] is None else f"{r['cold_s']:.3f}"
+        load = r.get("load_before_build")
         lines.append(
             f"| {r['engine']} | {r['setup']} | {r['size']:,} | {r['build_wall_s']:.1f} | {r['build_cpu_s']:.1f} | "
             f"{r['passages_per_cpu_s']:,.0f} | {r['peak_rss_mb']:.0f} | {r['index_bytes'] / 2**20:.1f} | "
-            f"{r['index_to_corpus']:.2f} | {cold} |")
+            f"{r['index_to_corpus']:.2f} | {cold} | {'-' if load is None else f'{load:.1f}'} |")
+    lines += ["", "load: the 1-minute load average when the build began."]
+    lines += [f"Not run on {name}: {what}." for name, what in meta.get("skipped", {}).items()]
     lines += ["", "Warm latency, top 10, ms: p50 / p95 wall (CPU p50); interleaved, same words for every engine; "
                   "overlap = share of searchkit's top 10 the engine also returns (OR):", "",
               "| engine | setup | passages | OR | AND | OR + highlights | matched (OR) | overlap |",
@@ -433,39 +522,82 @@ def _markdown(records: list[dict], meta: dict) -> str:
         for peer, ratio in r.get("ratios", {}).items():
             cells = " | ".join("-" if v is None else f"{v:.2f}" for v in ratio.values())
             lines.append(f"| {r['size']:,} | {peer} | {setups[peer]} | {cells} |")
-    lines += ["", "Issue 16's targets that one run of this harness can show:", ""]
-    lines += [f"- {line}" for line in _targets(records)]
+    if "build" in checks:
+        check = checks["build"]
+        lines += ["", f"Build check, {check['size']:,} passages, medians of {check['runs']} builds per engine, taking "
+                      "turns:", "", "| engine | wall s | CPU s | passages / CPU s |", "|---|--:|--:|--:|"]
+        lines += [f"| {engine} | {check[engine]['wall_s']:.2f} | {check[engine]['cpu_s']:.2f} | "
+                  f"{check[engine]['passages_per_cpu_s']:,.0f} |" for engine in ("searchkit", BASELINE)]
+    lines += ["", "Issue 16's targets in this run:", "", "| target | measured | verdict |", "|---|---|---|"]
+    lines += [f"| {target} | {measured} | {verdict} |" for target, measured, verdict in _targets(records, checks)]
     return "\n".join(lines) + "\n"
 
 
-def _targets(records: list[dict]) -> list[str]:
-    """Parts 3 and 4 of issue 16 as this run measured them (parts 2 and 5 need a baseline run and startup.py):
-    a verdict at the size each target names, the figure alone at other sizes."""
+def _targets(records: list[dict], checks: dict) -> list[tuple[str, str, str]]:
+    """Every target of issue 16 as (target, what this run measured, verdict): ``met``, ``not met``, or ``not in
+    this run`` when the run lacks the size or the check the target names."""
+    searchkit = {r["size"]: r for r in records if r["engine"] == "searchkit"}
     out = []
-    for r in (r for r in records if r["engine"] == "searchkit"):
-        size, lat, ratios = r["size"], r["latency"], r.get("ratios", {})
-        small = _verdict(r["index_to_corpus"] <= 2, size, 10**6)
-        out.append(f"{size:,}: index ÷ corpus {r['index_to_corpus']:.2f}{small} (≤ 2 at 1M)")
-        slower = lat["and"]["p50_ms"] > lat["or"]["p50_ms"] or lat["and"]["p95_ms"] > lat["or"]["p95_ms"]
-        out.append(f"{size:,}: AND p50 / p95 {lat['and']['p50_ms']:.2f} / {lat['and']['p95_ms']:.2f} ms, OR "
-                   f"{lat['or']['p50_ms']:.2f} / {lat['or']['p95_ms']:.2f}{_verdict(not slower, size, size)} "
-                   "(AND no slower than OR)")
-        for peer, bound, target, what in (("sqlite-fts5", 1.0, 10**5, "below FTS5's at 100k"),
-                                          ("sqlite-fts5-default", 1.0, 10**5, "below FTS5's at 100k"),
-                                          ("tantivy", 10.0, 10**6, "within 10× tantivy's at 1M")):
-            ratio = ratios.get(peer, {}).get("or+highlights p50")
-            if ratio is not None:
-                verdict = _verdict(ratio < bound, size, target)
-                out.append(f"{size:,}: OR + highlights p50 {ratio:.2f}× {peer}'s{verdict} (p50 {what})")
+    for size in (10**5, 10**6):
+        r = _at(searchkit, size)
+        out.append((f"build ≥ {BUILD_TARGET:,} passages / CPU s at {_size_name(size)}",
+                    *((f"{r['passages_per_cpu_s']:,.0f} ({r['build_cpu_s']:.1f} CPU s, {r['build_wall_s']:.1f} wall s)",
+                       _met(r["passages_per_cpu_s"] >= BUILD_TARGET)) if r else _absent())))
+    check = checks.get("build")
+    if check:
+        ours, theirs = check["searchkit"], check[BASELINE]
+        out.append((f"{check['size']:,}-passage build no slower than raw Whoosh's (CPU s)",
+                    f"{ours['cpu_s']:.2f} vs {theirs['cpu_s']:.2f} CPU s ({ours['wall_s']:.2f} vs "
+                    f"{theirs['wall_s']:.2f} wall s)", _met(ours["cpu_s"] <= theirs["cpu_s"], check["size"], 1000)))
+    else:
+        out.append(("1k-passage build no slower than raw Whoosh's (CPU s)", *_absent()))
+    r = _at(searchkit, 10**6)
+    out.append(("index ÷ corpus ≤ 2 at 1M",
+                *((f"{r['index_to_corpus']:.2f}", _met(r["index_to_corpus"] <= 2)) if r else _absent())))
+    for size, r in sorted(searchkit.items()):
+        orq, andq = r["latency"]["or"], r["latency"]["and"]
+        out.append((f"AND no slower than OR at {_size_name(size)} (p50, p95)",
+                    f"AND {andq['p50_ms']:.2f} / {andq['p95_ms']:.2f} ms, OR {orq['p50_ms']:.2f} / "
+                    f"{orq['p95_ms']:.2f} ms",
+                    _met(andq["p50_ms"] <= orq["p50_ms"] and andq["p95_ms"] <= orq["p95_ms"])))
+    for peer, bound, size, what in (("sqlite-fts5", 1.0, 10**5, "below FTS5's (same work)"),
+                                    ("sqlite-fts5-default", 1.0, 10**5, "below FTS5's (default)"),
+                                    ("tantivy", 10.0, 10**6, "within 10× tantivy's (same work)")):
+        r = _at(searchkit, size)
+        ratio = r.get("ratios", {}).get(peer, {}).get("or+highlights p50") if r else None
+        out.append((f"OR + highlights p50 {what} at {_size_name(size)}",
+                    *((f"{ratio:.2f}× ({r['latency']['or+highlights']['p50_ms']:.2f} ms)", _met(ratio < bound))
+                      if r and ratio is not None else _absent())))
+    cold = checks.get("startup")
+    out.append((f"one-shot `searchkit query` ≤ {COLD_TARGET_S:.2f} s at 100k (startup.py)",
+                *((f"{cold['query_median_s']:.3f} s (median of {cold['runs']}, {cold['size']:,} passages)",
+                   _met(cold["query_median_s"] <= COLD_TARGET_S, cold["size"], 10**5))
+                  if cold else _absent())))
     return out
 
 
-def _verdict(met: bool, size: int, target_size: int) -> str:
-    """``: met`` or ``: not met`` when ``size`` is the target's own (within 1%: a corpus may fall short of its
-    nominal size), else nothing."""
-    if abs(size - target_size) > target_size / 100:
-        return ""
-    return ": met" if met else ": not met"
+def _at(by_size: dict[int, dict], size: int) -> dict | None:
+    """The record of the corpus of ``size`` passages (within 1%: a corpus may fall short of its nominal size)."""
+    return next((r for s, r in by_size.items() if _near(s, size)), None)
+
+
+def _near(size: int, target_size: int) -> bool:
+    return abs(size - target_size) <= target_size / 100
+
+
+def _size_name(size: int) -> str:
+    return f"{size // 10**6}M" if size >= 10**6 else f"{size // 1000}k"
+
+
+def _met(met: bool, size: int | None = None, target_size: int | None = None) -> str:
+    """The verdict; ``not in this run`` when a check ran at another ``size`` than the target's."""
+    if size is not None and target_size is not None and not _near(size, target_size):
+        return f"not in this run (the target is at {_size_name(target_size)})"
+    return "met" if met else "**not met**"
+
+
+def _absent() -> tuple[str, str]:
+    return "-", "not in this run"
 
 
 def _log(message: str) -> None:

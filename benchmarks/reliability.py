@@ -83,8 +83,8 @@ def write_input(path: Path, size: int, seed: int = 0) -> int:
 
 
 def _articles(seed: int) -> Iterator[dict]:
-    """An endless stream of news-like articles: corpora.py's vocabulary, drawn a million words at a time
-    (its article generator draws per sentence, too slow for gigabytes), 1–6 paragraphs of 60–120 words."""
+    """An endless stream of news-like articles: corpora.py's vocabulary, drawn a million words at a time,
+    1–6 paragraphs of 60–120 words (no sentences: only the volume matters here)."""
     rng = np.random.default_rng(seed)
     vocab = corpora._Vocabulary(rng)
     number = 0

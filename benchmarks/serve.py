@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> dict:
     work.mkdir(parents=True, exist_ok=True)
     sentinel = work / "sentinel" / "sentinel.jsonl"
     pristine = _searchkit_index(corpus, work, sentinel)
-    database = _datasette_database(corpus, work)
+    database = fts_database(corpus, work)
     index = work / "index-run"
     shutil.rmtree(index, ignore_errors=True)
     shutil.copytree(pristine, index)  # the run's update must not change the cached index
@@ -107,7 +107,7 @@ def _searchkit_index(corpus: corpora.Corpus, work: Path, sentinel: Path) -> Path
     return index
 
 
-def _datasette_database(corpus: corpora.Corpus, work: Path) -> Path:
+def fts_database(corpus: corpora.Corpus, work: Path) -> Path:
     """The corpus's passages in SQLite with an FTS5 index over title and body (sqlite-utils), cached."""
     database = work / "passages.db"
     if not database.is_file():

@@ -5,7 +5,8 @@ the README's capacity plan reads).
     python benchmarks/shards.py --work /tmp/shards-bench --out benchmarks/results-shards
 
 On Reuters-21578 (``../shared/data``; skipped with a message where absent), in one run: every configuration
-answers the same queries (``corpora.queries``), each once untimed then ``--runs`` times, alternating; figures are
+answers the same queries (``corpora.queries``), plain and with ``collapse=True``, each once untimed then
+``--runs`` times, the configurations interleaved query by query; figures are
 p50 and p95 of wall milliseconds, CPU milliseconds of this process beside them (Ray's actors run in other
 processes: their CPU is not counted), and ratios to one index. Ray runs on a local instance of ``--cpus`` CPUs
 started by this script, on the loopback.
@@ -44,20 +45,28 @@ def timed_build(files: list[Path], path: Path, **options) -> dict:
             "passages": report.passages}
 
 
-def latencies(ix: Index, cases: list, runs: int) -> dict:
-    walls: list[float] = []
-    cpus: list[float] = []
+def latencies(indexes: dict[str, Index], cases: list, runs: int) -> dict[str, dict]:
+    """Each index's p50 and p95 wall milliseconds (CPU p50 beside) over ``cases``, the indexes interleaved: every
+    query asked of each in turn, once untimed, then ``runs`` times."""
+    walls: dict[str, list[float]] = {name: [] for name in indexes}
+    cpus: dict[str, list[float]] = {name: [] for name in indexes}
     for text, options in cases:
-        ix.search(text, **options)
+        for ix in indexes.values():
+            ix.search(text, **options)
     for _ in range(runs):
         for text, options in cases:
-            wall, cpu = time.perf_counter(), time.process_time()
-            ix.search(text, **options)
-            walls.append(1000 * (time.perf_counter() - wall))
-            cpus.append(1000 * (time.process_time() - cpu))
-    walls.sort()
-    return {"p50_ms": round(statistics.median(walls), 2), "p95_ms": round(walls[int(0.95 * (len(walls) - 1))], 2),
-            "cpu_p50_ms": round(statistics.median(cpus), 2)}
+            for name, ix in indexes.items():
+                wall, cpu = time.perf_counter(), time.process_time()
+                ix.search(text, **options)
+                walls[name].append(1000 * (time.perf_counter() - wall))
+                cpus[name].append(1000 * (time.process_time() - cpu))
+    figures = {}
+    for name in indexes:
+        ordered = sorted(walls[name])
+        figures[name] = {"p50_ms": round(statistics.median(ordered), 2),
+                         "p95_ms": round(ordered[int(0.95 * (len(ordered) - 1))], 2),
+                         "cpu_p50_ms": round(statistics.median(cpus[name]), 2)}
+    return figures
 
 
 def searchable(ix: Index, text: str, options: dict) -> bool:
@@ -77,6 +86,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=120)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--cpus", type=int, default=2, help="CPUs of the local Ray instance")
+    parser.add_argument("--no-curve", dest="curve", action="store_false", help="skip the per-shard curve")
     args = parser.parse_args()
     try:
         corpus = reuters()
@@ -107,24 +117,24 @@ def main() -> None:
             Index.open(work / "local", ray="auto") as on_ray:
         cases = [case for case in cases if searchable(one, *case)]
         result["queries"] = len(cases)
-        query = {
-            "one index": latencies(one, cases, args.runs),
-            f"{args.shards} shards in process": latencies(local, cases, args.runs),
-            f"{args.shards} shards on Ray": latencies(on_ray, cases, args.runs),
-        }
-    base = query["one index"]
-    for figures in query.values():
-        figures["p95_ratio_to_one_index"] = round(figures["p95_ms"] / base["p95_ms"], 2)
+        indexes = {"one index": one, f"{args.shards} shards in process": local, f"{args.shards} shards on Ray": on_ray}
+        query = latencies(indexes, cases, args.runs)
+        collapsed = latencies(indexes, [(text, {**options, "collapse": True}) for text, options in cases], args.runs)
+    for figures in (query, collapsed):
+        base = figures["one index"]["p95_ms"]
+        for row in figures.values():
+            row["p95_ratio_to_one_index"] = round(row["p95_ms"] / base, 2)
     result["query"] = query
-    # The per-shard curve: one index of the first k files (a shard of that many passages).
-    curve = []
-    for count in range(1, len(files) + 1):
-        path = work / f"curve-{count}"
-        built = timed_build(files[:count], path)
-        with Index.open(path) as ix:
-            curve.append({"passages": built["passages"], **latencies(ix, cases, args.runs)})
-        shutil.rmtree(path)
-    result["per_shard_curve"] = curve
+    result["query, collapse=True"] = collapsed
+    if args.curve:  # the per-shard curve: one index of the first k files (a shard of that many passages)
+        curve = []
+        for count in range(1, len(files) + 1):
+            path = work / f"curve-{count}"
+            built = timed_build(files[:count], path)
+            with Index.open(path) as ix:
+                curve.append({"passages": built["passages"], **latencies({"ix": ix}, cases, args.runs)["ix"]})
+            shutil.rmtree(path)
+        result["per_shard_curve"] = curve
     ray.shutdown()
     text = json.dumps(result, indent=1)
     print(text)

@@ -1,5 +1,9 @@
 """searchkit: passage-level full-text search for news archives (BM25F on Whoosh, highlighted hits)."""
 
+from .whooshcompat import import_whoosh_compat
+
+import_whoosh_compat()  # first: every searchkit module that imports Whoosh is imported after this line
+
 from .errors import (
     AliasesError,
     ArticleError,
@@ -21,7 +25,6 @@ from .check import CheckReport, check_index
 from .index import Index
 from .models import Article, BuildReport, Highlight, Hit, IndexStats, Passage, Results, SkippedFile, StoryCopy
 from .settings import Settings
-from .version import __version__
 
 __all__ = [
     "Index",
@@ -54,3 +57,12 @@ __all__ = [
     "AliasesError",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> str:
+    """``__version__``, read from the package's metadata when first asked for (``version.py``)."""
+    if name == "__version__":
+        from .version import installed_version
+
+        return installed_version()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

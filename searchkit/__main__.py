@@ -1,3 +1,3 @@
-from .cli import app
+from .oneshot import main
 
-app()
+main()

@@ -23,7 +23,7 @@ from .errors import IndexCorrupt, IndexUntrusted
 __all__ = [
     "SegmentArrays", "write", "read_meta", "read_segment", "read_column",
     "FOLDER", "SCORED_FIELDS", "FILTER_FIELDS", "DATE_FIELD", "STORY_FIELD", "UNDATED", "FACET_FIELDS", "LISTED_FIELDS",
-    "read_facet",
+    "read_facet", "story_column",
 ]
 
 FOLDER = "topk"
@@ -155,7 +155,7 @@ def write(index_path: str | os.PathLike, ix, stories: Mapping[tuple[str, str], i
         np.save(staging / f"{DATE_FIELD}.values.npy", np.where(live, dates, UNDATED))
         keys, names = _article_keys(arrays, offsets)
         np.save(staging / "article.values.npy", _articles(keys, live))
-        np.save(staging / f"{STORY_FIELD}.values.npy", _stories(keys, names, live, stories))
+        np.save(staging / f"{STORY_FIELD}.values.npy", _stories(keys, names, live, stories)[0])
         ids = np.concatenate([a[f"{ID_FIELD}.values"] for a in arrays]) if arrays else np.zeros(0, np.uint64)
         np.save(staging / f"{ID_FIELD}.values.npy", ids)
         for field in FACET_FIELDS:
@@ -374,15 +374,15 @@ def _articles(keys: np.ndarray, live: np.ndarray) -> np.ndarray:
 
 
 def _stories(keys: np.ndarray, names: list[list[bytes]], live: np.ndarray,
-             stories: Mapping[tuple[str, str], int]) -> np.ndarray:
+             stories: Mapping[tuple[str, str], int], first: int | None = None) -> tuple[np.ndarray, int]:
     """Each live document's story (``stories`` of its article; an article without one is a story of its own,
-    numbered after them); deleted: -1."""
+    numbered from ``first``, by default after them); deleted: -1. And the next number left."""
+    next_story = max(stories.values(), default=-1) + 1 if first is None else first
     values = np.full(len(live), -1, dtype=np.int64)
     if not live.any():
-        return values
+        return values, next_story
     pairs, inverse = np.unique(keys[live], axis=0, return_inverse=True)
     paths, articles = names
-    next_story = max(stories.values(), default=-1) + 1
     numbers = np.empty(len(pairs), dtype=np.int64)
     for i, (path, article) in enumerate(pairs.tolist()):
         story = stories.get((paths[path].decode("utf-8"), articles[article].decode("utf-8")))
@@ -390,4 +390,20 @@ def _stories(keys: np.ndarray, names: list[list[bytes]], live: np.ndarray,
             story, next_story = next_story, next_story + 1
         numbers[i] = story
     values[live] = numbers[inverse.reshape(-1)]
-    return values
+    return values, next_story
+
+
+def story_column(index_dir: Path, stories: Mapping[tuple[str, str], int], first: int) -> tuple[np.ndarray, int]:
+    """The story column ``write`` would write into the generation at ``index_dir`` with ``stories``, articles
+    without a story numbered from ``first`` (a shard's part of a sharded index's stories), and the next number
+    left; read from the generation's own arrays.
+
+    Raises:
+        IndexCorrupt: the generation has no arrays of this format.
+    """
+    meta = read_meta(index_dir)
+    if meta is None:
+        raise IndexCorrupt(f"{index_dir} has no top-k arrays of format {FORMAT}")
+    arrays = [_read_arrays(_segment_file(index_dir, segment_id)) for segment_id, _, _ in meta["segments"]]
+    keys, names = _article_keys(arrays, [offset for _, offset, _ in meta["segments"]])
+    return _stories(keys, names, read_column(index_dir, "live", "b", meta["doc_count"]), stories, first)

@@ -51,13 +51,15 @@ class Ranked:
     """One ranked passage (or, per article, an article's best passage): its id, score and sort keys.
 
     ``day`` is the passage's date as the date column orders it (larger is newer), or None when undated;
-    ``copies``, when ranked with ``collapse``, the best matching passage of each other article of its story.
+    ``copies``, when ranked with ``collapse``, the best matching passage of each other article of its story, and
+    ``story`` the story's number (shards that share a story number share the story: see ``shards``).
     """
 
     passage_id: str
     score: float
     day: int | None = None
     copies: tuple[str, ...] = ()
+    story: int | None = None
 
     def key(self, sort: str) -> tuple[float, ...]:
         """The merge key, smallest first: best score first, then passage id; by date, newest first, undated last."""

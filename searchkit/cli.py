@@ -7,170 +7,35 @@ Results go to stdout, messages and progress to stderr. Exit codes: 0 something m
 
 from __future__ import annotations
 
-import codecs
-import os
 import signal
-import sys
-import threading
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.console import Console
 
-from . import render, store
+from . import process, render, store
 from .check import check_index
-from .dates import parse_day
-from .errors import (
-    IndexIncompatible, IndexLocked, IndexNotFound, NothingToSearch, PassageNotFound, QueryError, SearchkitError,
-)
+from .errors import SearchkitError
 from .index import Index
-from .version import __version__
+from .oneshot import DEFAULT_INDEX, EXIT_ERROR, EXIT_OK, EXIT_SKIPPED, exit_code, index_path, open_index, run_query
+from .process import Interrupted, cancel_raising_again, received
+from .version import installed_version
 
-EXIT_OK, EXIT_NO_MATCH, EXIT_ERROR, EXIT_SKIPPED = 0, 1, 2, 3
-EXIT_CODES: dict[type[SearchkitError], int] = {
-    PassageNotFound: EXIT_NO_MATCH,
-    QueryError: EXIT_ERROR,
-    IndexNotFound: EXIT_ERROR,
-    IndexIncompatible: EXIT_ERROR,
-    IndexLocked: EXIT_ERROR,
-    SearchkitError: EXIT_ERROR,
-}
-DEFAULT_INDEX = "index"
-DEFAULT_SEEDS = "seeds"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-ENDING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
-"""Signals that end a command through ``_Interrupted`` (cleanup runs) instead of their default action."""
-
-
-class _Interrupted(BaseException):
-    """Raised by a signal of ``ENDING_SIGNALS``: a BaseException, so the library's cleanup (``finally``, the
-    removal of an uncommitted generation) runs and nothing catches it as an error; exit 128 + the signal."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)  # picklable: an indexing process hands it to the parent
-        self.signum = signum
-
-
-_received: list[int] = []
-"""The signals received: one raised where Python ignores exceptions (an at-fork hook, a ``__del__``) is lost as
-an exception, not as a signal."""
-
-
-_armed: list[int] = []
-"""The signals of ``ENDING_SIGNALS`` this process handles (not those it was started ignoring)."""
-_fork_hooked: list[bool] = []
-
-
-def _raise_interrupted(signum: int, frame: object) -> None:
-    _received.append(signum)
-    for ending in _armed:
-        signal.signal(ending, signal.SIG_DFL)  # a second Ctrl-C ends the process at once (the commit is crash-safe)
-    raise _Interrupted(signum)
-
-
-def _unraisable(unraisable) -> None:
-    """``sys.unraisablehook``: an ``_Interrupted`` raised where Python cannot propagate it (an at-fork hook as
-    the indexing processes start, a ``__del__``) is raised again 50 ms later, by a timer, in the code running then
-    (raised from here, it would land in the same place)."""
-    if isinstance(unraisable.exc_value, _Interrupted) and hasattr(signal, "setitimer"):
-        signal.signal(signal.SIGALRM, _raise_again)
-        signal.setitimer(signal.ITIMER_REAL, 0.05)
-    elif not isinstance(unraisable.exc_value, _Interrupted):
-        sys.__unraisablehook__(unraisable)
-
-
-def _forking() -> None:
-    signal.pthread_sigmask(signal.SIG_BLOCK, _armed)  # held until the child ignores them (pending: the parent's)
-
-
-def _forked_in_parent() -> None:
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, _armed)
-
-
-def _forked_in_child() -> None:
-    # An indexing process leaves these signals to its parent, which kills it and removes what it wrote; raised
-    # in the child outside its job, one would print multiprocessing's traceback.
-    for ending in _armed:
-        signal.signal(ending, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, _armed)
-
-
-def _raise_again(signum: int, frame: object) -> None:
-    raise _Interrupted(_received[0])
-
-
-def _cancel_raising_again() -> None:
-    """Once an ``_Interrupted`` is being handled: a pending timer would raise another (or, at exit, kill)."""
-    if hasattr(signal, "setitimer"):
-        signal.setitimer(signal.ITIMER_REAL, 0)
-
-
-def _escape_unencodable(error: UnicodeError) -> tuple[str, int]:
-    """What the output stream cannot encode, as JSON escapes (``\\u00e9``, astral characters as surrogate pairs):
-    ``--json`` lines stay valid JSON on an ASCII stdout, and terminal text stays readable."""
-    if not isinstance(error, UnicodeEncodeError):
-        raise error
-    escaped = []
-    for char in error.object[error.start:error.end]:
-        code = ord(char)
-        if code > 0xFFFF:
-            code -= 0x10000
-            escaped.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
-        else:
-            escaped.append(f"\\u{code:04x}")
-    return "".join(escaped), error.end
-
-
-codecs.register_error("searchkit-escape", _escape_unencodable)
 
 
 class _App(typer.Typer):
-    """The typer app, run the way Unix tools end: by a signal, or on a closed pipe, never with a traceback."""
+    """The typer app, run as ``process.run`` runs a command: ended by a signal or a closed pipe, never with a
+    traceback."""
 
     def __call__(self, *args, **kwargs):
-        if hasattr(signal, "SIGPIPE"):
-            # A closed stdout (``| head``) ends the process as it ends ``cat``: no BrokenPipeError, and never
-            # exit 1, which means "nothing matched".
-            signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-        for stream in (sys.stdout, sys.stderr):
-            if hasattr(stream, "reconfigure"):  # None where started with the descriptor closed
-                # An article's text (or a lone surrogate) that an ASCII or Latin-1 stdout cannot encode.
-                stream.reconfigure(errors="searchkit-escape")
-        handled = threading.current_thread() is threading.main_thread()
-        previous = {s: signal.getsignal(s) for s in ENDING_SIGNALS} if handled else {}
-        _armed[:] = [s for s, handler in previous.items() if handler is not signal.SIG_IGN]  # nohup: stays ignored
-        for ending in _armed:
-            signal.signal(ending, _raise_interrupted)
-        if _armed and hasattr(signal, "pthread_sigmask") and not _fork_hooked:
-            os.register_at_fork(before=_forking, after_in_parent=_forked_in_parent, after_in_child=_forked_in_child)
-            _fork_hooked.append(True)
-        unraisable_hook, sys.unraisablehook = sys.unraisablehook, _unraisable
-        try:
-            return super().__call__(*args, **kwargs)
-        except _Interrupted as e:
-            _cancel_raising_again()
-            _say(f"interrupted ({signal.Signals(e.signum).name})")
-            sys.exit(128 + e.signum)
-        except SystemExit as e:
-            code = e.code or 0
-            if _received and isinstance(code, int) and code < 128:  # the signal's exception was swallowed
-                _say(f"interrupted ({signal.Signals(_received[0]).name})")
-                sys.exit(128 + _received[0])
-            raise
-        finally:
-            _cancel_raising_again()
-            sys.unraisablehook = unraisable_hook
-            for ending, handler in previous.items():
-                signal.signal(ending, handler)
+        return process.run(lambda: super(_App, self).__call__(*args, **kwargs))
 
 
 def _say(line: str) -> None:
     """One line on stderr (it may quote a path), if stderr is still there (a hung-up terminal is gone)."""
-    try:
-        stderr.print(render.message(line), soft_wrap=True)
-    except OSError:
-        pass
+    process.say(render.visible(line))
 
 
 app = _App(
@@ -196,27 +61,13 @@ RayOption = typer.Option(
 
 def _fail(error: SearchkitError | OSError) -> typer.Exit:
     """Print ``error: <one line>`` on stderr; the exit code for this kind of error."""
-    code = next((c for cls, c in EXIT_CODES.items() if isinstance(error, cls)), EXIT_ERROR)
     stderr.print(render.message(f"error: {error}"), soft_wrap=True)
-    return typer.Exit(code)
-
-
-def _index_path(given: Optional[Path]) -> Path:
-    return given or Path(os.environ.get("SEARCHKIT_INDEX") or DEFAULT_INDEX)
-
-
-def _open(given: Optional[Path], ray: Optional[str] = None) -> Index:
-    """Open the index; at the default location with none there yet, build it from ./seeds first."""
-    path = _index_path(given)
-    if given is None and not Index.exists(path) and Path(DEFAULT_SEEDS).is_dir():
-        stderr.print(render.message(f"no index at {path}/ yet: building it from {DEFAULT_SEEDS}/ first"))
-        Index.build([DEFAULT_SEEDS], path)
-    return Index.open(path, ray=ray)
+    return typer.Exit(exit_code(error))
 
 
 def _version_callback(value: bool) -> None:
     if value:
-        stdout.print(f"searchkit {__version__}", markup=False)
+        stdout.print(f"searchkit {installed_version()}", markup=False)
         raise typer.Exit()
 
 
@@ -240,7 +91,7 @@ def index_command(
     ray: Optional[str] = RayOption,
 ) -> None:
     """Build or update an index from article files (plain text or JSON Lines)."""
-    path = _index_path(index)
+    path = index_path(index)
     live_before = _live_generation(path)
     if not wait >= 0:  # also NaN, which would wait for ever on a held lock
         stderr.print(f"error: --wait must be a number of seconds, 0 or more; got {wait}", markup=False)
@@ -269,17 +120,17 @@ def index_command(
                     report = ix.update(paths, prune=prune, progress=progress, wait=wait)
     except (SearchkitError, OSError) as e:
         raise _fail(e) from None
-    except _Interrupted as e:
+    except Interrupted as e:
         raise _index_interrupted(e.signum, path, live_before) from None
-    if _received:
-        raise _index_interrupted(_received[0], path, live_before)
+    if received:
+        raise _index_interrupted(received[0], path, live_before)
     stderr.print(render.report_text(report, path))
     raise typer.Exit(EXIT_SKIPPED if report.skipped else EXIT_OK)
 
 
 def _index_interrupted(signum: int, path: Path, live_before: str | None) -> typer.Exit:
     """Say whether the interrupted run committed; exit 128 + the signal."""
-    _cancel_raising_again()
+    cancel_raising_again()
     # CURRENT is replaced atomically: whichever generation it names now is the whole truth.
     if _live_generation(path) != live_before:
         outcome = f"the commit had completed: the index at {path} holds this run"
@@ -353,45 +204,12 @@ def query(
     ray: Optional[str] = RayOption,
 ) -> None:
     """Search the index: ranked passages with highlighted matches; "did you mean" for rare or absent words."""
-    try:
-        day = None if today is None else parse_day(today, "--today")
-        if no_aliases and aliases is not None:
-            raise QueryError("--aliases and --no-aliases contradict each other; give one")
-        with _open(index, ray=ray) as ix:
-            hits = ix.search(
-                text, limit=limit, source=source, place=place, since=since, until=until, speaker=speaker, sort=sort,
-                per_article=per_article, expand=expand, today=day, offset=offset,
-                aliases=False if no_aliases else aliases or True,
-                facets=facet or facets, timeline=timeline_by or ("auto" if timeline else None), collapse=collapse,
-            )
-    except NothingToSearch as e:  # not malformed: nothing can match, as when nothing matched
-        stderr.print(f"note: {e}", markup=False, soft_wrap=True)
-        raise typer.Exit(EXIT_NO_MATCH) from None
-    except (SearchkitError, OSError) as e:
-        raise _fail(e) from None
-    for hit in hits:
-        if json:
-            stdout.out(render.hit_json(hit), highlight=False)
-        else:
-            stdout.print(render.hit_text(hit))
-    if hits.facets is not None and (json or hits):
-        if json:
-            stdout.out(render.facets_json(hits.facets), highlight=False)
-        else:
-            stdout.print(render.facets_text(hits.facets, hits.total or 0))
-    if hits.timeline is not None and (json or hits):
-        if json:
-            stdout.out(render.timeline_json(hits.timeline), highlight=False)
-        else:
-            stdout.print(render.timeline_text(hits.timeline))
-    if not hits:
-        stderr.print("no passages matched", markup=False)
-    if hits.suggestion is not None:
-        if json:
-            stdout.out(render.suggestion_json(hits.suggestion), highlight=False)
-        else:
-            stderr.print(render.suggestion_text(hits.suggestion), soft_wrap=True)
-    raise typer.Exit(EXIT_OK if hits else EXIT_NO_MATCH)
+    raise typer.Exit(run_query(
+        text, index=index, limit=limit, offset=offset, source=source, place=place, since=since, until=until,
+        today=today, speaker=speaker, sort=sort, per_article=per_article, expand=expand, aliases=aliases,
+        no_aliases=no_aliases, facets=facets, facet=facet, timeline=timeline, timeline_by=timeline_by,
+        collapse=collapse, json=json, ray=ray,
+    ))
 
 
 @app.command()
@@ -402,7 +220,7 @@ def show(
 ) -> None:
     """Print a whole passage with its metadata and its neighbours in the article."""
     try:
-        with _open(index) as ix:
+        with open_index(index) as ix:
             passage = ix.get(passage_id)
             neighbours = ix.neighbours(passage_id)
     except (SearchkitError, OSError) as e:
@@ -421,7 +239,7 @@ def stats(
 ) -> None:
     """Print a summary of the index: counts, date range, largest sources and places, size, what built it."""
     try:
-        with _open(index) as ix:
+        with open_index(index) as ix:
             result = ix.stats()
     except (SearchkitError, OSError) as e:
         raise _fail(e) from None
@@ -435,7 +253,7 @@ def stats(
 def check(index: Optional[Path] = IndexOption) -> None:
     """Verify the index against its manifest and source files; exit 2 naming each problem found."""
     try:
-        result = check_index(_index_path(index))
+        result = check_index(index_path(index))
     except (SearchkitError, OSError) as e:
         raise _fail(e) from None
     for note in result.notes:
@@ -456,6 +274,7 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on (another than loopback: anyone who can reach "
                              "it can search the index; there is no authentication)."),
     port: int = typer.Option(8765, help="Port to listen on."),
+    ray: Optional[str] = RayOption,
 ) -> None:
     """Serve the index over HTTP: a JSON search API and a search page (needs: pip install 'searchkit[serve]')."""
     try:
@@ -471,8 +290,8 @@ def serve(
         _say(f"warning: serving on {host}, beyond this machine: there is no authentication, anyone who can reach "
              f"it can search the index")
     try:
-        _open(index).close()  # the default location: built from ./seeds first, as for query
-        serve_index(_index_path(index), host=host, port=port)
+        open_index(index).close()  # the default location: built from ./seeds first, as for query
+        serve_index(index_path(index), host=host, port=port, ray=ray)
     except (SearchkitError, OSError) as e:
         raise _fail(e) from None
 

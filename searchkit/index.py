@@ -14,8 +14,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from . import build, search, sharded, store, suggest
+from . import search, sharded, store, suggest
 from .arguments import DAY, TEXT, Sources, check_types, path_text, source_list
 from .backend import FACET_FIELDS, SORTS, TIMELINES
 from .errors import IndexClosed, IndexNotFound, QueryError
@@ -26,10 +27,12 @@ from .places import place_names
 from .query import MAX_OFFSET, build_query
 from .settings import DEFAULT, Settings
 
-__all__ = ["Index", "Progress", "MANIFEST", "SORTS"]
+if TYPE_CHECKING:
+    from .build import Progress
+
+__all__ = ["Index", "MANIFEST", "SORTS"]
 
 MANIFEST = store.MANIFEST
-Progress = build.Progress
 
 
 class Index:
@@ -129,6 +132,8 @@ class Index:
                 f"{path} exists and is not a searchkit index: nothing was written; choose another --index, "
                 f"or empty or remove {path} first"
             )
+        from . import build  # the writing code: a search never imports it
+
         punkt = None
         if punkt_from is not None:
             with cls.open(punkt_from) as other:
@@ -167,6 +172,8 @@ class Index:
                                     run=_ray_runner(self._ray))
             self._swap(_open_sharded(self.path, verify=False, settings=self._ranking, ray=self._ray))
             return report
+        from . import build
+
         with store.full_disk_is_write_error(self.path), store.write_lock(self.path, wait=wait):
             base = store.current_generation(self.path)[0]
             report = build.commit(self.path, base, sources, settings=settings, progress=progress, prune=prune)
@@ -190,10 +197,15 @@ class Index:
             with self._reading() as current:
                 if store.current_generation(self.path)[0] == current.lease.generation:
                     return False
-            new = open_generation(self.path, verify=False, settings=self._ranking)
+                is_sharded = isinstance(current, ShardedGeneration)
+            new: Generation[LocalBackend] | ShardedGeneration
+            if is_sharded:  # a new snapshot: in this process, or served by its own actors on Ray
+                new = _open_sharded(self.path, verify=False, settings=self._ranking, ray=self._ray)
+            else:
+                new = open_generation(self.path, verify=False, settings=self._ranking)
             try:
                 with store.damage_is_corruption(self.path):
-                    new.backend.arrays()
+                    _load_arrays(new.backend)
             except BaseException:
                 new.close()
                 raise
@@ -410,6 +422,16 @@ def _facet_fields(facets: bool | Sequence[str]) -> tuple[str, ...]:
         if name not in FACET_FIELDS:
             raise QueryError(f"unknown facet field {name!r}; facets are {', '.join(FACET_FIELDS)}")
     return tuple(name for name in FACET_FIELDS if name in facets)
+
+
+def _load_arrays(backend: object) -> None:
+    """Load a new commit's top-k arrays (every shard's in this process; on Ray each actor loads its own as it
+    starts)."""
+    if isinstance(backend, LocalBackend):
+        backend.arrays()
+    elif isinstance(backend, SnapshotBackend):
+        for shard in backend.shards:
+            shard.arrays()
 
 
 # --- sharded indexes -----------------------------------------------------------------------------------------

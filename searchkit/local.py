@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -27,7 +27,7 @@ from .query import ParsedQuery
 from .scoring import SEARCH_FIELDS, BM25FWeighting, FrozenStatistics, Statistics, terms_scored_with
 from .settings import Settings
 from .stats import index_stats
-from .version import __version__
+from .version import installed_version
 from .vocabulary import Vocabulary
 
 __all__ = ["LocalBackend", "Generation", "open_generation", "ARRAYS_FIRST_QUERY_POSTINGS"]
@@ -59,6 +59,9 @@ class LocalBackend:
         self._arrays: Any = None
         self._vocabulary: Vocabulary | None = None
         self._warm = False
+        self.stories: Callable[[int], Any] | None = None
+        """A shard of a sharded index: its passages' stories as found across all its shards (``sharded``), read
+        for a generation of that many passages, in place of the generation's own."""
         self.frequencies: dict[tuple[str, bytes], int] = {}
         """Document frequencies read so far (a generation never changes): Whoosh's searcher cached idf values
         per term; without this a query read each of its terms' frequencies anew for every scorer."""
@@ -97,21 +100,31 @@ class LocalBackend:
                 not self._warm and parsed.postings <= ARRAYS_FIRST_QUERY_POSTINGS:
             self._warm = True  # the next query loads the arrays
             return self._rank_by_whoosh(searcher, parsed, context, limit)
-        arrays = self.arrays()
+        arrays, scores = self._scores(searcher, parsed, stats, context, per_article)
         if arrays is None:  # an index without passages has no arrays
             return Ranking([], Counts(0, {field: {} for field in facets}))
-        scores = arrays.passage_scores(searcher, parsed.query, parsed.filter, context)
-        if scores is None:
-            check_whoosh_reach(parsed)
-            scores = self._whoosh_scores(searcher, parsed, context, arrays.doc_count)
-        if per_article:
-            scores = arrays.per_article(scores, parsed.query, stats, self.settings)
         top = arrays.top(arrays.collapse(scores, sort) if collapse else scores, limit, sort)
         copies = arrays.copies(scores, [docnum for docnum, _, _ in top], sort) if collapse else {}
         ids = self._ids([docnum for docnum, _, _ in top] + [c for found in copies.values() for c in found])
-        return Ranking([Ranked(ids[docnum], score, day, tuple(ids[c] for c in copies.get(docnum, ())))
+        return Ranking([Ranked(ids[docnum], score, day, tuple(ids[c] for c in copies.get(docnum, ())),
+                               int(arrays.story_of[docnum]) if collapse else None)
                         for docnum, score, day in top],
                        arrays.counts(scores, facets, months))
+
+    def story_matches(
+        self, parsed: ParsedQuery, stats: Statistics, stories: Sequence[int], *, sort: str, per_article: bool,
+    ) -> dict[int, list[Ranked]]:
+        """The matches here of each of ``stories`` (numbers of ``Ranked.story``): each matching article's first,
+        in the order of ``Ranked.key(sort)`` (a shard's part of the copies of stories collapsed over shards)."""
+        searcher = self.searcher()
+        context = searcher.context(weighting=BM25FWeighting(stats, self.settings))
+        arrays, scores = self._scores(searcher, parsed, stats, context, per_article)
+        if arrays is None:
+            return {}
+        found = arrays.story_matches(scores, stories, sort)
+        ids = self._ids([docnum for docnums in found.values() for docnum in docnums], keep=True)
+        return {story: [Ranked(ids[d], float(scores[d]), arrays.day(d), story=story) for d in docnums]
+                for story, docnums in found.items()}
 
     def passages(self, ids: Sequence[str]) -> list[Passage]:
         searcher = self.searcher()
@@ -168,6 +181,8 @@ class LocalBackend:
                             f"the top-k arrays of {self.directory} do not match its segments; "
                             f"{store.rebuild_hint(self.directory.parent)}"
                         )
+                    if arrays is not None and self.stories is not None:
+                        arrays.story_of = self.stories(arrays.doc_count)
                     self._arrays = arrays
         return self._arrays
 
@@ -208,13 +223,34 @@ class LocalBackend:
 
     # --- internals --------------------------------------------------------------------------------------------
 
-    def _ids(self, docnums: Sequence[int]) -> dict[int, str]:
+    def _ids(self, docnums: Sequence[int], *, keep: bool = False) -> dict[int, str]:
         """The passage ids of ``docnums``; their stored fields are kept for this thread's next ``passages``
-        (the hits a search shows), which would otherwise look each id up again in every segment."""
+        (the hits a search shows), which would otherwise look each id up again in every segment; with ``keep``,
+        beside those kept before."""
         searcher = self.searcher()
         stored = {docnum: searcher.stored_fields(docnum) for docnum in docnums}
-        self._local.ranked = {fields["id"]: fields for fields in stored.values()}
+        ranked = {fields["id"]: fields for fields in stored.values()}
+        self._local.ranked = {**getattr(self._local, "ranked", {}), **ranked} if keep else ranked
         return {docnum: fields["id"] for docnum, fields in stored.items()}
+
+    def _scores(self, searcher: Searcher, parsed: ParsedQuery, stats: Statistics, context, per_article: bool):
+        """The arrays (None in an index without passages) and every passage's score, per article at each article's
+        best passage with ``per_article``. This thread's last scores are kept for the same query and statistics
+        objects (a sharded search asks a shard for a ranking, then for the copies of its stories)."""
+        arrays = self.arrays()
+        if arrays is None:
+            return None, None
+        last = getattr(self._local, "scored", None)
+        if last is not None and last[0] is parsed and last[1] is stats and last[2] == per_article:
+            return arrays, last[3]
+        scores = arrays.passage_scores(searcher, parsed.query, parsed.filter, context)
+        if scores is None:
+            check_whoosh_reach(parsed)
+            scores = self._whoosh_scores(searcher, parsed, context, arrays.doc_count)
+        if per_article:
+            scores = arrays.per_article(scores, parsed.query, stats, self.settings)
+        self._local.scored = (parsed, stats, per_article, scores)
+        return arrays, scores
 
     def _whoosh_scores(self, searcher: Searcher, parsed: ParsedQuery, context, doc_count: int):
         import numpy as np
@@ -284,7 +320,7 @@ def open_generation(
         if version != schema.SCHEMA_VERSION:
             raise IndexIncompatible(
                 f"index at {path} has schema version {version} (built by searchkit "
-                f"{manifest.get('searchkit_version')}); this searchkit {__version__} reads version "
+                f"{manifest.get('searchkit_version')}); this searchkit {installed_version()} reads version "
                 f"{schema.SCHEMA_VERSION}: rebuild it with searchkit index --rebuild"
             )
         stories.check_settings(manifest, path)

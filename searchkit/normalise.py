@@ -5,7 +5,6 @@ Shared by the readers (``plaintext``, ``jsonlines``) and by ``query``'s filters;
 
 from __future__ import annotations
 
-import difflib
 import re
 from datetime import date, datetime
 
@@ -48,6 +47,8 @@ def normalise_source(name: str | None) -> str | None:
         return None
     if key in _ALIAS_TO_AGENCY:
         return _ALIAS_TO_AGENCY[key]
+    import difflib  # an unknown name only: not imported by a search without --source
+
     close = difflib.get_close_matches(key, _ALIAS_TO_AGENCY, n=1, cutoff=0.8)
     if close and len(key) > 3:
         return _ALIAS_TO_AGENCY[close[0]]

@@ -3,9 +3,11 @@
 Each actor holds one shard generation that the snapshot names (``sharded``), opened where the actor runs (the
 index directory must be readable there: one machine, or a shared filesystem). A search asks every actor for
 its statistics, sums them with the snapshot's, asks every actor for its best ``limit`` with those statistics,
-and merges them exactly (``backend.merge``). Actors are named after the index, the shard and its generation,
-so a second process finds them; an actor that dies is restarted by Ray and its call retried (queries only
-read); one that cannot be restored fails the search with ``ShardError`` naming the shard, never a partial answer.
+and merges them exactly (``backend.merge``; collapsed, ``shards.merge_stories``). Actors are named after the
+index, the snapshot, the shard and its generation, so a second process finds them, and those of a replaced
+snapshot are killed (``retire_actors``); an actor that dies is restarted by Ray and its call retried (queries
+only read); one that cannot be restored fails the search with ``ShardError`` naming the shard, never a partial
+answer.
 Ray is imported only here, only when ``ray=`` is given.
 """
 
@@ -15,7 +17,9 @@ import hashlib
 import heapq
 import json
 import os
+import signal
 import socket
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,7 +27,7 @@ from typing import Any
 import ray
 import ray.exceptions
 
-from .backend import Counts, Lexicon, Ranking, Term, merge
+from .backend import Counts, Lexicon, Ranked, Ranking, Term, merge
 from .errors import PassageNotFound, SearchkitError, ShardError
 from .local import open_generation
 from .models import BuildReport, IndexStats, Passage
@@ -31,13 +35,15 @@ from .query import ParsedQuery
 from .scoring import FrozenStatistics, Statistics
 from .settings import Settings
 from .sharded import (
-    ShardedGeneration, ShardTask, check_shard_statistics, combined_stats, commit_shard, read_snapshot,
-    with_collection,
+    ShardedGeneration, ShardTask, check_shard_statistics, check_story_files, combined_stats, commit_shard,
+    read_snapshot, story_column, with_collection,
 )
-from .shards import distinct
+from .shards import distinct, merge_stories
 from .vocabulary import Vocabulary
 
-__all__ = ["connect", "open_snapshot", "task_runner", "RayBackend", "NAMESPACE", "TASK_RETRIES"]
+__all__ = [
+    "connect", "open_snapshot", "task_runner", "RayBackend", "NAMESPACE", "TASK_RETRIES", "retire_actors", "actor_name",
+]
 
 NAMESPACE = "searchkit"
 TASK_RETRIES = 3
@@ -50,9 +56,19 @@ CALL_TIMEOUT_SECONDS = 120.0
 
 def connect(address: str) -> None:
     """Join the Ray cluster at ``address`` (``"auto"``: the one running here), or start one for this process
-    (``"local"``); nothing when this process is connected already."""
+    (``"local"``); nothing when this process is connected already. This process's own SIGTERM handling is kept
+    (a Ray driver's would end it with exit code 15)."""
     if ray.is_initialized():
         return
+    kept = signal.getsignal(signal.SIGTERM) if threading.current_thread() is threading.main_thread() else None
+    try:
+        _init(address)
+    finally:
+        if kept is not None:
+            signal.signal(signal.SIGTERM, kept)
+
+
+def _init(address: str) -> None:
     options: dict[str, Any] = {"namespace": NAMESPACE, "log_to_driver": False, "configure_logging": False}
     if address == "local":  # a new instance (not one found running), reachable on the loopback only
         ray.init(address="local", include_dashboard=False, _node_ip_address="127.0.0.1", **options)
@@ -63,6 +79,8 @@ def connect(address: str) -> None:
             socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_SECONDS).close()
         except (OSError, ValueError) as e:
             raise ShardError(f"no Ray cluster answers at {address} ({e}); start one with: ray start --head") from None
+    if host in ("127.0.0.1", "localhost"):  # a cluster on the loopback: this driver on it too
+        options["_node_ip_address"] = "127.0.0.1"
     try:
         ray.init(address=address, **options)
     except (ConnectionError, RuntimeError, ValueError) as e:
@@ -72,7 +90,7 @@ def connect(address: str) -> None:
 class ShardServer:
     """The Ray actor of one shard generation: a ``LocalBackend`` answering the calls of ``RayBackend``."""
 
-    def __init__(self, index: str, shard: dict, settings: dict | None, verify: bool) -> None:
+    def __init__(self, index: str, shard: dict, settings: dict | None, verify: bool, snapshot: str, manifest: dict) -> None:
         path = Path(index)
         self._generation = open_generation(
             path / shard["name"], verify=verify, settings=None if settings is None else Settings.from_dict(settings),
@@ -80,6 +98,8 @@ class ShardServer:
         )
         self.backend = self._generation.backend
         check_shard_statistics(path, shard, self.backend)
+        self.backend.stories = story_column(path, manifest, path / snapshot, shard["name"])
+        self.backend.arrays()  # its stories read now: the snapshot's folder may be collected while this actor lives
 
     def ready(self) -> int:
         return os.getpid()
@@ -93,6 +113,11 @@ class ShardServer:
     ) -> Ranking:
         return self.backend.rank(
             parsed, stats, limit, sort=sort, per_article=per_article, facets=facets, months=months, collapse=collapse)
+
+    def story_matches(
+        self, parsed: ParsedQuery, stats: Statistics, stories: list[int], sort: str, per_article: bool,
+    ) -> dict[int, list[Ranked]]:
+        return self.backend.story_matches(parsed, stats, stories, sort=sort, per_article=per_article)
 
     def vocabulary(self) -> Vocabulary:
         return self.backend.vocabulary()
@@ -128,12 +153,41 @@ class ShardServer:
         return result if isinstance(result, int) else list(result)
 
 
-def actor_name(path: Path, shard: dict, ranking: dict | None) -> str:
-    """The actor's name: the index (a digest of its real path and of the ranking settings it was opened with,
-    if not its own), the shard and its generation."""
-    key = f"{os.path.realpath(path)}\0{json.dumps(ranking, sort_keys=True)}"
-    digest = hashlib.blake2b(key.encode("utf-8", "surrogateescape"), digest_size=6).hexdigest()
-    return f"{digest}:{shard['name']}:{shard['generation']}"
+def actor_name(path: Path, snapshot: str, shard: dict, ranking: dict | None) -> str:
+    """The actor's name: the index (a digest of its real path), the snapshot, the ranking settings it was opened
+    with (a digest; ``own``: the index's), the shard and its generation."""
+    ranked = "own" if ranking is None else _digest(json.dumps(ranking, sort_keys=True))
+    return f"{index_prefix(path)}{snapshot}:{ranked}:{shard['name']}:{shard['generation']}"
+
+
+def index_prefix(path: Path) -> str:
+    """How the names of the actors of the sharded index at ``path`` begin, whatever their snapshot."""
+    return f"{_digest(os.path.realpath(path))}:"
+
+
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8", "surrogateescape"), digest_size=6).hexdigest()
+
+
+def retire_actors(path: Path, *, keep: str | None) -> list[str]:
+    """Kill the actors of the sharded index at ``path`` that serve another snapshot than ``keep`` (None: any),
+    on the cluster this process is connected to; their names. A process still searching through them fails with
+    ``ShardError`` until it follows the live snapshot (``Index.refresh``)."""
+    from ray.util import list_named_actors
+
+    prefix = index_prefix(path)
+    retired = []
+    for named in list_named_actors(all_namespaces=True):
+        name = named["name"]
+        if named["namespace"] != NAMESPACE or not name.startswith(prefix) or \
+                (keep is not None and name[len(prefix):].split(":", 1)[0] == keep):
+            continue
+        try:
+            ray.kill(ray.get_actor(name, namespace=NAMESPACE), no_restart=True)
+        except ValueError:  # gone already
+            continue
+        retired.append(name)
+    return retired
 
 
 def open_snapshot(path: Path, *, verify: bool, settings: Settings | None, address: str) -> ShardedGeneration:
@@ -150,14 +204,16 @@ def open_snapshot(path: Path, *, verify: bool, settings: Settings | None, addres
         remote = ray.remote(ShardServer)
         actors: list[Any] = []
         ranking = None if settings is None else settings.to_dict()
+        check_story_files(path, manifest, lease.directory, verify=verify)
+        retire_actors(path, keep=lease.generation)  # a snapshot replaced since: no one opens it any more
         for shard in manifest["shards"]:
             options: dict[str, Any] = dict(
-                name=actor_name(path, shard, ranking), namespace=NAMESPACE, get_if_exists=True, max_restarts=-1,
-                max_task_retries=TASK_RETRIES, num_cpus=0, scheduling_strategy="SPREAD",
+                name=actor_name(path, lease.generation, shard, ranking), namespace=NAMESPACE, get_if_exists=True,
+                max_restarts=-1, max_task_retries=TASK_RETRIES, num_cpus=0, scheduling_strategy="SPREAD",
             )
             if address != "local":
                 options["lifetime"] = "detached"  # long-lived: later processes find it by name
-            actors.append(remote.options(**options).remote(str(path), shard, ranking, verify))
+            actors.append(remote.options(**options).remote(str(path), shard, ranking, verify, lease.generation, manifest))
         backend = RayBackend(path, manifest, actors, lease.directory)
         backend.gather([actor.ready.remote() for actor in actors], "start")
         return ShardedGeneration(backend, manifest, lease)  # type: ignore[arg-type]
@@ -224,13 +280,17 @@ class RayBackend:
         self, parsed: ParsedQuery, stats: Statistics, limit: int, *, sort: str, per_article: bool,
         facets: Sequence[str] = (), months: bool = False, collapse: bool = False,
     ) -> Ranking:
-        # Stories are found within each shard (its own signatures), as in process: copies in two shards are two.
         query, scored_with = ray.put(parsed), ray.put(stats)  # serialised once for every shard
         rankings = self.gather([
             actor.rank.remote(query, scored_with, limit, sort, per_article, tuple(facets), months, collapse)
             for actor in self.actors
         ], "rank")
-        return Ranking(merge(rankings, limit, sort), Counts.combine(r.counts for r in rankings))
+        counts = Counts.combine(r.counts for r in rankings)
+        if not collapse:
+            return Ranking(merge(rankings, limit, sort), counts)
+        return Ranking(merge_stories(rankings, limit, sort, lambda stories: self.gather([
+            actor.story_matches.remote(query, scored_with, stories, sort, per_article) for actor in self.actors
+        ], "find a story's copies")), counts)
 
     def vocabulary(self) -> Vocabulary:
         return self.cached(("vocabulary",), lambda: Vocabulary.combine(
@@ -270,7 +330,16 @@ class RayBackend:
         return combined_stats(path, manifest, parts)
 
     def close(self) -> None:
-        """Nothing to release here: the actors serve other processes too (see README, Sharded indexes)."""
+        """Kill this snapshot's actors if a later commit replaced it (no one opens it any more); while it is live,
+        they stay for other processes (see README, Sharded indexes)."""
+        from . import store
+
+        try:
+            live = store.current_generation(self.path)[0]
+        except (SearchkitError, OSError):  # the index is gone: so is any use of its actors
+            live = None
+        if live != self.directory.name and ray.is_initialized():
+            retire_actors(self.path, keep=live)
 
 
 class _RayLexicon:

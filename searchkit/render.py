@@ -1,6 +1,8 @@
 """Hits (with their facets and timeline), passages, stats and build reports → rich Text (styled in a terminal, plain when piped) or JSON lines.
 
-No search logic: highlights are applied with ``Text.stylize`` over the match offsets the library computed.
+A hit and a message are also plain text (``hit_plain``: the characters of ``hit_text``), so that a one-shot query
+prints them without importing rich where its output is not a terminal; rich is imported by what returns its types.
+No search logic: highlights are styled over the match offsets the library computed.
 Nothing an article holds reaches the terminal as a control sequence: text is shown through ``visible`` (one
 visible character for each control character, so match offsets still hold) and never parsed as rich markup;
 JSON keeps the exact text, with every control character escaped.
@@ -11,21 +13,21 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
-
-from rich.text import Text
 
 from .models import BuildReport, Hit, IndexStats, Passage, display_path
 
 if TYPE_CHECKING:
     from rich.console import Group
     from rich.table import Table
+    from rich.text import Text
 
     from .evaluate import Evaluation  # imports ir-measures: only `searchkit eval` pays for it
 
 __all__ = [
-    "visible", "message", "hit_text", "hit_json", "passage_text", "passage_json", "stats_table", "stats_json",
-    "report_text", "evaluation_table", "evaluation_json", "facets_text", "facets_json", "timeline_text",
+    "visible", "message", "hit_text", "hit_plain", "hit_json", "passage_text", "passage_json", "stats_table",
+    "stats_json", "report_text", "evaluation_table", "evaluation_json", "facets_text", "facets_json", "timeline_text",
     "timeline_json", "suggestion_text", "suggestion_json",
 ]
 
@@ -64,6 +66,8 @@ def visible(text: str) -> str:
 
 def message(line: str) -> Text:
     """A message for stderr that may quote input (a query, a file name): ``visible``, no markup, no emoji."""
+    from rich.text import Text
+
     return Text(visible(line))
 
 
@@ -81,33 +85,50 @@ def _meta(passage: Passage) -> str:
     return visible(" · ".join(p for p in parts if p))
 
 
-def hit_text(hit: Hit) -> Text:
-    """A hit as a few lines: rank, score, metadata, title, speaker, highlighted fragments, id."""
+def _hit_parts(hit: Hit) -> Iterator[tuple[str, str | None]]:
+    """A hit as a few lines: rank, score, metadata, title, speaker, highlighted fragments, id; in pieces, each
+    with its style (None: unstyled)."""
     p = hit.passage
-    out = Text()
-    out.append(f"{hit.rank}. ", style="bold")
-    out.append(f"[{hit.score:.3f}] ", style="cyan")
-    out.append(_meta(p), style="green")
-    out.append("\n")
+    yield f"{hit.rank}. ", "bold"
+    yield f"[{hit.score:.3f}] ", "cyan"
+    yield _meta(p), "green"
+    yield "\n", None
     if p.title:
-        out.append(f"   {visible(p.title)}\n", style="bold")
+        yield f"   {visible(p.title)}\n", "bold"
     if p.speaker:
-        out.append(f"   {visible(p.speaker)}:\n", style="magenta")
+        yield f"   {visible(p.speaker)}:\n", "magenta"
     for fragment in hit.highlights:
-        line = Text("   …" if fragment.start > 0 else "   ")
-        body = Text(visible(" ".join(fragment.text.split("\n"))))
+        yield "   …" if fragment.start > 0 else "   ", None
+        body = visible(" ".join(fragment.text.split("\n")))
+        shown = 0
         for start, end in fragment.matches:
-            body.stylize(MATCH_STYLE, start, end)
-        line.append_text(body)
-        line.append("…" if fragment.start + len(fragment.text) < len(p.text) else "")
-        out.append_text(line)
-        out.append("\n")
+            start = max(start, shown)  # overlapping matches: each character once
+            if end > start:
+                yield body[shown:start], None
+                yield body[start:end], MATCH_STYLE
+                shown = end
+        yield body[shown:], None
+        yield "…" if fragment.start + len(fragment.text) < len(p.text) else "", None
+        yield "\n", None
     if hit.copies:
         names = ", ".join(copy.source or copy.article for copy in hit.copies)
-        out.append(visible(f"   +{len(hit.copies)} {'copy' if len(hit.copies) == 1 else 'copies'}: {names}\n"),
-                   style="yellow")
-    out.append(visible(f"   id {p.id} · {display_path(p.path)}:{p.span[0]}-{p.span[1]}"), style="dim")
+        yield visible(f"   +{len(hit.copies)} {'copy' if len(hit.copies) == 1 else 'copies'}: {names}\n"), "yellow"
+    yield visible(f"   id {p.id} · {display_path(p.path)}:{p.span[0]}-{p.span[1]}"), "dim"
+
+
+def hit_text(hit: Hit) -> Text:
+    """A hit as a few lines, styled: the match in each fragment marked with ``MATCH_STYLE``."""
+    from rich.text import Text
+
+    out = Text()
+    for part, style in _hit_parts(hit):
+        out.append(part, style=style)
     return out
+
+
+def hit_plain(hit: Hit) -> str:
+    """``hit_text``'s characters, without styles: what rich prints of it where output is not a terminal."""
+    return "".join(part for part, _ in _hit_parts(hit))
 
 
 def hit_json(hit: Hit) -> str:
@@ -118,6 +139,7 @@ def hit_json(hit: Hit) -> str:
 def facets_text(facets: dict[str, dict[str, int]], total: int) -> Table:
     """Each facet field's largest values with their counts, under a line saying how many matches were counted."""
     from rich.table import Table
+    from rich.text import Text
 
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold")
@@ -135,6 +157,8 @@ def facets_json(facets: dict[str, dict[str, int]]) -> str:
 
 def timeline_text(timeline: list[tuple[str, int]]) -> Text:
     """A bar chart of matches per period, a line each, oldest first (the longest bar ``BAR_WIDTH`` wide)."""
+    from rich.text import Text
+
     if not timeline:
         return Text("timeline: no dated matches")
     most = max(count for _, count in timeline)
@@ -156,9 +180,9 @@ def timeline_json(timeline: list[tuple[str, int]]) -> str:
     return _json({"timeline": [{"period": period, "count": count} for period, count in timeline]})
 
 
-def suggestion_text(suggestion: str) -> Text:
+def suggestion_text(suggestion: str) -> str:
     """``did you mean: <query>?``, the query made visible."""
-    return message(f"did you mean: {suggestion}?")
+    return visible(f"did you mean: {suggestion}?")
 
 
 def suggestion_json(suggestion: str) -> str:
@@ -170,6 +194,7 @@ def passage_text(passage: Passage, neighbours: list[Passage]) -> Group:
     """A whole passage with all its metadata, and its neighbours in the article, abbreviated."""
     from rich.console import Group  # tables and groups: not needed to print hits
     from rich.table import Table
+    from rich.text import Text
 
     fields = Table.grid(padding=(0, 2))
     fields.add_column(style="bold")
@@ -204,6 +229,7 @@ def stats_table(stats: IndexStats) -> Table:
     """A summary to read: counts, date range, the largest sources and places, size, and what built the index
     (``stats_json`` has every source and place and the manifest)."""
     from rich.table import Table
+    from rich.text import Text
 
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold")
@@ -258,6 +284,8 @@ def stats_json(stats: IndexStats) -> str:
 
 def report_text(report: BuildReport, index_path: Path) -> Text:
     """The summary printed after ``searchkit index``: counts, skipped inputs with reasons, seconds."""
+    from rich.text import Text
+
     out = Text()
     out.append(visible(
         f"indexed {report.articles:,} articles, {report.passages:,} passages into {index_path} "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from itertools import repeat
 from datetime import date, datetime, time
 from collections.abc import Callable
 from typing import Any
@@ -88,18 +89,21 @@ def _one_loop(analyzer) -> tuple[Tokens, Terms | None]:
         # Whoosh's StopFilter numbers the kept words on from the first one's position among all words.
         if len(terms) > _MAX_CACHED_WORDS:
             terms.clear()
-        out: list[str] = []
-        before = 0
         tokens = whole_words.findall(text)
-        for written in tokens:
-            found = terms.get(written, _UNSEEN)
-            if found is _UNSEEN:
-                found = terms[written] = term(written)
-            if found is not None:
-                out.append(found)
-            elif not out:
-                before += 1
-        return before, out, tokens
+        found = list(map(terms.get, tokens, repeat(_UNSEEN, len(tokens))))
+        if _UNSEEN in found:  # words not seen before: their terms are found and remembered
+            found = []
+            for written in tokens:
+                one = terms.get(written, _UNSEEN)
+                if one is _UNSEEN:
+                    one = terms[written] = term(written)
+                found.append(one)
+        before = 0
+        for one in found:
+            if one is not None:
+                break
+            before += 1
+        return before, [one for one in found if one is not None], tokens
 
     return tokens, terms_only
 

@@ -33,7 +33,7 @@ from starlette.staticfiles import StaticFiles
 
 from . import page, render
 from .dates import parse_day
-from .errors import IndexClosed, NothingToSearch, PassageNotFound, QueryError, SearchkitError
+from .errors import IndexClosed, NothingToSearch, PassageNotFound, QueryError, SearchkitError, ShardError
 from .index import Index
 from .models import Passage
 
@@ -47,6 +47,7 @@ HTTP_STATUS: dict[type[SearchkitError], int] = {
     QueryError: 400,
     PassageNotFound: 404,
     IndexClosed: 503,
+    ShardError: 503,
     SearchkitError: 500,
 }
 """The status of each error (the first class that matches); any other exception is a 500 as well."""
@@ -118,8 +119,8 @@ def _status(error: BaseException) -> int:
 class _LiveIndex:
     """The served ``Index``, following new commits at most once every ``every`` seconds."""
 
-    def __init__(self, path: str | os.PathLike, every: float) -> None:
-        self.index = Index.open(path)
+    def __init__(self, path: str | os.PathLike, every: float, ray: str | None) -> None:
+        self.index = Index.open(path, ray=ray)
         self._every = every
         self._checked = time.monotonic()
         self._lock = threading.Lock()
@@ -139,14 +140,18 @@ class _LiveIndex:
             log.warning("searchkit: new commit not served: %s", _one_line(e))
 
 
-def create_app(index_path: str | os.PathLike, *, refresh_seconds: float = REFRESH_SECONDS) -> Starlette:
+def create_app(
+    index_path: str | os.PathLike, *, refresh_seconds: float = REFRESH_SECONDS, ray: str | None = None,
+) -> Starlette:
     """The Starlette app serving the index at ``index_path``: ``/`` and ``/passages/{id}`` (pages),
-    ``/api/search``, ``/api/passages/{id}``, ``/api/stats`` and ``/healthz`` (JSON), ``/static`` (CSS, JS).
+    ``/api/search``, ``/api/passages/{id}``, ``/api/stats`` and ``/healthz`` (JSON), ``/static`` (CSS, JS). With
+    ``ray``, a sharded index is searched through its shards' Ray actors (as ``Index.open``), a new snapshot
+    through new actors.
 
     Raises:
-        IndexNotFound, IndexIncompatible, IndexCorrupt: as ``Index.open``.
+        IndexNotFound, IndexIncompatible, IndexCorrupt, ShardError: as ``Index.open``.
     """
-    live = _LiveIndex(index_path, refresh_seconds)
+    live = _LiveIndex(index_path, refresh_seconds, ray)
 
     def api_search(request: Request) -> Response:
         live.follow()
@@ -286,14 +291,17 @@ def _json_error(error: BaseException) -> JSONResponse:
     return JSONResponse({"error": _one_line(error)}, status_code=_status(error))
 
 
-def serve(index_path: str | os.PathLike, *, host: str = "127.0.0.1", port: int = 8765) -> None:
-    """Serve the index at ``index_path`` on ``host:port`` with uvicorn until interrupted.
+def serve(
+    index_path: str | os.PathLike, *, host: str = "127.0.0.1", port: int = 8765, ray: str | None = None,
+) -> None:
+    """Serve the index at ``index_path`` on ``host:port`` with uvicorn until interrupted (``ray``: as
+    ``create_app``).
 
     Raises:
         OSError: the address cannot be bound (in use, or not this machine's).
-        IndexNotFound, IndexIncompatible, IndexCorrupt: as ``Index.open``.
+        IndexNotFound, IndexIncompatible, IndexCorrupt, ShardError: as ``Index.open``.
     """
-    app = create_app(index_path)
+    app = create_app(index_path, ray=ray)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP named: asyncio sets TCP_NODELAY only on such sockets (with 0, each answer waited 40 ms for an ACK)
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)

@@ -2,13 +2,16 @@
 
     DIR/CURRENT, DIR/writer.lock    the sharded index's own generations (``store``): each one a snapshot
     DIR/gen-000003/manifest.json    names one generation of every shard, with their collection statistics
+    DIR/gen-000003/shard-000.stories.npy ...   each shard's stories, found across all shards at the commit
     DIR/shard-000/ ... shard-NNN/   each an index of its own (``store``), written only through DIR
 
 A commit writes a new generation of every shard (in local processes, or one Ray task per shard), then a
 snapshot naming them, made live by replacing ``DIR/CURRENT`` (the commit point). A query reads the shard
 generations its snapshot names, never a shard's own latest: shard generations never change, so the document
 frequencies it sums from them, and the passage count and field lengths the snapshot records, are those of one
-commit, and no query mixes two. Shard generations are removed only once no snapshot still kept names them.
+commit, and no query mixes two. The articles of all shards are clustered into stories together (``stories``),
+so that a story's copies in several shards collapse as in one index. Shard generations (and the folders of
+shards a rebuild no longer has) are removed only once no snapshot still kept names them.
 """
 
 from __future__ import annotations
@@ -19,14 +22,15 @@ import itertools
 import json
 import os
 import re
+import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from . import schema, store
-from .build import Progress, commit
 from .backend import Term
 from .check import CheckReport, check_index
 from .errors import IndexCorrupt, IndexIncompatible, IndexNotFound, PassageNotFound, SearchkitError
@@ -35,11 +39,15 @@ from .models import Article, BuildReport, IndexStats, Passage, SkippedFile
 from .scoring import FrozenStatistics
 from .settings import Settings
 from .shards import ShardedBackend
-from .version import __version__
+from .version import installed_version
+
+if TYPE_CHECKING:
+    from .build import Progress
 
 __all__ = [
     "FORMAT", "ShardTask", "ShardHolds", "shard_of", "is_sharded", "create", "update", "commit_shard", "open_snapshot",
-    "ShardedGeneration", "SnapshotBackend", "check_sharded", "snapshot_statistics",
+    "ShardedGeneration", "SnapshotBackend", "check_sharded", "snapshot_statistics", "story_column",
+    "check_story_files",
 ]
 
 FORMAT = "searchkit-sharded"
@@ -81,6 +89,8 @@ class ShardTask:
 
 def commit_shard(task: ShardTask) -> BuildReport:
     """Commit one shard (under its own writer lock), without removing its older generations."""
+    from .build import commit  # the writing code: a search never imports it
+
     path = Path(task.path)
     with store.full_disk_is_write_error(path), store.write_lock(path, wait=task.wait):
         return commit(
@@ -171,7 +181,7 @@ def _commit(
         entries = [_shard_entry(path, n, Path(root)) for n in range(count)]
         manifest = {
             "format": FORMAT,
-            "searchkit_version": __version__,
+            "searchkit_version": installed_version(),
             "schema_version": schema.SCHEMA_VERSION,
             "updated": (updated := datetime.now(timezone.utc).isoformat(timespec="seconds")),
             "created": created or updated,
@@ -186,7 +196,9 @@ def _commit(
             },
         }
         generation = store.new_generation(path, None)
-        manifest.update(generation=generation.name, build_seconds=round(time.perf_counter() - began, 3))
+        manifest["stories"] = _write_stories(path, generation, entries)
+        manifest.update(generation=generation.name, build_seconds=round(time.perf_counter() - began, 3),
+                        story_files=store.file_checksums(generation))
         (generation / store.MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
         store.publish(path, generation)
         _collect_garbage(path, count)
@@ -244,6 +256,58 @@ def _shard_entry(path: Path, n: int, root: Path) -> dict:
         generation.close()
 
 
+def _write_stories(path: Path, generation: Path, entries: list[dict]) -> dict[str, str]:
+    """Cluster the articles of every shard together, as one index of them clusters its own (``stories``), and
+    write each shard's story column (``arrays.story_column``) into the snapshot ``generation``: copies of one
+    story in two shards are one story. Returns each shard's file (a shard without passages has none)."""
+    import numpy as np
+
+    from . import arrays, stories
+
+    directories = [path / entry["name"] / entry["generation"] for entry in entries]
+    parts = [stories.read(directory) for directory in directories]
+    keys = [key for part_keys, _ in parts for key in part_keys]
+    story_ids = stories.story_ids(keys, np.concatenate([signatures for _, signatures in parts]))
+    first = max(story_ids.values(), default=-1) + 1  # then every shard's articles without a signature, each its own
+    files = {}
+    for entry, directory in zip(entries, directories):
+        if arrays.read_meta(directory) is None:
+            continue
+        column, first = arrays.story_column(directory, story_ids, first)
+        files[entry["name"]] = f"{entry['name']}.{STORIES_SUFFIX}"
+        np.save(generation / files[entry["name"]], column, allow_pickle=False)
+    return files
+
+
+STORIES_SUFFIX = "stories.npy"
+"""A snapshot's story column of a shard: ``shard-000.stories.npy``, one story number per document."""
+
+
+def story_column(path: Path, manifest: dict, directory: Path, shard: str) -> Callable[[int], Any] | None:
+    """How shard ``shard`` of the snapshot at ``directory`` reads its story column (for ``LocalBackend.stories``):
+    a function of its document count, or None when it has none (no passages).
+
+    Raises:
+        IndexCorrupt: (when called) the file is missing or not a column of that length.
+    """
+    name = manifest.get("stories", {}).get(shard)
+    if name is None:
+        return None
+
+    def read(length: int) -> Any:
+        import numpy as np
+
+        try:
+            column = np.load(directory / name, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise IndexCorrupt(f"the stories of {shard} of the sharded index at {path} cannot be read ({e})") from None
+        if column.ndim != 1 or column.dtype.kind != "i" or len(column) != length:
+            raise IndexCorrupt(f"the stories of {shard} of the sharded index at {path} do not match its passages")
+        return column
+
+    return read
+
+
 def snapshot_statistics(stats: FrozenStatistics) -> dict:
     """The collection-wide part of ``stats`` as the snapshot records it (no term's frequencies)."""
     return {
@@ -274,7 +338,8 @@ def _combined(reports: list[BuildReport], seconds: float) -> BuildReport:
 
 
 def _collect_garbage(path: Path, count: int) -> None:
-    """Remove the snapshots no reader holds, then the shard generations no kept snapshot names."""
+    """Remove the snapshots no reader holds, then the shard generations no kept snapshot names, and the folders of
+    shards beyond ``count`` (a rebuild with fewer shards) once no kept snapshot names them."""
     store.collect_garbage(path)
     named: dict[str, set[str]] = {}
     for entry in os.scandir(path):
@@ -287,6 +352,9 @@ def _collect_garbage(path: Path, count: int) -> None:
     for n in range(count):
         name = _SHARD.format(n)
         store.collect_garbage(path / name, keep=frozenset(named.get(name, ())))
+    for name in sorted(os.listdir(path)):
+        if re.fullmatch(r"shard-\d{3}", name) and int(name[6:]) >= count and name not in named:
+            shutil.rmtree(path / name)
 
 
 # --- reading -------------------------------------------------------------------------------------------------
@@ -301,10 +369,11 @@ def read_snapshot(path: Path) -> tuple[store.ReaderLease, dict]:
     lease = store.ReaderLease(path)
     try:
         manifest = store.read_manifest(path, lease.generation, lease.manifest_crc)
-        if manifest.get("schema_version") != schema.SCHEMA_VERSION:
+        if manifest.get("schema_version") != schema.SCHEMA_VERSION or "stories" not in manifest:
             raise IndexIncompatible(
-                f"sharded index at {path} has schema version {manifest.get('schema_version')}; this searchkit "
-                f"{__version__} reads version {schema.SCHEMA_VERSION}: rebuild it with searchkit index --rebuild"
+                f"sharded index at {path} has schema version {manifest.get('schema_version')}"
+                f"{'' if 'stories' in manifest else ', without stories across its shards'}; this searchkit "
+                f"{installed_version()} reads version {schema.SCHEMA_VERSION}: rebuild it with searchkit index --rebuild"
             )
         return lease, manifest
     except BaseException:
@@ -323,11 +392,13 @@ def open_snapshot(path: Path, *, verify: bool, settings: Settings | None) -> Sha
     opened: list[Generation[LocalBackend]] = []
     try:
         root = path.resolve().parent
+        check_story_files(path, manifest, lease.directory, verify=verify)
         for shard in manifest["shards"]:
             generation = open_generation(path / shard["name"], verify=verify, settings=settings,
                                          generation=(shard["generation"], shard["manifest_crc"]), root=root)
             opened.append(generation)
             check_shard_statistics(path, shard, generation.backend)
+            generation.backend.stories = story_column(path, manifest, lease.directory, shard["name"])
         backend = SnapshotBackend(opened, manifest, lease.directory)
         return ShardedGeneration(backend, manifest, lease)
     except BaseException:
@@ -335,6 +406,15 @@ def open_snapshot(path: Path, *, verify: bool, settings: Settings | None) -> Sha
             generation.close()
         lease.release()
         raise
+
+
+def check_story_files(path: Path, manifest: dict, directory: Path, *, verify: bool) -> None:
+    """Raise ``IndexCorrupt`` unless the snapshot's story columns are the files it recorded (sizes; CRC-32 where
+    ``store.verify_files`` checks them, every one with ``verify``)."""
+    problems = store.verify_files(directory, manifest.get("story_files", {}), checksums=verify)
+    if problems:
+        raise IndexCorrupt(f"the snapshot of the sharded index at {path} is damaged: {'; '.join(problems)}; "
+                           f"{store.rebuild_hint(path)}")
 
 
 def check_shard_statistics(path: Path, shard: dict, backend: LocalBackend) -> None:
@@ -353,7 +433,7 @@ class SnapshotBackend(ShardedBackend):
     """The shards of one snapshot, searched in this process with the snapshot's collection statistics."""
 
     def __init__(self, generations: Sequence[Generation[LocalBackend]], manifest: dict, directory: Path) -> None:
-        super().__init__([generation.backend for generation in generations])
+        super().__init__([generation.backend for generation in generations], shared_stories=True)
         self.generations = list(generations)
         self.directory = directory
         self.settings = self.shards[0].settings
@@ -410,7 +490,7 @@ def combined_stats(path: Path, manifest: dict, parts: list[IndexStats]) -> Index
         path=str(path), passages=sum(p.passages for p in parts), articles=counts.get("articles", 0),
         files=counts.get("files", 0), first_date=min(firsts, default=None), last_date=max(lasts, default=None),
         sources=summed(p.sources for p in parts), places=summed(p.places for p in parts),
-        size_bytes=sum(p.size_bytes for p in parts), manifest=manifest,
+        size_bytes=sum(p.size_bytes for p in parts), manifest={k: v for k, v in manifest.items() if k != "story_files"},
     )
 
 
@@ -425,6 +505,10 @@ def check_sharded(path: Path) -> CheckReport:
     except SearchkitError as e:
         return CheckReport(str(path), None, 0, 0, 0, (str(e),))
     try:
+        try:
+            check_story_files(path, manifest, lease.directory, verify=True)
+        except IndexCorrupt as e:
+            problems.append(str(e))
         for shard in manifest["shards"]:
             shard_path = path / shard["name"]
             live = store.current_generation(shard_path)[0] if store.is_store(shard_path) else None

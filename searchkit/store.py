@@ -15,7 +15,6 @@ generations are removed once no reader holds their ``reader.lock``.
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import fcntl
 import json
@@ -24,7 +23,6 @@ import pickle
 import re
 import shutil
 import signal
-import socket
 import struct
 import time
 import zlib
@@ -196,6 +194,8 @@ def write_lock(path: Path, *, wait: float = 0.0) -> Iterator[None]:
             if time.monotonic() >= deadline:
                 raise IndexLocked(_locked_message(path, fd, wait))
             time.sleep(_LOCK_POLL_SECONDS)
+        import socket  # writers only: a search never takes this lock
+
         holder = {
             "pid": os.getpid(),
             "host": socket.gethostname(),
@@ -239,6 +239,8 @@ def forked_children_die_with_this_process() -> Iterator[None]:
     """
     global _FORK_HOOKED, _CHILDREN_DIE
     if not _FORK_HOOKED:
+        import ctypes  # builds only: not imported by a search
+
         try:
             prctl = ctypes.CDLL(None, use_errno=True).prctl
         except (OSError, AttributeError):

@@ -85,10 +85,15 @@ def shingles(text: str) -> list[str]:
 
 
 def story_ids(keys: Sequence[Key], signatures: np.ndarray) -> dict[Key, int]:
-    """Each article's story: the same number for the articles of one cluster of copies (0, 1, ...)."""
-    roots = _clusters(signatures)
+    """Each article's story: the same number for the articles of one cluster of copies (0, 1, ...).
+
+    The articles are clustered in the order of their keys, not of ``keys``: the same articles make the same
+    stories however they are listed (one index's signatures, or every shard's of a sharded index together).
+    """
+    order = sorted(range(len(keys)), key=keys.__getitem__)
+    roots = _clusters(signatures[order])
     numbers: dict[int, int] = {}
-    return {key: numbers.setdefault(int(root), len(numbers)) for key, root in zip(keys, roots)}
+    return {keys[row]: numbers.setdefault(int(root), len(numbers)) for row, root in zip(order, roots)}
 
 
 def _clusters(signatures: np.ndarray) -> np.ndarray:

@@ -157,7 +157,7 @@ class TopK:
             keep = values >= kth
             matched, values = matched[keep], values[keep]
         order = self._ranked(matched, values, sort)[:limit]
-        return [(int(matched[i]), float(values[i]), self._date_key(int(matched[i]))) for i in order]
+        return [(int(matched[i]), float(values[i]), self.day(int(matched[i]))) for i in order]
 
     def counts(self, scores: np.ndarray, facets: Sequence[str], months: bool) -> Counts:
         """The non-zero ``scores`` counted: in all, per value of each of ``facets`` and, with ``months``, per
@@ -231,17 +231,27 @@ class TopK:
         ranking ``sort``."""
         matched = np.flatnonzero(scores)
         matched = matched[np.isin(self.story_of[matched], self.story_of[docnums])]
-        found = {}
-        for docnum in docnums:
-            same = matched[(self.story_of[matched] == self.story_of[docnum])
-                           & (self.article_of[matched] != self.article_of[docnum])]
-            articles = self.article_of[same]
-            order = self._ranked(same, scores[same], sort, articles)
-            best = same[order[_group_starts(articles[order])]]
-            found[docnum] = [int(best[i]) for i in self._ranked(best, scores[best], sort)]
-        return found
+        return {docnum: self._firsts(matched[(self.story_of[matched] == self.story_of[docnum])
+                                             & (self.article_of[matched] != self.article_of[docnum])], scores, sort)
+                for docnum in docnums}
 
-    def _date_key(self, docnum: int) -> int | None:
+    def story_matches(self, scores: np.ndarray, stories: Sequence[int], sort: str) -> dict[int, list[int]]:
+        """Each of ``stories`` that matches here: its matching articles, as their first match each, in the
+        ranking ``sort``."""
+        matched = np.flatnonzero(scores)
+        matched = matched[np.isin(self.story_of[matched], stories)]
+        of = self.story_of[matched]
+        return {int(story): self._firsts(matched[of == story], scores, sort) for story in np.unique(of)}
+
+    def _firsts(self, docs: np.ndarray, scores: np.ndarray, sort: str) -> list[int]:
+        """Each article's first of ``docs`` in the ranking ``sort``, in that ranking."""
+        articles = self.article_of[docs]
+        order = self._ranked(docs, scores[docs], sort, articles)
+        best = docs[order[_group_starts(articles[order])]]
+        return [int(best[i]) for i in self._ranked(best, scores[best], sort)]
+
+    def day(self, docnum: int) -> int | None:
+        """The passage's date as ``Ranked.day`` orders it (None: undated)."""
         value = int(self.dates[docnum])
         return None if value == UNDATED else value
 

@@ -44,6 +44,49 @@ def seed_index(tmp_path_factory, seeds_dir) -> Path:
     return path
 
 
+@dataclass
+class ShardedCorpus:
+    """Reuters-21578 stories (and wire copies of some) as JSON Lines ``files``, with one index of them (``one``)
+    and a sharded index of them in 3 shards built by local processes (``sharded``), side by side in ``root``;
+    ``expected`` keeps the one index's answers (``sharding.answers``) for the tests that compare with it."""
+
+    root: Path
+    files: list[Path]
+    stories: list[dict]
+    expected: dict
+
+    @property
+    def one(self) -> Path:
+        return self.root / "one"
+
+    @property
+    def sharded(self) -> Path:
+        return self.root / "sharded"
+
+
+def _sharded_corpus(root: Path, **articles) -> ShardedCorpus:
+    from sharding import SHARDS, reuters_files
+
+    files, stories = reuters_files(root / "feeds", **articles)
+    Index.build(files, root / "one")
+    Index.build(files, root / "sharded", shards=SHARDS)
+    return ShardedCorpus(root, files, stories, {})
+
+
+@pytest.fixture(scope="session")
+def reuters_subset(tmp_path_factory) -> ShardedCorpus:
+    """1,200 Reuters-21578 stories in 3 files and a file of 60 wire copies: one index, 3 shards (shared by the
+    in-process and the Ray tests)."""
+    return _sharded_corpus(tmp_path_factory.mktemp("reuters-subset"), articles=1200, per_file=400, copies=60)
+
+
+@pytest.fixture(scope="session")
+def reuters_all(tmp_path_factory) -> ShardedCorpus:
+    """All of Reuters-21578 and 400 wire copies: one index, 3 shards (shared by the in-process and the Ray tests,
+    which compare the same queries: the one index answers each once)."""
+    return _sharded_corpus(tmp_path_factory.mktemp("reuters-all"), articles=None, per_file=2000, copies=400)
+
+
 @pytest.fixture
 def tiny_collection(tmp_path) -> Path:
     """A three-document collection in ADI's layout (the reader is chosen by the folder's name)."""
@@ -109,12 +152,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(index: Path) -> Iterator[str]:
-    """``searchkit serve`` of ``index`` in a subprocess on a free port, until the block ends; yields its URL. It
-    must end by SIGTERM (exit 143) without a traceback."""
+def serving(index: Path, *options: str, timeout: float = 30) -> Iterator[str]:
+    """``searchkit serve`` of ``index`` (with ``options``) in a subprocess on a free port, until the block ends;
+    yields its URL. It must end by SIGTERM (exit 143) without a traceback."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "searchkit", "serve", "--index", str(index), "--port", str(port)],
+        [sys.executable, "-m", "searchkit", "serve", "--index", str(index), "--port", str(port), *options],
         cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
     url = f"http://127.0.0.1:{port}"
@@ -124,7 +167,7 @@ def serving(index: Path) -> Iterator[str]:
             urllib.request.urlopen(f"{url}/healthz", timeout=1).read()
             break
         except OSError:
-            if proc.poll() is not None or time.monotonic() - started > 30:
+            if proc.poll() is not None or time.monotonic() - started > timeout:
                 proc.kill()
                 raise RuntimeError(f"searchkit serve did not start: {proc.communicate()[1]}") from None
             time.sleep(0.1)

@@ -40,25 +40,45 @@ def test_every_engine_is_given_the_words_searchkit_searches():
     assert (changed, dropped) == (3, 1)
 
 
+def test_the_generated_corpus_is_seeded_and_holds_exactly_the_passages_asked_for(tmp_path):
+    """The same seed gives the same bytes, another seed other bytes; every paragraph fits in one passage."""
+    require_bench_extra("numpy", "wordfreq")
+    from corpora import write_generated
+
+    from searchkit.settings import DEFAULT
+
+    for folder, seed in (("a", 0), ("b", 0), ("c", 1)):
+        write_generated(tmp_path / folder, 1200, seed)
+    files = {folder: sorted((tmp_path / folder).glob("*.jsonl")) for folder in "abc"}
+    assert [f.read_bytes() for f in files["a"]] == [f.read_bytes() for f in files["b"]]
+    assert [f.read_bytes() for f in files["a"]] != [f.read_bytes() for f in files["c"]]
+    articles = [json.loads(line) for f in files["a"] for line in f.read_text(encoding="utf-8").splitlines()]
+    paragraphs = [p for a in articles for p in a["text"].split("\n\n")]
+    assert len(paragraphs) == 1200
+    assert all(p.endswith(".") and 400 < len(p) <= DEFAULT.max_passage_chars for p in paragraphs)
+    assert len({a["id"] for a in articles}) == len(articles)
+
+
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
     require_bench_extra(*PEERS)
     out = tmp_path_factory.mktemp("bench")
     proc = subprocess.run(
         [sys.executable, str(REPO / "benchmarks" / "latency.py"), "--sizes", "1000", "--out", str(out / "results"),
-         "--queries", str(QUERIES), "--cold-runs", "1", "--no-compile", "--work", str(out / "work")],
-        capture_output=True, text=True, timeout=240,
+         "--queries", str(QUERIES), "--cold-runs", "1", "--no-compile", "--work", str(out / "work"),
+         "--build-check", "300", "--build-check-runs", "1", "--startup-size", "1000", "--startup-runs", "1"],
+        capture_output=True, text=True, timeout=400,
         env={**os.environ, "SEARCHKIT_BENCH_CACHE": str(out / "cache")},
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = out / "results"
     return (json.loads((results / "results.json").read_text()), json.loads((results / "meta.json").read_text()),
-            (results / "results.md").read_text())
+            (results / "results.md").read_text(), json.loads((results / "checks.json").read_text()))
 
 
 @pytest.mark.slow
 def test_every_engine_and_setup_is_recorded_with_its_build(smoke):
-    records, _, _ = smoke
+    records, _, _, _ = smoke
     assert {r["engine"]: r["setup"] for r in records} == ENGINES
     for r in records:
         assert set(BUILD_FIELDS) <= set(r), r["engine"]
@@ -74,7 +94,7 @@ def test_every_engine_and_setup_is_recorded_with_its_build(smoke):
 
 @pytest.mark.slow
 def test_every_query_kind_is_timed_on_every_engine_with_the_same_words(smoke):
-    records, meta, _ = smoke
+    records, meta, _, _ = smoke
     q = meta["queries"]["generated-1000"]
     assert q["generated"] == QUERIES and q["kept"] + q["dropped"] == QUERIES and q["changed"] + q["dropped"] > 0
     for r in records:
@@ -91,7 +111,7 @@ def test_every_query_kind_is_timed_on_every_engine_with_the_same_words(smoke):
 @pytest.mark.slow
 def test_the_same_work_setups_answer_more_like_searchkit_than_the_defaults(smoke):
     """Title and body, stemmed: the same-work peers return more of searchkit's top 10 than their defaults do."""
-    records, _, _ = smoke
+    records, _, _, _ = smoke
     overlap = {r["engine"]: r["latency"]["or"]["top10_overlap_with_searchkit"] for r in records}
     assert overlap["searchkit"] == 1.0
     assert overlap["sqlite-fts5"] > overlap["sqlite-fts5-default"]
@@ -100,8 +120,26 @@ def test_the_same_work_setups_answer_more_like_searchkit_than_the_defaults(smoke
 
 @pytest.mark.slow
 def test_meta_records_the_machine_and_its_load(smoke):
-    _, meta, table = smoke
+    _, meta, table, _ = smoke
     assert meta["cores"] >= 1 and meta["cpu"]
     load = meta["load_average"]["generated-1000"]
     assert len(load["before"]) == len(load["after"]) == 3
     assert "searchkit ÷ peer" in table and "load average" in table
+
+
+@pytest.mark.slow
+def test_one_run_reports_every_target_of_issue_16_with_its_verdict(smoke):
+    """The build check (searchkit and raw Whoosh, same corpus) and startup.py's cold start run in the same run;
+    each target gets a row, its verdict ``not in this run`` where the run lacks the size the target names."""
+    records, _, table, checks = smoke
+    for engine in ("searchkit", "whoosh"):
+        assert checks["build"][engine]["cpu_s"] > 0 and checks["build"][engine]["wall_s"] > 0, engine
+    assert checks["build"]["size"] == 300 and checks["startup"]["size"] == 1000
+    assert checks["startup"]["query_median_s"] > 0
+    targets = table.split("Issue 16's targets in this run:")[1]
+    rows = [line for line in targets.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert len(rows) == 9  # build at 100k and 1M, 1k build, size, AND vs OR (one size), 2 × FTS5, tantivy, cold
+    assert all(row.endswith(("| met |", "| **not met** |")) or "not in this run" in row for row in rows)
+    assert "| AND no slower than OR at 1k (p50, p95) |" in targets
+    assert not any(row.endswith(("| met |", "| **not met** |")) for row in rows if "AND" not in row)
+    assert all(r["load_before_build"] >= 0 for r in records)

@@ -221,8 +221,9 @@ def test_cli_collapse_json_and_terminal(run_cli, news_index):
     assert "copy" not in run_cli("query", "agreements Chelyabinsk", "--index", str(news_index), "--limit", "1").stdout
 
 
-def test_shards_collapse_the_stories_each_holds(tmp_path, news, news_index):
-    """A sharded backend collapses the copies within a shard; copies in two shards are two stories (README)."""
+def test_indexes_composed_collapse_the_stories_each_holds(tmp_path, news, news_index):
+    """A sharded backend over indexes of their own (not the shards of one sharded index) collapses the copies
+    within each; copies in two of them are two stories."""
     from searchkit import search
     from searchkit.query import build_query
     from searchkit.shards import ShardedBackend
