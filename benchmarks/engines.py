@@ -299,7 +299,8 @@ WHOOSH_KINDS = {".trm": "terms", ".pst": "postings (with positions)", ".fln": "f
                 "WRITELOCK": "locks"}
 SEARCHKIT_KINDS = {**WHOOSH_KINDS, "._stored.col": "stored fields", "_len.col": "field lengths", ".col": "columns",
                    ".topk": "top-k arrays", "topk/": "top-k arrays", "punkt.json": "Punkt model", ".json": "manifest",
-                   "CURRENT": "manifest"}
+                   "CURRENT": "manifest", "/stories.npy": "story signatures", "/stories.json": "story signatures",
+                   "/words": "vocabulary"}
 TANTIVY_KINDS = {".idx": "postings", ".pos": "positions", ".term": "terms", ".store": "stored fields",
                  ".fast": "columns", ".fieldnorm": "field lengths", ".json": "manifest", ".lock": "locks"}
 

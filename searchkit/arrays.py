@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 FOLDER = "topk"
-FORMAT = 5
+FORMAT = 6
 SCORED_FIELDS = schema.SEARCH_FIELDS
 FILTER_FIELDS = ("source", "place", "speaker")
 DATE_FIELD = "date"
@@ -98,21 +98,23 @@ class SegmentArrays:
         """Write the file of segment ``segment_id`` (of ``doc_count`` documents) into ``index_dir``, with each
         scored field's lengths by doc number (missing: none of the documents has the field)."""
         arrays = {}
+        doc_type = _narrowest(doc_count)
         for field in FACET_FIELDS:
             arrays[f"facet.{field}.values"] = _value_table(list(self._values[field]))
-            arrays[f"facet.{field}.docs"] = np.frombuffer(self._value_docs[field], dtype=np.int32)
-            arrays[f"facet.{field}.codes"] = np.frombuffer(self._value_codes[field], dtype=np.int32)
+            arrays[f"facet.{field}.docs"] = np.frombuffer(self._value_docs[field], dtype=np.int32).astype(doc_type)
+            codes = np.frombuffer(self._value_codes[field], dtype=np.int32)
+            arrays[f"facet.{field}.codes"] = codes.astype(_narrowest(len(self._values[field])))
         for field in POSTING_FIELDS:
             terms = self._terms[field]
-            docs = np.frombuffer(self._docs[field], dtype=np.uint32).astype(np.int32)
             arrays[f"{field}.terms"] = np.array(terms, dtype=f"S{max(map(len, terms), default=1)}")
-            arrays[f"{field}.offsets"] = np.concatenate([[0], np.cumsum(self._counts[field], dtype=np.int64)])
-            arrays[f"{field}.docs"] = docs
+            offsets = np.concatenate([[0], np.cumsum(self._counts[field], dtype=np.int64)])
+            arrays[f"{field}.offsets"] = offsets.astype(_narrowest(int(offsets[-1]) + 1))
+            arrays[f"{field}.docs"] = np.frombuffer(self._docs[field], dtype=np.uint32).astype(doc_type)
             if field in self._weights:
-                arrays[f"{field}.weights"] = np.frombuffer(self._weights[field], dtype=np.float32)
+                arrays[f"{field}.weights"] = _compact_weights(np.frombuffer(self._weights[field], dtype=np.float32))
                 field_lengths = lengths.get(field)
-                arrays[f"{field}.lengths"] = (np.zeros(doc_count) if field_lengths is None
-                                              else np.array(field_lengths, dtype=np.float64))
+                arrays[f"{field}.lengths"] = (np.zeros(doc_count, dtype=np.uint32) if field_lengths is None
+                                              else np.array(field_lengths, dtype=np.uint32))
         dates = np.full(doc_count, UNDATED, dtype=np.int64)
         for value, docs in self._dates:
             dates[docs] = value
@@ -147,7 +149,7 @@ def write(index_path: str | os.PathLike, ix, stories: Mapping[tuple[str, str], i
         offsets = [offset for _, offset, _ in segments]
         for field in SCORED_FIELDS:
             lengths = np.concatenate([a[f"{field}.lengths"] for a in arrays]) if arrays else np.zeros(0)
-            np.save(staging / f"{field}.lengths.npy", lengths)
+            np.save(staging / f"{field}.lengths.npy", lengths.astype(np.float64))
         np.save(staging / "live.npy", live)
         dates = np.concatenate([a[f"{DATE_FIELD}.values"] for a in arrays]) if arrays else np.zeros(0, np.int64)
         np.save(staging / f"{DATE_FIELD}.values.npy", np.where(live, dates, UNDATED))
@@ -260,6 +262,24 @@ def _write_facet(folder: Path, field: str, arrays: list[dict[str, np.ndarray]], 
         np.save(folder / f"facet.{field}.codes.npy", per_passage)
 
 
+def _narrowest(end: int) -> type[np.unsignedinteger]:
+    """The narrowest unsigned integer type holding every number below ``end``."""
+    return next(t for t in (np.uint8, np.uint16, np.uint32) if end <= np.iinfo(t).max + 1) if end <= 1 << 32 \
+        else np.uint64
+
+
+def _compact_weights(weights: np.ndarray) -> np.ndarray:
+    """Postings' weights in the narrowest type that holds each exactly: term frequencies (whole numbers, the
+    weights of the schema's unboosted fields) as small unsigned integers, else as they are (float32)."""
+    if not len(weights):
+        return weights.astype(np.uint8)
+    if np.all(weights >= 0) and np.all(weights == np.floor(weights)) and float(weights.max()) < 1 << 32:
+        compact = weights.astype(_narrowest(int(weights.max()) + 1))
+        if np.array_equal(compact.astype(np.float32), weights):
+            return compact
+    return weights
+
+
 def _segment_file(index_dir: Path, segment_id: str) -> Path:
     return index_dir / f"{segment_id}{SEGMENT_EXT}"
 
@@ -329,7 +349,7 @@ def _term_docs(arrays: dict[str, np.ndarray], field: str) -> Iterator[tuple[byte
     """Each term of ``field`` in one segment's arrays, with its (segment) doc numbers."""
     terms, offsets, docs = arrays[f"{field}.terms"], arrays[f"{field}.offsets"], arrays[f"{field}.docs"]
     for i, term in enumerate(terms.tolist()):
-        yield term, docs[offsets[i]:offsets[i + 1]]
+        yield term, docs[offsets[i]:offsets[i + 1]].astype(np.int64)
 
 
 def _article_keys(arrays: list[dict[str, np.ndarray]], offsets: list[int]) -> tuple[np.ndarray, list[list[bytes]]]:

@@ -7,10 +7,14 @@ are saved with the index so that later updates split text exactly as the first b
 from __future__ import annotations
 
 import hashlib
+import importlib
+import importlib.util
 import re
+import sys
+import threading
+import types
 from collections.abc import Iterable
-
-from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer, PunktTrainer
+from typing import TYPE_CHECKING
 
 from .models import Article, Paragraph, Passage
 from .settings import DEFAULT
@@ -21,6 +25,39 @@ HARD_MAX_PASSAGE_CHARS = 4000
 """A single "sentence" longer than this (no punctuation at all) is cut at whitespace instead."""
 
 _WHITESPACE = re.compile(r"\s+")
+
+
+def _import_punkt() -> types.ModuleType:
+    """``nltk.tokenize.punkt``, without running ``nltk/__init__`` and ``nltk/tokenize/__init__`` when nltk is
+    not imported yet: they import all of nltk (and SciPy, when installed), about a second of CPU at every build,
+    where Punkt needs six small modules. The packages are stood in for by empty ones while Punkt and its
+    modules load, then every ``nltk`` entry is taken out of ``sys.modules`` again, so that a later
+    ``import nltk`` runs nltk as usual."""
+    if "nltk" in sys.modules:
+        return importlib.import_module("nltk.tokenize.punkt")
+    spec = importlib.util.find_spec("nltk")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("searchkit needs nltk (pip install nltk)")
+    folder = list(spec.submodule_search_locations)[0]
+    with _PUNKT_IMPORT:
+        for name, path in (("nltk", folder), ("nltk.tokenize", f"{folder}/tokenize")):
+            package = types.ModuleType(name)
+            package.__path__ = [path]
+            sys.modules[name] = package
+        try:
+            return importlib.import_module("nltk.tokenize.punkt")
+        finally:
+            for name in [n for n in sys.modules if n == "nltk" or n.startswith("nltk.")]:
+                del sys.modules[name]
+
+
+_PUNKT_IMPORT = threading.Lock()
+if TYPE_CHECKING:
+    from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer, PunktTrainer
+else:
+    _punkt = _import_punkt()
+    PunktParameters, PunktSentenceTokenizer, PunktTrainer = (
+        _punkt.PunktParameters, _punkt.PunktSentenceTokenizer, _punkt.PunktTrainer)
 
 
 def passage_id(article_id: str, position: int, text: str) -> str:

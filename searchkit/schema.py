@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from itertools import repeat
 from datetime import date, datetime, time
 from collections.abc import Callable
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 from whoosh import fields
 from whoosh.analysis import IDAnalyzer, LowercaseFilter, RegexTokenizer, SimpleAnalyzer, StemFilter, StopFilter
 
+from . import storedfields
 from .models import Passage
 from .scoring import SEARCH_FIELDS
 
@@ -19,7 +21,7 @@ __all__ = [
     "to_document", "to_passage", "indexed_id",
 ]
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 """Bumped whenever fields or analysis change: an index of another version must be rebuilt."""
 
 STOP_WORDS = frozenset("""
@@ -87,18 +89,21 @@ def _one_loop(analyzer) -> tuple[Tokens, Terms | None]:
         # Whoosh's StopFilter numbers the kept words on from the first one's position among all words.
         if len(terms) > _MAX_CACHED_WORDS:
             terms.clear()
-        out: list[str] = []
-        before = 0
         tokens = whole_words.findall(text)
-        for written in tokens:
-            found = terms.get(written, _UNSEEN)
-            if found is _UNSEEN:
-                found = terms[written] = term(written)
-            if found is not None:
-                out.append(found)
-            elif not out:
-                before += 1
-        return before, out, tokens
+        found = list(map(terms.get, tokens, repeat(_UNSEEN, len(tokens))))
+        if _UNSEEN in found:  # words not seen before: their terms are found and remembered
+            found = []
+            for written in tokens:
+                one = terms.get(written, _UNSEEN)
+                if one is _UNSEEN:
+                    one = terms[written] = term(written)
+                found.append(one)
+        before = 0
+        for one in found:
+            if one is not None:
+                break
+            before += 1
+        return before, [one for one in found if one is not None], tokens
 
     return tokens, terms_only
 
@@ -142,6 +147,7 @@ SCHEMA = fields.Schema(
     authors=fields.KEYWORD(stored=True, commas=True, lowercase=True),
     url=fields.STORED(),
 )
+storedfields.install()  # every index of this schema keeps its stored fields in compressed blocks
 
 
 def to_document(passage: Passage, path: str) -> dict:

@@ -3,20 +3,24 @@
 Whoosh's SegmentWriter sends every posting through a sorting pool (pickled to disk and merged back) and then
 through several Python calls into the postings writer: most of a build's time. ``SegmentBuilder`` writes the
 same W3 codec files with the same codec objects — any Whoosh reader opens them, and a test checks that they
-hold what Whoosh's own writer makes — but groups postings by term in memory as documents arrive,
-analyses the stemmed text fields in one loop (``schema.index_terms``), reuses the terms of repeated keyword and
-number values (a file's path, an article's date), and writes each term's posting blocks and terms-table row
-itself, a block at a time (``_TermWriter``). ``pool`` runs builders over one process per core.
+hold what Whoosh's own writer makes. The stemmed text fields are analysed in one loop (``schema.index_terms``)
+and kept as tokens (term number, document, position: a few array operations per document), sorted into
+postings with NumPy when the segment is written; keyword and number values reuse the postings of repeated values
+(a file's path, an article's date); each term's posting blocks and terms-table row are written a block at a
+time (``_TermWriter``). ``pool`` runs builders over one process per core.
 """
 
 from __future__ import annotations
 
 import zlib
+from operator import sub
 from array import array
 from collections import Counter
 from datetime import datetime
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from typing import Any, Protocol
+
+import numpy as np
 
 from whoosh.codec.base import Segment
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3TermInfo
@@ -24,7 +28,6 @@ from whoosh.compat import dumps
 from whoosh.formats import Positions
 from whoosh.index import FileIndex
 from whoosh.system import pack_int, pack_long, pack_ushort
-from whoosh.util.numlists import delta_encode
 from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
 
@@ -70,6 +73,73 @@ class _TermPostings:
         self.values: list[bytes] = []
 
 
+class _Tokens:
+    """A text field's tokens in the order added: each one's term number, document and position."""
+
+    __slots__ = ("terms", "docs", "positions")
+
+    def __init__(self) -> None:
+        self.terms, self.docs, self.positions = array("I"), array("I"), array("I")
+
+    def add(self, docnum: int, first: int, ids: list[int]) -> None:
+        self.terms.extend(ids)
+        self.docs.extend(array("I", (docnum,)) * len(ids))
+        self.positions.extend(range(first, first + len(ids)))
+
+    def postings(self, texts: list[str], encode: Callable[[list[int]], bytes], boost: float,
+                 ) -> Iterator[tuple[str, _TermPostings]]:
+        """Each term's text and postings, in the order of the terms' texts (their UTF-8 bytes sort as their code
+        points do): the doc numbers, weights (occurrences × ``boost``) and encoded positions that
+        ``field.index`` gives for each document of the term."""
+        terms = np.frombuffer(self.terms, dtype=np.uint32)
+        docs = np.frombuffer(self.docs, dtype=np.uint32)
+        positions = np.frombuffer(self.positions, dtype=np.uint32)
+        used = np.unique(terms)
+        used_texts = [texts[i] for i in used.tolist()]
+        by_text = sorted(range(len(used_texts)), key=used_texts.__getitem__)
+        rank = np.zeros(len(texts), dtype=np.uint32)
+        rank[used[by_text]] = np.arange(len(by_text), dtype=np.uint32)
+        ranks = rank[terms]
+        order = np.lexsort((positions, docs, ranks))
+        ranks, docs, positions = ranks[order], docs[order], positions[order]
+        del order
+        starts = np.flatnonzero(np.r_[True, (ranks[1:] != ranks[:-1]) | (docs[1:] != docs[:-1])])
+        counts = np.diff(np.r_[starts, len(ranks)])
+        posting_docs = np.ascontiguousarray(docs[starts])
+        weights = (counts * boost).astype(np.float32)
+        values = np.empty(len(starts), dtype=object)
+        single = counts == 1
+        firsts = positions[starts]
+        one_positions = np.unique(firsts[single])
+        values[single] = _one_position_values(one_positions.tolist(), encode)[np.searchsorted(one_positions,
+                                                                                                firsts[single])]
+        several = ~single
+        several_positions = positions[np.repeat(several, counts)].tolist()  # in posting order
+        start = 0
+        for at, count in zip(np.flatnonzero(several).tolist(), counts[several].tolist()):
+            values[at] = encode(several_positions[start:start + count])
+            start += count
+        term_ranks = ranks[starts]
+        bounds = np.flatnonzero(np.r_[True, term_ranks[1:] != term_ranks[:-1], True]).tolist()
+        for n, (low, high) in enumerate(zip(bounds, bounds[1:])):
+            postings = _TermPostings()
+            postings.docs.frombytes(posting_docs[low:high].tobytes())
+            postings.weights.frombytes(weights[low:high].tobytes())
+            postings.values = values[low:high].tolist()
+            yield used_texts[by_text[n]], postings
+
+
+def _one_position_values(positions: list[int], encode: Callable[[list[int]], bytes]) -> np.ndarray:
+    """``encode([position])`` of each of ``positions``, as an array of objects (remembered by position)."""
+    out = np.empty(len(positions), dtype=object)
+    for n, position in enumerate(positions):
+        value = _ONE_POSITION.get(position)
+        if value is None:
+            value = _ONE_POSITION[position] = encode([position])
+        out[n] = value
+    return out
+
+
 class SegmentBuilder(SegmentWriter):
     """Writes one new segment of ``ix``; ``finish()`` returns it (the caller commits it, see
     ``pool.write_segments``).
@@ -93,6 +163,12 @@ class SegmentBuilder(SegmentWriter):
         self._postings: dict[str, dict[str | bytes, _TermPostings]] = {}
         """By field, by term: as text for the fields analysed here, else as bytes."""
         self._indexed: dict[tuple[str, Any], list] = {}
+        self._plans: dict[str, _FieldPlan] = {}
+        self._tokens: dict[str, _Tokens] = {}
+        """The tokens of the fields analysed here, by field."""
+        self._term_ids: dict[str, int] = {}
+        self._term_texts: list[str] = []
+        """The terms of the fields analysed here, numbered in the order first seen."""
         self._lengths: dict[str, array] = {}
         """Each scored field's (approximate) length, by doc number."""
         self.postings = 0
@@ -102,84 +178,113 @@ class SegmentBuilder(SegmentWriter):
         """Add one document. Every field is analysed before anything is added: a value that fails analysis
         raises and leaves the segment as it was, so the caller may skip that document and go on."""
         docnum = self.docnum
+        plans = self._plans
         analysed = []
         written: list[list[str]] = []
         for name in sorted(fields):
             value = fields[name]
             if value is None:
                 continue
-            field = self.schema[name]
+            plan = plans.get(name)
+            if plan is None:
+                plan = plans[name] = _FieldPlan(name, self.schema[name], self._copy, self._save_words is not None)
             postings: Any = None
             length = 0
-            if field.indexed:
-                if _analyzed_here(field):
-                    postings, length, words = _text_postings(field, value)
-                else:  # an index's own schema, read from disk (updates)
-                    postings, words = self._index(name, field, value), None
-                    length = sum(freq for _, freq, _, _ in postings) if field.scorable else 0
-                if name in SEARCH_FIELDS and self._save_words is not None:
-                    written.append(words if words is not None else written_words(value))
-            column = field.to_column_value(value) if field.column_type else None
-            analysed.append((name, field, value, postings, length, column))
+            if plan.here:
+                first, words, tokens = index_terms(value)
+                postings, length = (first, self._ids_of(words)), len(words)
+                if plan.counted:
+                    written.append(tokens)
+            elif plan.indexed:  # an index's own schema, read from disk (updates), or a keyword or number field
+                postings = self._index(plan, value)
+                if plan.scorable:
+                    length = sum(freq for _, freq, _, _ in postings)
+                if plan.counted:
+                    written.append(written_words(value))
+            analysed.append((plan, value, postings, length,
+                             plan.field.to_column_value(value) if plan.column_type else None))
         perdoc = self.perdocwriter
         perdoc.start_doc(docnum)
-        for name, field, value, postings, length, column in analysed:
-            if field.indexed:
-                terms = self._postings.setdefault(name, {})
-                if _analyzed_here(field):
-                    self._add_text(terms, postings)
-                else:
-                    self._add_items(terms, postings)
-                if field.scorable:
-                    lengths = self._lengths.setdefault(name, array("I"))
+        for plan, value, postings, length, column in analysed:
+            if plan.here:
+                self._add_text(plan, postings)
+            elif plan.indexed:
+                self._add_items(plan, postings)
+            if plan.scorable:
+                lengths = self._lengths.get(plan.name)
+                if lengths is None:
+                    lengths = self._lengths[plan.name] = array("I")
+                if len(lengths) < docnum:
                     _pad(lengths, docnum)
-                    # The length Whoosh's postings writer records: the stored (one-byte) approximation.
-                    lengths.append(byte_to_length(length_to_byte(length)) if length else 0)
-            perdoc.add_field(name, field, value if field.stored else None, length)
-            if self._copy is not None and name in self._copy.stored:
-                self._copy.add_value(docnum, name, value)
-            if field.column_type:
-                perdoc.add_column_value(name, field.column_type, column)
+                # The length Whoosh's postings writer records: the stored (one-byte) approximation.
+                lengths.append(_STORED_LENGTH[length] if length < _STORED_LENGTHS
+                               else byte_to_length(length_to_byte(length)) if length else 0)
+            if plan.stored or length:  # else Whoosh's add_field does nothing
+                perdoc.add_field(plan.name, plan.field, value if plan.stored else None, length)
+            if plan.copied:
+                self._copy.add_value(docnum, plan.name, value)  # type: ignore[union-attr]
+            if plan.column_type:
+                perdoc.add_column_value(plan.name, plan.column_type, column)
         perdoc.finish_doc()
         for words in written:
             self._words.update(words)
         self._added = True
         self.docnum += 1
 
-    def _add_text(self, terms: dict, postings: list[tuple[str, float, bytes]]) -> None:
-        """Add a text field's ``(word, weight, encoded positions)`` (see ``_text_postings``), keyed by the word as
-        text (encoded once per term when written)."""
-        docnum = self.docnum
-        for word, weight, value in postings:
-            term = terms.get(word)
-            if term is None:
-                term = terms[word] = _TermPostings()
-            term.docs.append(docnum)
-            term.weights.append(weight)
-            term.values.append(value)
-        self.postings += len(postings)
+    def _ids_of(self, words: list[str]) -> list[int]:
+        """Each term's number in this segment (``_term_texts``), numbering the new ones."""
+        numbers = self._term_ids
+        found = list(map(numbers.get, words))
+        if None not in found:
+            return found  # type: ignore[return-value]
+        texts = self._term_texts
+        for word in words:
+            if word not in numbers:
+                numbers[word] = len(texts)
+                texts.append(word)
+        return list(map(numbers.__getitem__, words))
 
-    def _add_items(self, terms: dict, items: list[tuple[bytes, int, float, bytes]]) -> None:
+    def _add_text(self, plan: _FieldPlan, analysed: tuple[int, list[int]]) -> None:
+        """Add a text field's terms (numbered, in order, from the position of the first): kept as tokens, a few
+        array operations per document; they are sorted into postings when the segment is written."""
+        first, ids = analysed
+        tokens = self._tokens.get(plan.name)
+        if tokens is None:
+            tokens = self._tokens[plan.name] = _Tokens()
+        tokens.add(self.docnum, first, ids)
+        self.postings += len(set(ids))
+
+    def _add_items(self, plan: _FieldPlan, items: list[tuple[_TermPostings, int, float, bytes]]) -> None:
         docnum = self.docnum
-        for btext, _, weight, vbytes in items:
-            postings = terms.get(btext)
-            if postings is None:
-                postings = terms[btext] = _TermPostings()
+        for postings, _, weight, vbytes in items:
             postings.docs.append(docnum)
             postings.weights.append(weight)
             postings.values.append(vbytes)
         self.postings += len(items)
 
-    def _index(self, name: str, field, value: Any) -> list:
-        """``list(field.index(value))``, remembered for values seen before (but not of unique fields)."""
-        if field.unique or not isinstance(value, (str, int, datetime)):
-            return list(field.index(value))
-        key = (name, value)
+    def _index(self, plan: _FieldPlan, value: Any) -> list[tuple[_TermPostings, int, float, bytes]]:
+        """``field.index(value)``'s ``(btext, frequency, weight, value)`` items, each with its term's postings in
+        place of its text; remembered for values seen before (but not of unique fields)."""
+        if plan.unique or not isinstance(value, (str, int, datetime)):
+            return self._items(plan, value)
+        key = (plan.name, value)
         items = self._indexed.get(key)
         if items is None:
             if len(self._indexed) >= _MAX_INDEXED_VALUES:
                 self._indexed.clear()
-            items = self._indexed[key] = list(field.index(value))
+            items = self._indexed[key] = self._items(plan, value)
+        return items
+
+    def _items(self, plan: _FieldPlan, value: Any) -> list:
+        terms = self._postings.get(plan.name)
+        if terms is None:
+            terms = self._postings[plan.name] = {}
+        items = []
+        for btext, freq, weight, vbytes in plan.field.index(value):
+            postings = terms.get(btext)
+            if postings is None:
+                postings = terms[btext] = _TermPostings()
+            items.append((postings, freq, weight, vbytes))
         return items
 
     def finish(self) -> Segment:
@@ -203,17 +308,24 @@ class SegmentBuilder(SegmentWriter):
         copy = self._copy
         for lengths in self._lengths.values():
             _pad(lengths, self.docnum)
-        for name in sorted(self._postings):
-            terms = self._postings.pop(name)
-            if not terms:  # only empty values
-                continue
+        for name in sorted({*self._postings, *self._tokens}):
+            if name in self._tokens:
+                tokens, text_format = self._tokens.pop(name), self.schema[name].format
+                if not tokens.terms:  # only values without terms
+                    continue
+                terms: Iterable[tuple[str | bytes, _TermPostings]] = tokens.postings(
+                    self._term_texts, text_format.encode, text_format.field_boost)
+            else:
+                keyed = self._postings.pop(name)
+                # Terms of a document whose analysis failed hold no postings (nothing of it was added).
+                terms = [(key, keyed[key]) for key in sorted(keyed) if keyed[key].docs]
+                if not terms:  # only empty values
+                    continue
             field_lengths = self._lengths.get(name)
             fieldwriter.start_field(name, self.schema[name])
             copied = copy if copy is not None and name in copy.fields else None
             write_term = _TermWriter(fieldwriter, self.codec, field_lengths)
-            # Text terms are keys as text: their UTF-8 bytes sort as their code points do.
-            for key in sorted(terms):
-                postings = terms.pop(key)
+            for key, postings in terms:
                 btext = key.encode("utf-8") if isinstance(key, str) else key
                 if copied is not None:
                     copied.add(name, btext, postings.docs, postings.weights)
@@ -242,7 +354,7 @@ class _TermWriter:
 
     def __call__(self, btext: bytes, postings: _TermPostings) -> None:
         docs, weights, values = postings.docs, postings.weights, postings.values
-        count, block, compression = len(docs), self._block, self._compression
+        count, block, compression, length_of = len(docs), self._block, self._compression, self._length_of
         start = self._postfile.tell()
         parts = [WHOOSH3_HEADER_MAGIC]
         total_weight: float = 0
@@ -250,31 +362,37 @@ class _TermWriter:
         min_length, max_length = None, 0
         for at in range(0, count, block):
             # W3PostingsWriter._write_block, and W3TermInfo.add_block.
-            ids, block_weights = docs[at:at + block], weights[at:at + block]
-            lengths = [n for n in map(self._length_of, ids) if n] if self._length_of else []
+            if count <= block:  # most terms: one block
+                ids, block_weights, block_values = docs, weights, values
+            else:
+                ids, block_weights, block_values = docs[at:at + block], weights[at:at + block], values[at:at + block]
+            lengths = list(filter(None, map(length_of, ids))) if length_of else None
             low, high = (min(lengths), max(lengths)) if lengths else (None, 0)
             block_max = max(0, max(block_weights))
             total_weight += sum(block_weights)
             min_length = low if min_length is None else min(min_length, low)
             max_length, max_weight = max(max_length, high), max(max_weight, block_max)
-            data = dumps((tuple(delta_encode(ids)), _mini_weights(block_weights),
-                          self._mini_values(values[at:at + block])), 2)
+            # The doc numbers delta-encoded (whoosh.util.numlists.delta_encode).
+            deltas = (ids[0], *map(sub, ids[1:], ids)) if len(ids) > 1 else (ids[0],)
+            mini_values = self._mini_values(block_values)
+            data = dumps((deltas, _mini_weights(block_weights), mini_values),
+                         _POSITIONS_PROTOCOL if isinstance(mini_values, tuple) else 2)
             level = compression if len(data) >= _COMPRESS_FROM_BYTES else 0
             if level:
                 data = zlib.compress(data, level)
             info = dumps((len(ids), ids[-1], block_max, level, length_to_byte(low), length_to_byte(high)), 2)
             size = len(info) + len(data)
             parts += (pack_int(-size if at + block >= count else size), info, data)
-        self._postfile.write(b"".join(parts))
+        written = b"".join(parts)
+        self._postfile.write(written)
         terminfo = _TERMINFO.pack(False, total_weight, count, 0 if min_length is None else length_to_byte(min_length),
                                   length_to_byte(max_length), max_weight, docs[0], docs[-1])
-        extent = pack_long(start) + pack_int(self._postfile.tell() - start)
-        self._terms_table.add(self._field_prefix + btext, terminfo + extent)
+        self._terms_table.add(self._field_prefix + btext, terminfo + pack_long(start) + pack_int(len(written)))
 
     def _mini_values(self, values: list[bytes]):
         if self._value_size is None or self._value_size < 0:
-            return tuple(v for v in values if v)
-        return None if self._value_size == 0 else b"".join(v for v in values if v)
+            return tuple(filter(None, values))
+        return None if self._value_size == 0 else b"".join(filter(None, values))
 
 
 def _mini_weights(weights: array):
@@ -284,6 +402,10 @@ def _mini_weights(weights: array):
 
 
 _TERMINFO = W3TermInfo._struct
+_POSITIONS_PROTOCOL = 4
+"""Blocks holding positions (a tuple of bytes) are pickled with protocol 4, which writes bytes as they are (2
+pickles each as a call to ``_codecs.encode`` of a text): a third smaller once compressed, and read by any Whoosh
+reader alike. Other blocks stay at 2, smaller for them (4 adds a frame)."""
 _COMPRESS_FROM_BYTES = 64
 """Smaller pickled blocks (a rare word's) are left as they are: zlib's header and checksum outweigh what it
 could save on them."""
@@ -295,30 +417,25 @@ def _pad(lengths: array, count: int) -> None:
         lengths.extend(array("I", bytes(4 * (count - len(lengths)))))
 
 
-def _text_postings(field, text: str) -> tuple[list[tuple[str, float, bytes]], int, list[str]]:
-    """What ``field.index(text)`` yields for an ``ANALYZER`` field with positions, from one analysis loop: each
-    word with its weight and encoded positions; the field length; and every word token as written."""
-    first, words, written = index_terms(text)
-    positions: dict[str, list[int]] = {}
-    for position, word in enumerate(words, start=first):
-        positions.setdefault(word, []).append(position)
-    encode, boost = field.format.encode, field.format.field_boost
-    postings = []
-    for word, where in positions.items():
-        if len(where) == 1:  # most words of a passage: their one position's encoding is remembered
-            value = _ONE_POSITION.get(where[0])
-            if value is None:
-                value = _ONE_POSITION[where[0]] = encode(where)
-        else:
-            value = encode(where)
-        postings.append((word, len(where) * boost, value))
-    return postings, len(words), written
+class _FieldPlan:
+    """How ``SegmentBuilder`` adds a field's values: what it is (read once per builder, not per value)."""
 
+    __slots__ = ("name", "field", "here", "indexed", "unique", "scorable", "stored", "column_type", "copied",
+                 "counted")
 
-def _analyzed_here(field) -> bool:
-    return field.analyzer is ANALYZER and type(field.format) is Positions
+    def __init__(self, name: str, field, copy: PostingsCopy | None, counting: bool) -> None:
+        self.name, self.field = name, field
+        self.indexed, self.unique, self.scorable = bool(field.indexed), field.unique, field.scorable
+        self.here = self.indexed and field.analyzer is ANALYZER and type(field.format) is Positions
+        """An ``ANALYZER`` text field with positions: analysed here (``schema.index_terms``, kept as ``_Tokens``)."""
+        self.stored, self.column_type = field.stored, field.column_type
+        self.copied = copy is not None and name in copy.stored
+        self.counted = counting and self.indexed and name in SEARCH_FIELDS
 
 
 _ONE_POSITION: dict[int, bytes] = {}
 """``Positions.encode([position])`` by position."""
 _MAX_INDEXED_VALUES = 100_000
+_STORED_LENGTHS = 1024
+_STORED_LENGTH = [byte_to_length(length_to_byte(n)) if n else 0 for n in range(_STORED_LENGTHS)]
+"""Field lengths as Whoosh records them (a byte's approximation), by length, for lengths below ``_STORED_LENGTHS``."""

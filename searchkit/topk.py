@@ -190,7 +190,9 @@ class _Segment:
 
     def __init__(self, index_dir: Path, segment_id: str, offset: int, doc_count: int) -> None:
         self.id = segment_id
-        self.offset = offset
+        self.offset = np.int64(offset)
+        """A NumPy integer: a segment's doc numbers, of the narrowest type that holds them (``arrays``), widen
+        when it is added to them."""
         self.doc_count = doc_count
         arrays = read_segment(index_dir, segment_id)
         self.fields = {f: _Postings(arrays, f) for f in (*SCORED_FIELDS, *FILTER_FIELDS)}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -76,3 +78,18 @@ def test_punkt_parameters_round_trip(seed_articles):
     params = train_punkt(a.text for a in seed_articles)
     again = punkt_from_json(punkt_to_json(params))
     assert punkt_to_json(again) == punkt_to_json(params)
+
+
+def test_a_build_imports_punkt_without_the_rest_of_nltk(tmp_path, seeds_dir):
+    """nltk's package imports all of nltk and SciPy (about a second of every build); a later ``import nltk``
+    still gets all of it."""
+    script = (
+        "import sys\n"
+        "from searchkit import Index\n"
+        f"Index.build([{str(seeds_dir)!r}], {str(tmp_path / 'index')!r})\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('nltk', 'scipy')))\n"
+        "import nltk\n"
+        "print(nltk.probability.FreqDist.__name__, nltk.tokenize.punkt.PunktTrainer.__name__)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines() == ["[]", "FreqDist PunktTrainer"]

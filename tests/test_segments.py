@@ -18,6 +18,7 @@ from searchkit import Index, schema
 from searchkit.ingest import read_articles
 from searchkit.passages import PassageSplitter, train_punkt
 from searchkit.pool import write_segments
+from searchkit.arrays import SegmentArrays
 from searchkit.segments import SegmentBuilder
 
 from synthetic import write_corpus
@@ -109,6 +110,74 @@ def test_any_text_makes_the_same_segment_files_as_whoosh(tmp_path_factory, bodie
                  for n, body in enumerate(bodies)]
     by_whoosh, by_builder = _both_ways(documents, tmp_path_factory.mktemp("any"))
     assert by_builder == by_whoosh
+
+
+class _Recorded:
+    """A ``PostingsCopy`` of the top-k arrays' fields that keeps what a builder gives it."""
+
+    fields = SegmentArrays.fields
+    stored = SegmentArrays.stored
+
+    def __init__(self) -> None:
+        self.given: list[tuple] = []
+
+    def add(self, field, term, docs, weights) -> None:
+        self.given.append((field, term, list(docs), list(weights)))
+
+    def add_value(self, docnum, field, value) -> None:
+        self.given.append((docnum, field, value))
+
+    def save(self, index_dir, segment_id, doc_count, lengths) -> None:
+        self.given.append((doc_count, {field: list(by_doc) for field, by_doc in lengths.items()}))
+
+
+def _copied_from_whoosh(documents: list[dict], folder: Path) -> list[tuple]:
+    """What a ``_Recorded`` copy takes from a segment of ``documents`` written by Whoosh's own writer: each
+    document's stored values, then each field's terms' doc numbers and weights, then the field lengths."""
+    ix = whoosh.index.create_in(str(folder), schema.SCHEMA)
+    writer = ix.writer(compound=False)
+    for document in documents:
+        writer.add_document(**document)
+    writer.commit()
+    given: list[tuple] = []
+    with ix.reader() as reader:
+        for docnum, document in enumerate(documents):
+            given += [(docnum, name, document[name]) for name in sorted(document)
+                      if name in _Recorded.stored and document[name] is not None]
+        for field in sorted(_Recorded.fields):
+            for term in reader.lexicon(field) if field in reader.indexed_field_names() else ():
+                m = reader.postings(field, term)
+                docs, weights = [], []
+                while m.is_active():
+                    docs.append(m.id())
+                    weights.append(m.weight())
+                    m.next()
+                given.append((field, term, docs, weights))
+        scored = sorted({name for document in documents for name in document
+                         if document[name] is not None and schema.SCHEMA[name].scorable})
+        given.append((len(documents), {field: [reader.doc_field_length(d, field) or 0 for d in range(len(documents))]
+                                       for field in scored}))
+    return given
+
+
+def test_the_top_k_arrays_take_the_postings_whoosh_writes(tmp_path, seeds_dir):
+    """The arrays are fed from the builder's postings (not read back): the same terms, doc numbers, weights,
+    stored values and lengths as a segment Whoosh's own writer makes of the same passages."""
+    articles = [a for path in sorted(seeds_dir.iterdir()) for a in read_articles(path, on_error=print)]
+    splitter = PassageSplitter(train_punkt(a.text for a in articles))
+    documents = [schema.to_document(p, "seeds") for a in articles for p in splitter.split(a)]
+    documents += [{"id": f"p{n}", "article": "a", "path": "f", "position": n, "span": (0, 1), "body": body}
+                  for n, body in enumerate(["", "the of and", "Gas gas GAS pipeline", "İstanbul ß 12.5"])]
+    (tmp_path / "whoosh").mkdir()
+    (tmp_path / "builder").mkdir()
+    builder = SegmentBuilder(whoosh.index.create_in(str(tmp_path / "builder"), schema.SCHEMA), _Recorded)
+    for document in documents:
+        builder.add_document(**document)
+    recorded = builder._copy
+    builder.finish()
+    expected = _copied_from_whoosh(documents, tmp_path / "whoosh")
+    assert len(expected) > 500
+    assert recorded.given == expected
 
 
 @pytest.mark.slow
