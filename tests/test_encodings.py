@@ -86,8 +86,9 @@ def _whoosh_scores(path, generation, text: str) -> tuple[dict[int, float], dict[
         expected = {hit.docnum: hit.score for hit in searcher.search(parsed.query, limit=None)}
         arrays = TopK.load(generation)
         assert arrays is not None
-        scores = arrays.passage_scores(searcher, parsed.query, parsed.filter, searcher.context())
-        return expected, {int(d): float(scores[d]) for d in scores.nonzero()[0]}
+        found = arrays.passage_matches(searcher, parsed.query, parsed.filter, searcher.context())
+        assert found is not None
+        return expected, {int(d): float(s) for d, s in zip(found.docs, found.scores)}
 
 
 def test_term_frequencies_beyond_a_byte_score_as_whoosh_scores_them(index):
