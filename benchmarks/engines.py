@@ -77,7 +77,7 @@ class Searchkit(Engine):
         Index.build(corpus.article_files, index_dir)
 
     def open(self, index_dir: Path) -> Query:
-        from searchkit import Index, NothingToSearch
+        from searchkit import Index, QueryError
         from searchkit.passages import passage_id
 
         ix = Index.open(index_dir)
@@ -86,8 +86,8 @@ class Searchkit(Engine):
             text = _query_text(q, " AND " if all_words else " ")
             try:
                 hits = ix.search(text, limit=k, source=q.source, since=q.since, until=q.until, highlights=highlights)
-            except NothingToSearch:  # the harness strips stop words: only a word searchkit's analyzer drops
-                return []
+            except QueryError:  # nothing to search (a word only searchkit's analyzer drops), or refused as too
+                return []  # broad (a phrase of common words at 1M): no hits, counted out of "matched"
             # the id within the article, as passages.jsonl gives the peers (the index's ids are scoped by path too)
             return [(passage_id(h.passage.article, h.passage.position, h.passage.text), h.score,
                      " … ".join(f.text for f in h.highlights)) for h in hits]
