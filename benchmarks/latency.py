@@ -269,7 +269,9 @@ class Worker:
 
 def interleaved(engines: list[Engine], work: Path, queries: list[corpora.BenchQuery]) -> dict[str, dict]:
     """Every engine's latency per query kind: the engines' workers all open at once, query i of each kind run on
-    every engine (the order rotating by one engine each time) before query i + 1; ``WARM_UP`` queries first."""
+    every engine (the order rotating by one engine each time) before query i + 1, the kinds' order rotating by
+    one kind each query (the first kind of a query's words pays for the postings it is first to read, on every
+    engine alike); ``WARM_UP`` queries first."""
     _log(f"{work.name}: {len(queries)} queries × {len(KINDS)} kinds, interleaved over {len(engines)} engines")
     workers = [Worker(engine, work / engine.name) for engine in engines]
     try:
@@ -279,8 +281,9 @@ def interleaved(engines: list[Engine], work: Path, queries: list[corpora.BenchQu
                     worker.ask(q, kind)
         replies: dict[str, dict[str, list[dict]]] = {w.name: {kind: [] for kind in KINDS} for w in workers}
         turn = 0
-        for q in queries:
-            for kind in KINDS:
+        kinds = list(KINDS)
+        for n, q in enumerate(queries):
+            for kind in kinds[n % len(kinds):] + kinds[:n % len(kinds)]:
                 for worker in workers[turn % len(workers):] + workers[:turn % len(workers)]:
                     replies[worker.name][kind].append(worker.ask(q, kind))
                 turn += 1

@@ -29,6 +29,7 @@ from .models import Article, BuildReport, SkippedFile
 from .pool import rewrite_segments, write_segments
 from .segments import DocumentError
 from .settings import Settings
+from .storedfields import BlockCodec
 from .version import __version__
 
 __all__ = ["commit", "Progress", "MANIFEST", "PUNKT", "inputs_fingerprint", "file_fingerprint"]
@@ -194,7 +195,7 @@ class _Transaction:
         deleted: list[str] = list(removed)
         sketched: list[tuple[stories.Key, Any]] = []
         try:
-            writer = self._ix.writer(compound=False)
+            writer = self._ix.writer(compound=False, codec=BlockCodec())
         except LockError:
             raise IndexLocked(f"another process is writing to the index at {self.path}") from None
         deleted_words: collections.Counter[str] = collections.Counter()

@@ -72,7 +72,7 @@ ALLOWED: frozenset[tuple[str, str]] = frozenset({
     ("whoosh.analysis.filters", "StopFilter"), ("whoosh.analysis.filters", "StripFilter"),
     ("whoosh.analysis.morph", "StemFilter"), ("whoosh.lang.porter", "stem"),
     # the segment list (TOC)
-    ("whoosh.codec.whoosh3", "W3Segment"), ("whoosh.codec.whoosh3", "W3Codec"), ("collections", "defaultdict"),
+    ("whoosh.codec.whoosh3", "W3Segment"), ("whoosh.codec.whoosh3", "W3Codec"), ("searchkit.storedfields", "BlockCodec"), ("collections", "defaultdict"),
     # stored values (a passage's date) and the builtins pickle protocol 2 names (Python 2 spellings included)
     ("datetime", "datetime"),
     ("builtins", "int"), ("builtins", "set"), ("builtins", "frozenset"),

@@ -12,7 +12,6 @@ from typing import Any
 from whoosh import fields
 from whoosh.analysis import IDAnalyzer, LowercaseFilter, RegexTokenizer, SimpleAnalyzer, StemFilter, StopFilter
 
-from . import storedfields
 from .models import Passage
 from .scoring import SEARCH_FIELDS
 
@@ -21,7 +20,7 @@ __all__ = [
     "to_document", "to_passage", "indexed_id",
 ]
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 """Bumped whenever fields or analysis change: an index of another version must be rebuilt."""
 
 STOP_WORDS = frozenset("""
@@ -147,7 +146,6 @@ SCHEMA = fields.Schema(
     authors=fields.KEYWORD(stored=True, commas=True, lowercase=True),
     url=fields.STORED(),
 )
-storedfields.install()  # every index of this schema keeps its stored fields in compressed blocks
 
 
 def to_document(passage: Passage, path: str) -> dict:

@@ -33,6 +33,7 @@ from whoosh.writing import SegmentWriter
 
 from .errors import IndexWriteError
 from .schema import ANALYZER, SEARCH_FIELDS, index_terms, written_words
+from .storedfields import BlockCodec
 
 __all__ = ["SegmentBuilder", "PostingsCopy", "SaveWords", "DocumentError"]
 
@@ -153,7 +154,7 @@ class SegmentBuilder(SegmentWriter):
     def __init__(
         self, ix: FileIndex, copy: Callable[[], PostingsCopy] | None = None, words: SaveWords | None = None,
     ) -> None:
-        super().__init__(ix, _lk=False, compound=False)
+        super().__init__(ix, _lk=False, compound=False, codec=BlockCodec())
         self._copy = copy() if copy else None
         self._save_words = words
         self._words: Counter[str] = Counter()

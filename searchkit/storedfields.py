@@ -1,9 +1,9 @@
 """The stored fields' column: each passage's pickled stored fields, zlib-compressed together with its neighbours'
 in blocks (an article's passages repeat its path, title, source and field names, which one block holds once).
 
-Whoosh's own column compresses each passage alone, which saves little on a few hundred bytes; ``install`` makes
-Whoosh's codec write and read the stored fields through ``STORED_COLUMN`` instead (still pickles, still read
-through ``safepickle``'s checked loader).
+Whoosh's own column compresses each passage alone, which saves little on a few hundred bytes; ``BlockCodec``, the
+codec searchkit's writers use, writes and reads them through ``STORED_COLUMN`` instead (still pickles, still
+read through ``safepickle``'s checked loader).
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ import zlib
 from array import array
 from bisect import bisect_right
 
-import whoosh.codec.whoosh3
+from whoosh.codec.whoosh3 import W3Codec, W3PerDocReader, W3PerDocWriter
 from whoosh.columns import Column, ColumnReader, ColumnWriter, PickleColumn
 
 from .errors import IndexCorrupt
 
-__all__ = ["BlockColumn", "STORED_COLUMN", "install"]
+__all__ = ["BlockColumn", "BlockCodec", "STORED_COLUMN"]
 
 BLOCK_BYTES = 8 * 1024
 """Values are compressed together until a block holds this many bytes: about 8 passages. Reading a hit
@@ -25,6 +25,8 @@ decompresses its block: 16 KB blocks are 8% smaller again and take twice as long
 (``benchmarks/versions.py`` measures both). Only the writer depends on it."""
 _LEVEL = 6
 _TRAILER = 8
+STORED_FIELDS = "_stored"
+"""The column W3 keeps a segment's stored fields in."""
 """The column ends with its number of blocks (8 bytes, little-endian)."""
 
 
@@ -145,10 +147,30 @@ def _little(table: array) -> array:
 
 
 STORED_COLUMN = PickleColumn(BlockColumn())
-"""The column Whoosh's codec keeps stored fields in (``install``)."""
+"""The column searchkit's codec keeps stored fields in."""
 
 
-def install() -> None:
-    """Make Whoosh's W3 codec write and read stored fields through ``STORED_COLUMN`` (its writer and reader look
-    the column up in their module when they use it)."""
-    whoosh.codec.whoosh3.STORED_COLUMN = STORED_COLUMN
+class _PerDocWriter(W3PerDocWriter):
+    """W3's per-document writer, its stored fields in ``STORED_COLUMN``."""
+
+    def _create_column(self, fieldname, column) -> None:
+        super()._create_column(fieldname, STORED_COLUMN if fieldname == STORED_FIELDS else column)
+
+
+class _PerDocReader(W3PerDocReader):
+    """W3's per-document reader, its stored fields read from ``STORED_COLUMN``."""
+
+    def _cached_reader(self, fieldname, column):
+        return super()._cached_reader(fieldname, STORED_COLUMN if fieldname == STORED_FIELDS else column)
+
+
+class BlockCodec(W3Codec):
+    """Whoosh's W3 codec but for the stored fields, kept in ``STORED_COLUMN``. A segment keeps (pickled in the
+    TOC) the codec that wrote it and is read through it, so Whoosh's own indexes in the same process, written
+    and read with ``W3Codec``, are untouched."""
+
+    def per_document_writer(self, storage, segment) -> _PerDocWriter:
+        return _PerDocWriter(self, storage, segment)
+
+    def per_document_reader(self, storage, segment) -> _PerDocReader:
+        return _PerDocReader(storage, segment)

@@ -6,6 +6,8 @@ import json
 import os
 import pickle
 import shutil
+import subprocess
+import sys
 import zlib
 from array import array
 
@@ -108,3 +110,45 @@ def test_doc_numbers_beyond_two_bytes_are_kept(tmp_path):
     saved = read_segment(tmp_path, "MAIN_x")
     assert saved["body.docs"].tolist() == list(docs)
     assert saved["body.weights"].astype(np.float64).tolist() == [1.0, 2.0, 300.0, 1.0]
+
+
+WHOOSH_ALONE = """
+import sys
+import whoosh.index
+from whoosh.fields import ID, STORED, Schema
+
+folder, mode = sys.argv[1], sys.argv[2]
+if mode == "write":
+    ix = whoosh.index.create_in(folder, Schema(key=ID(stored=True), note=STORED()))
+    with ix.writer() as writer:
+        for n in range(50):
+            writer.add_document(key=f"k{n}", note=f"note {n} " * n)
+else:
+    with whoosh.index.open_dir(folder).searcher() as searcher:
+        print(sorted(searcher.document(key=f"k{n}")["note"] == f"note {n} " * n for n in range(50)) == [True] * 50)
+print("searchkit" in sys.modules)
+"""
+
+
+def _whoosh_alone(folder, mode: str) -> list[str]:
+    """Whoosh without searchkit in a process of its own: write its own index in ``folder``, or read it back."""
+    done = subprocess.run([sys.executable, "-c", WHOOSH_ALONE, str(folder), mode], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()
+
+
+def test_whoosh_indexes_beside_searchkit_keep_whoosh_format(tmp_path):
+    """Importing searchkit changes no other Whoosh index's format: an index Whoosh writes alone reads back here,
+    and one written here, beside searchkit, reads back in a Whoosh without searchkit."""
+    from whoosh.fields import ID, STORED, Schema
+
+    (tmp_path / "alone").mkdir()
+    assert _whoosh_alone(tmp_path / "alone", "write") == ["False"]
+    with whoosh.index.open_dir(str(tmp_path / "alone")).searcher() as searcher:
+        assert all(searcher.document(key=f"k{n}")["note"] == f"note {n} " * n for n in range(50))
+    (tmp_path / "beside").mkdir()
+    ix = whoosh.index.create_in(str(tmp_path / "beside"), Schema(key=ID(stored=True), note=STORED()))
+    with ix.writer() as writer:
+        for n in range(50):
+            writer.add_document(key=f"k{n}", note=f"note {n} " * n)
+    assert _whoosh_alone(tmp_path / "beside", "read") == ["True", "False"]

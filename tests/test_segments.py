@@ -20,6 +20,7 @@ from searchkit.passages import PassageSplitter, train_punkt
 from searchkit.pool import write_segments
 from searchkit.arrays import SegmentArrays
 from searchkit.segments import SegmentBuilder
+from searchkit.storedfields import BlockCodec
 
 from synthetic import write_corpus
 
@@ -56,12 +57,13 @@ def _postings(ix) -> dict[tuple[str, bytes], tuple]:
 
 
 def _both_ways(documents: list[dict], tmp_path: Path) -> tuple[tuple, tuple]:
-    """(segment files, postings) as Whoosh's writer and as ``SegmentBuilder`` write ``documents``."""
+    """(segment files, postings) as Whoosh's writer (with searchkit's codec) and as ``SegmentBuilder`` write
+    ``documents``."""
     by_whoosh, by_builder = tmp_path / "whoosh", tmp_path / "builder"
     for folder in (by_whoosh, by_builder):
         folder.mkdir()
     whoosh_ix = whoosh.index.create_in(str(by_whoosh), schema.SCHEMA)
-    writer = whoosh_ix.writer(compound=False)
+    writer = whoosh_ix.writer(compound=False, codec=BlockCodec())
     for document in documents:
         writer.add_document(**document)
     writer.commit()
