@@ -107,8 +107,7 @@ def _intersection(a: Matches, b: Matches, doc_count: int) -> Matches:
     if not len(a) or not len(b):
         return _NONE
     short, long = (a, b) if len(a) <= len(b) else (b, a)
-    at = np.minimum(np.searchsorted(long.docs, short.docs), len(long) - 1)
-    both = long.docs[at] == short.docs
+    at, both = _lookup(short, long)
     return Matches(short.docs[both], short.scores[both] + long.scores[at[both]])
 
 
@@ -116,11 +115,16 @@ def _and_maybe(a: Matches, b: Matches) -> Matches:
     """Whoosh's ``AndMaybeMatcher``: ``a``'s documents, scored ``a + b`` where ``b`` matches too."""
     if not len(a) or not len(b):
         return a
-    at = np.minimum(np.searchsorted(b.docs, a.docs), len(b) - 1)
-    both = b.docs[at] == a.docs
+    at, both = _lookup(a, b)
     scores = a.scores.copy()
     scores[both] += b.scores[at[both]]
     return Matches(a.docs, scores)
+
+
+def _lookup(a: Matches, b: Matches) -> tuple[np.ndarray, np.ndarray]:
+    """Where each of ``a``'s documents would be among ``b``'s (a non-empty list), and whether it is there."""
+    at = np.minimum(np.searchsorted(b.docs, a.docs), len(b) - 1)
+    return at, b.docs[at] == a.docs
 
 
 def _tree(parts: list[Matches], combine, doc_count: int) -> Matches:
