@@ -6,6 +6,7 @@ are saved with the index so that later updates split text exactly as the first b
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import importlib
 import importlib.util
@@ -14,7 +15,7 @@ import sys
 import threading
 import types
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .models import Article, Paragraph, Passage
 from .settings import DEFAULT
@@ -53,11 +54,138 @@ def _import_punkt() -> types.ModuleType:
 
 _PUNKT_IMPORT = threading.Lock()
 if TYPE_CHECKING:
-    from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer, PunktTrainer
+    from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer, PunktToken, PunktTrainer
+    from nltk.tokenize.punkt import _ORTHO_BEG_UC, _ORTHO_MAP, _ORTHO_MID_UC
+    from nltk.tokenize.punkt import _re_non_punct as _NON_PUNCT
 else:
     _punkt = _import_punkt()
-    PunktParameters, PunktSentenceTokenizer, PunktTrainer = (
-        _punkt.PunktParameters, _punkt.PunktSentenceTokenizer, _punkt.PunktTrainer)
+    PunktParameters, PunktSentenceTokenizer, PunktToken, PunktTrainer = (
+        _punkt.PunktParameters, _punkt.PunktSentenceTokenizer, _punkt.PunktToken, _punkt.PunktTrainer)
+    _ORTHO_BEG_UC, _ORTHO_MAP, _ORTHO_MID_UC = _punkt._ORTHO_BEG_UC, _punkt._ORTHO_MAP, _punkt._ORTHO_MID_UC
+    _NON_PUNCT = _punkt._re_non_punct
+
+
+def _untimed(pattern: Any) -> Any:
+    """The compiled pattern under nltk's time limit on every match (``nltk.redos.TimedPattern``, which costs more
+    than the match itself), for Punkt's patterns that training matches: they take linear time."""
+    return getattr(pattern, "_rx", pattern)
+
+
+_NUMERIC, _ELLIPSIS, _INITIAL, _ALPHA, _NON_PUNCT = (_untimed(pattern) for pattern in (
+    PunktToken._RE_NUMERIC, PunktToken._RE_ELLIPSIS, PunktToken._RE_INITIAL, PunktToken._RE_ALPHA, _NON_PUNCT))
+
+
+class FastPunktTrainer(PunktTrainer):
+    """nltk's ``PunktTrainer`` with its pass over one text (``train``) done on token strings: what nltk derives
+    from a token's text (its type, case, number or initial...) is worked out once per distinct token, where nltk
+    makes a ``PunktToken`` of every token and matches its regular expressions each time. The same steps in the
+    same order, so the same parameters (``tests/test_passages.py`` compares them with nltk's), in a fifth of the
+    time; ``finalize_training`` and the log-likelihoods are nltk's own."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._words = _untimed(self._lang_vars._word_tokenizer_re())
+        self._kinds: dict[str, tuple] = {}
+        """Token text → (type, type without its final period, period-final, ellipsis, number, initial, alphabetic,
+        not punctuation, first letter's case), as ``PunktToken`` gives them."""
+
+    def _kind(self, tok: str) -> tuple:
+        """``tok``'s properties as a ``PunktToken`` of it derives them, by the same patterns."""
+        lower = tok.lower()
+        typ = "##number##" if _NUMERIC.match(lower) else lower  # PunktToken's _RE_NUMERIC.sub, anchored at both ends
+        first = tok[0]
+        kind = (typ, typ[:-1] if len(typ) > 1 and typ[-1] == "." else typ, tok.endswith("."),
+                bool(_ELLIPSIS.match(tok)), typ.startswith("##number##"), bool(_INITIAL.match(tok)),
+                bool(_ALPHA.match(tok)), bool(_NON_PUNCT.search(typ)),
+                "lower" if first.islower() else "upper" if first.isupper() else "none")
+        self._kinds[tok] = kind
+        return kind
+
+    def train(self, text: str, verbose: bool = False, finalize: bool = True) -> None:
+        """``PunktTrainer.train``: gather the statistics of ``text`` (``finalize``: and derive the parameters)."""
+        tokens: list[tuple[str, bool, bool]] = []  # (text, starts a paragraph, starts a line), as _tokenize_words
+        parastart = False
+        for line in text.split("\n"):
+            if not line.strip():
+                parastart = True
+                continue
+            words = self._words.findall(line)
+            if words:
+                tokens.append((words[0], parastart, True))
+                tokens.extend((word, False, False) for word in words[1:])
+                parastart = False
+        kinds, kind_of = self._kinds, self._kind
+        toks = [tok for tok, _, _ in tokens]
+        typed = [kinds.get(tok) or kind_of(tok) for tok in toks]
+        self._finalized = False
+        params, type_fdist = self._params, self._type_fdist
+        type_fdist.update(collections.Counter(kind[0] for kind in typed))
+        self._num_period_toks += sum(kind[2] for kind in typed)
+        abbrevs = params.abbrev_types
+        # Only these types can be (re)classified: nltk passes over the others.
+        candidates = {kind[0] for kind in typed if kind[0].endswith(".") or kind[0] in abbrevs}
+        for abbr, score, is_add in self._reclassify_abbrev_types(candidates):
+            if score >= self.ABBREV:
+                if is_add:
+                    abbrevs.add(abbr)
+            elif not is_add:
+                abbrevs.remove(abbr)
+        # The first pass: each token a sentence break (1), an abbreviation (2), an ellipsis (3) or none (0).
+        sent_end = self._lang_vars.sent_end_chars
+        marks = []
+        for tok, kind in zip(toks, typed):
+            if tok in sent_end:
+                marks.append(1)
+            elif kind[3]:
+                marks.append(3)
+            elif kind[2] and not tok.endswith(".."):
+                word = tok[:-1].lower()
+                marks.append(2 if word in abbrevs or word.split("-")[-1] in abbrevs else 1)
+            else:
+                marks.append(0)
+        # The orthographic contexts (_get_orthography_data).
+        ortho = params.ortho_context
+        context = "internal"
+        for (_, parastart, linestart), kind, mark in zip(tokens, typed, marks):
+            if parastart and context != "unknown":
+                context = "initial"
+            if linestart and context == "internal":
+                context = "unknown"
+            flag = _ORTHO_MAP.get((context, kind[8]), 0)
+            if flag:
+                ortho[kind[1] if mark == 1 else kind[0]] |= flag
+            if mark == 1:
+                context = "unknown" if kind[4] or kind[5] else "initial"
+            else:
+                context = "unknown" if mark else "internal"
+        self._sentbreak_count += marks.count(1)
+        # Pairs whose first token ends in a period: rare abbreviations, sentence starters, collocations.
+        starters: collections.Counter[str] = collections.Counter()
+        collocations: collections.Counter[tuple[str, str]] = collections.Counter()
+        for i in range(len(toks) - 1):
+            kind1 = typed[i]
+            if not kind1[2]:
+                continue
+            mark1, tok2, kind2 = marks[i], toks[i + 1], typed[i + 1]
+            if mark1 == 1:  # _is_rare_abbrev_type
+                typ = kind1[1]
+                if typ not in abbrevs and type_fdist[typ] + type_fdist[typ[:-1]] < self.ABBREV_BACKOFF:
+                    if tok2[:1] in self._lang_vars.internal_punctuation:
+                        abbrevs.add(kind1[1])
+                    elif kind2[8] == "lower":
+                        typ2ortho = ortho[kind2[1] if marks[i + 1] == 1 else kind2[0]]
+                        if typ2ortho & _ORTHO_BEG_UC and not typ2ortho & _ORTHO_MID_UC:
+                            abbrevs.add(kind1[1])
+            ordinal_or_initial = kind1[4] or kind1[5]
+            if mark1 == 1 and not ordinal_or_initial and kind2[6]:
+                starters[kind2[0]] += 1
+            if (self.INCLUDE_ALL_COLLOCS or self.INCLUDE_ABBREV_COLLOCS and mark1 == 2
+                    or mark1 == 1 and ordinal_or_initial) and kind1[7] and kind2[7]:
+                collocations[kind1[1], kind2[1] if marks[i + 1] == 1 else kind2[0]] += 1
+        self._sent_starter_fdist.update(starters)
+        self._collocation_fdist.update(collocations)
+        if finalize:
+            self.finalize_training(verbose)
 
 
 def passage_id(article_id: str, position: int, text: str) -> str:
@@ -70,7 +198,7 @@ def train_punkt(texts: Iterable[str], max_chars: int | None = None) -> PunktPara
     """Learn abbreviations, collocations and sentence starters from the corpus itself (unsupervised): from all
     of ``texts``, or from the first of them until ``max_chars`` characters are reached (no more are read).
     A text Punkt fails on is left out of the training (it is reported when it is split, if it fails again)."""
-    trainer = PunktTrainer()
+    trainer = FastPunktTrainer()
     total = 0
     for text in texts:
         if max_chars is not None and total >= max_chars:
