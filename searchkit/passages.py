@@ -103,24 +103,25 @@ class FastPunktTrainer(PunktTrainer):
 
     def train(self, text: str, verbose: bool = False, finalize: bool = True) -> None:
         """``PunktTrainer.train``: gather the statistics of ``text`` (``finalize``: and derive the parameters)."""
-        tokens: list[tuple[str, bool, bool]] = []  # (text, starts a paragraph, starts a line), as _tokenize_words
+        toks: list[str] = []
+        line_starts: dict[int, bool] = {}  # each line's first token → whether it starts a paragraph (_tokenize_words)
         parastart = False
+        findall = self._words.findall
         for line in text.split("\n"):
             if not line.strip():
                 parastart = True
                 continue
-            words = self._words.findall(line)
+            words = findall(line)
             if words:
-                tokens.append((words[0], parastart, True))
-                tokens.extend((word, False, False) for word in words[1:])
+                line_starts[len(toks)] = parastart
+                toks += words
                 parastart = False
         kinds, kind_of = self._kinds, self._kind
-        toks = [tok for tok, _, _ in tokens]
         typed = [kinds.get(tok) or kind_of(tok) for tok in toks]
         self._finalized = False
         params, type_fdist = self._params, self._type_fdist
-        type_fdist.update(collections.Counter(kind[0] for kind in typed))
-        self._num_period_toks += sum(kind[2] for kind in typed)
+        type_fdist.update(collections.Counter([kind[0] for kind in typed]))
+        self._num_period_toks += sum([kind[2] for kind in typed])
         abbrevs = params.abbrev_types
         # Only these types can be (re)classified: nltk passes over the others.
         candidates = {kind[0] for kind in typed if kind[0].endswith(".") or kind[0] in abbrevs}
@@ -130,28 +131,28 @@ class FastPunktTrainer(PunktTrainer):
                     abbrevs.add(abbr)
             elif not is_add:
                 abbrevs.remove(abbr)
-        # The first pass: each token a sentence break (1), an abbreviation (2), an ellipsis (3) or none (0).
-        sent_end = self._lang_vars.sent_end_chars
+        # The first pass (each token a sentence break: 1, an abbreviation: 2, an ellipsis: 3, or none: 0) and the
+        # orthographic contexts (_get_orthography_data), token by token.
+        sent_end, ortho, ortho_flag = self._lang_vars.sent_end_chars, params.ortho_context, _ORTHO_MAP.get
         marks = []
-        for tok, kind in zip(toks, typed):
+        context = "internal"
+        for i, (tok, kind) in enumerate(zip(toks, typed)):
             if tok in sent_end:
-                marks.append(1)
+                mark = 1
             elif kind[3]:
-                marks.append(3)
+                mark = 3
             elif kind[2] and not tok.endswith(".."):
                 word = tok[:-1].lower()
-                marks.append(2 if word in abbrevs or word.split("-")[-1] in abbrevs else 1)
+                mark = 2 if word in abbrevs or word.split("-")[-1] in abbrevs else 1
             else:
-                marks.append(0)
-        # The orthographic contexts (_get_orthography_data).
-        ortho = params.ortho_context
-        context = "internal"
-        for (_, parastart, linestart), kind, mark in zip(tokens, typed, marks):
-            if parastart and context != "unknown":
-                context = "initial"
-            if linestart and context == "internal":
-                context = "unknown"
-            flag = _ORTHO_MAP.get((context, kind[8]), 0)
+                mark = 0
+            marks.append(mark)
+            if i in line_starts:
+                if line_starts[i] and context != "unknown":
+                    context = "initial"
+                if context == "internal":
+                    context = "unknown"
+            flag = ortho_flag((context, kind[8]), 0)
             if flag:
                 ortho[kind[1] if mark == 1 else kind[0]] |= flag
             if mark == 1:
