@@ -73,6 +73,16 @@ def _untimed(pattern: Any) -> Any:
 
 _NUMERIC, _ELLIPSIS, _INITIAL, _ALPHA, _NON_PUNCT = (_untimed(pattern) for pattern in (
     PunktToken._RE_NUMERIC, PunktToken._RE_ELLIPSIS, PunktToken._RE_INITIAL, PunktToken._RE_ALPHA, _NON_PUNCT))
+_WHITE_SPACE = r"\t-\r\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+"""Unicode's White_Space: what ``\\s`` matches in the ``regex`` module nltk compiles its patterns with (``re``'s
+``\\s`` also matches U+001C–U+001F)."""
+
+
+def _word_pattern(pattern: str) -> re.Pattern[str]:
+    """nltk's word tokenizer (a ``regex`` pattern, ``VERBOSE``) compiled by ``re``, which finds the same words in
+    half the time: its ``\\s`` and ``\\S`` spelled out as ``regex`` reads them."""
+    spelled = re.sub(r"(?<!\\)\\([sS])", lambda m: f"[{'^' if m[1] == 'S' else ''}{_WHITE_SPACE}]", pattern)
+    return re.compile(spelled, re.VERBOSE)
 
 
 class FastPunktTrainer(PunktTrainer):
@@ -84,7 +94,7 @@ class FastPunktTrainer(PunktTrainer):
 
     def __init__(self) -> None:
         super().__init__()
-        self._words = _untimed(self._lang_vars._word_tokenizer_re())
+        self._words = _word_pattern(self._lang_vars._word_tokenizer_re().pattern)
         self._kinds: dict[str, tuple] = {}
         """Token text → (type, type without its final period, period-final, ellipsis, number, initial, alphabetic,
         not punctuation, first letter's case), as ``PunktToken`` gives them."""

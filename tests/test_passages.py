@@ -126,6 +126,18 @@ def test_the_fast_punkt_trainer_learns_what_nltks_learns(seed_articles, seed):
     assert all(learned[key] for key in ("abbrev_types", "collocations", "sent_starters", "ortho_context"))
 
 
+def test_the_fast_punkt_trainer_finds_the_words_nltk_finds():
+    """Its word pattern runs in ``re``, nltk's in ``regex``: the same words, whitespace of every kind included
+    (``re``'s ``\\s`` matches four control characters more)."""
+    rng = random.Random(0)
+    alphabet = [chr(c) for c in [*range(0x40), 0x85, 0xA0, 0x1680, 0x2000, 0x200A, 0x200B, 0x2028, 0x2029, 0x202F,
+                                 0x205F, 0x3000, 0x180E, 0xFEFF, 0x2018, 0x2019, 0x201C, 0x201D, 0xAB, 0xBB]]
+    alphabet += [*"ab.,;:-!?\"'()[]{}*@&#`", *" " * 8]
+    lines = ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 60))) for _ in range(20_000)]
+    words, nltk_words = FastPunktTrainer()._words.findall, PunktTrainer()._lang_vars.word_tokenize
+    assert [words(line) for line in lines] == [nltk_words(line) for line in lines]
+
+
 @pytest.mark.slow
 def test_the_fast_punkt_trainer_learns_from_reuters_what_nltks_learns():
     from conftest import REPO, shared_data
