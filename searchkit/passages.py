@@ -85,31 +85,49 @@ def _word_pattern(pattern: str) -> re.Pattern[str]:
     return re.compile(spelled, re.VERBOSE)
 
 
+_MIDDLE, _START, _UNSURE = range(3)
+"""A token's context in ``PunktTrainer._get_orthography_data``: ``"internal"``, ``"initial"``, ``"unknown"``."""
+
+
+class _TokenKinds(dict):
+    """Token text → (type, type without its final period, period-final, ellipsis, number, initial, alphabetic,
+    not punctuation, first letter lower-case, orthographic flag in each context), as a ``PunktToken`` of it
+    derives them, by the same patterns; worked out when first asked for."""
+
+    def __missing__(self, tok: str) -> tuple:
+        lower = tok.lower()
+        typ = "##number##" if _NUMERIC.match(lower) else lower  # PunktToken's _RE_NUMERIC.sub, anchored at both ends
+        case = "lower" if tok[0].islower() else "upper" if tok[0].isupper() else "none"
+        flags = tuple(_ORTHO_MAP.get((context, case), 0) for context in ("internal", "initial", "unknown"))
+        kind = self[tok] = (
+            typ, typ[:-1] if len(typ) > 1 and typ[-1] == "." else typ, tok.endswith("."), bool(_ELLIPSIS.match(tok)),
+            typ.startswith("##number##"), bool(_INITIAL.match(tok)), bool(_ALPHA.match(tok)),
+            bool(_NON_PUNCT.search(typ)), case == "lower", flags)
+        return kind
+
+
+class _TypeCounts(collections.Counter):
+    """Tokens by type: ``FreqDist`` as the trainer reads it (``counts[type]``, ``N()``), counted at C speed (a
+    ``FreqDist`` counts each type through its own ``__setitem__``)."""
+
+    total_count = 0
+
+    def N(self) -> int:  # noqa: N802 (FreqDist's name)
+        return self.total_count
+
+
 class FastPunktTrainer(PunktTrainer):
     """nltk's ``PunktTrainer`` with its pass over one text (``train``) done on token strings: what nltk derives
     from a token's text (its type, case, number or initial...) is worked out once per distinct token, where nltk
     makes a ``PunktToken`` of every token and matches its regular expressions each time. The same steps in the
-    same order, so the same parameters (``tests/test_passages.py`` compares them with nltk's), in a fifth of the
+    same order, so the same parameters (``tests/test_passages.py`` compares them with nltk's), in about a fifth of the
     time; ``finalize_training`` and the log-likelihoods are nltk's own."""
 
     def __init__(self) -> None:
         super().__init__()
         self._words = _word_pattern(self._lang_vars._word_tokenizer_re().pattern)
-        self._kinds: dict[str, tuple] = {}
-        """Token text → (type, type without its final period, period-final, ellipsis, number, initial, alphabetic,
-        not punctuation, first letter's case), as ``PunktToken`` gives them."""
-
-    def _kind(self, tok: str) -> tuple:
-        """``tok``'s properties as a ``PunktToken`` of it derives them, by the same patterns."""
-        lower = tok.lower()
-        typ = "##number##" if _NUMERIC.match(lower) else lower  # PunktToken's _RE_NUMERIC.sub, anchored at both ends
-        first = tok[0]
-        kind = (typ, typ[:-1] if len(typ) > 1 and typ[-1] == "." else typ, tok.endswith("."),
-                bool(_ELLIPSIS.match(tok)), typ.startswith("##number##"), bool(_INITIAL.match(tok)),
-                bool(_ALPHA.match(tok)), bool(_NON_PUNCT.search(typ)),
-                "lower" if first.islower() else "upper" if first.isupper() else "none")
-        self._kinds[tok] = kind
-        return kind
+        self._kinds = _TokenKinds()
+        self._type_fdist = _TypeCounts()
 
     def train(self, text: str, verbose: bool = False, finalize: bool = True) -> None:
         """``PunktTrainer.train``: gather the statistics of ``text`` (``finalize``: and derive the parameters)."""
@@ -126,11 +144,11 @@ class FastPunktTrainer(PunktTrainer):
                 line_starts[len(toks)] = parastart
                 toks += words
                 parastart = False
-        kinds, kind_of = self._kinds, self._kind
-        typed = [kinds.get(tok) or kind_of(tok) for tok in toks]
+        typed = list(map(self._kinds.__getitem__, toks))
         self._finalized = False
         params, type_fdist = self._params, self._type_fdist
-        type_fdist.update(collections.Counter([kind[0] for kind in typed]))
+        type_fdist.update([kind[0] for kind in typed])
+        type_fdist.total_count += len(typed)
         self._num_period_toks += sum([kind[2] for kind in typed])
         abbrevs = params.abbrev_types
         # Only these types can be (re)classified: nltk passes over the others.
@@ -143,9 +161,9 @@ class FastPunktTrainer(PunktTrainer):
                 abbrevs.remove(abbr)
         # The first pass (each token a sentence break: 1, an abbreviation: 2, an ellipsis: 3, or none: 0) and the
         # orthographic contexts (_get_orthography_data), token by token.
-        sent_end, ortho, ortho_flag = self._lang_vars.sent_end_chars, params.ortho_context, _ORTHO_MAP.get
+        sent_end, ortho = self._lang_vars.sent_end_chars, params.ortho_context
         marks = []
-        context = "internal"
+        context = _MIDDLE
         for i, (tok, kind) in enumerate(zip(toks, typed)):
             if tok in sent_end:
                 mark = 1
@@ -158,17 +176,17 @@ class FastPunktTrainer(PunktTrainer):
                 mark = 0
             marks.append(mark)
             if i in line_starts:
-                if line_starts[i] and context != "unknown":
-                    context = "initial"
-                if context == "internal":
-                    context = "unknown"
-            flag = ortho_flag((context, kind[8]), 0)
+                if line_starts[i] and context != _UNSURE:
+                    context = _START
+                if context == _MIDDLE:
+                    context = _UNSURE
+            flag = kind[9][context]
             if flag:
                 ortho[kind[1] if mark == 1 else kind[0]] |= flag
             if mark == 1:
-                context = "unknown" if kind[4] or kind[5] else "initial"
+                context = _UNSURE if kind[4] or kind[5] else _START
             else:
-                context = "unknown" if mark else "internal"
+                context = _UNSURE if mark else _MIDDLE
         self._sentbreak_count += marks.count(1)
         # Pairs whose first token ends in a period: rare abbreviations, sentence starters, collocations.
         starters: collections.Counter[str] = collections.Counter()
@@ -183,7 +201,7 @@ class FastPunktTrainer(PunktTrainer):
                 if typ not in abbrevs and type_fdist[typ] + type_fdist[typ[:-1]] < self.ABBREV_BACKOFF:
                     if tok2[:1] in self._lang_vars.internal_punctuation:
                         abbrevs.add(kind1[1])
-                    elif kind2[8] == "lower":
+                    elif kind2[8]:
                         typ2ortho = ortho[kind2[1] if marks[i + 1] == 1 else kind2[0]]
                         if typ2ortho & _ORTHO_BEG_UC and not typ2ortho & _ORTHO_MID_UC:
                             abbrevs.add(kind1[1])
