@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections
 import hashlib
+import itertools
 import importlib
 import importlib.util
 import re
@@ -159,43 +160,54 @@ class FastPunktTrainer(PunktTrainer):
                     abbrevs.add(abbr)
             elif not is_add:
                 abbrevs.remove(abbr)
-        # The first pass (each token a sentence break: 1, an abbreviation: 2, an ellipsis: 3, or none: 0) and the
-        # orthographic contexts (_get_orthography_data), token by token.
-        sent_end, ortho = self._lang_vars.sent_end_chars, params.ortho_context
-        marks = []
-        context = _MIDDLE
-        for i, (tok, kind) in enumerate(zip(toks, typed)):
+        # The first pass: each token a sentence break (1), an abbreviation (2), an ellipsis (3) or none (0), by its
+        # text alone (the abbreviations stay as they are during the pass): once per distinct token.
+        sent_end, kinds = self._lang_vars.sent_end_chars, self._kinds
+        counts = collections.Counter(toks)
+        mark_of: dict[str, int] = {}
+        for tok in counts:
+            kind = kinds[tok]
             if tok in sent_end:
-                mark = 1
+                mark_of[tok] = 1
             elif kind[3]:
-                mark = 3
+                mark_of[tok] = 3
             elif kind[2] and not tok.endswith(".."):
                 word = tok[:-1].lower()
-                mark = 2 if word in abbrevs or word.split("-")[-1] in abbrevs else 1
+                mark_of[tok] = 2 if word in abbrevs or word.split("-")[-1] in abbrevs else 1
             else:
-                mark = 0
-            marks.append(mark)
+                mark_of[tok] = 0
+        marks = list(map(mark_of.__getitem__, toks))
+        self._sentbreak_count += sum(counts[tok] for tok, mark in mark_of.items() if mark == 1)
+        # The orthographic contexts (_get_orthography_data): a token's context follows from the token before it
+        # and whether it starts a line or a paragraph; it is the middle of a sentence but after a marked token or
+        # at a line's start. Those few are followed one by one; the others add their flag once per distinct token.
+        ortho = params.ortho_context
+        odd = sorted({*line_starts, *(i + 1 for i in itertools.compress(range(len(toks) - 1), marks))})
+        for i in odd:
+            if i == 0:
+                context = _MIDDLE
+            elif marks[i - 1] == 1:
+                context = _UNSURE if typed[i - 1][4] or typed[i - 1][5] else _START
+            else:
+                context = _UNSURE if marks[i - 1] else _MIDDLE
             if i in line_starts:
                 if line_starts[i] and context != _UNSURE:
                     context = _START
                 if context == _MIDDLE:
                     context = _UNSURE
-            flag = kind[9][context]
-            if flag:
-                ortho[kind[1] if mark == 1 else kind[0]] |= flag
-            if mark == 1:
-                context = _UNSURE if kind[4] or kind[5] else _START
-            else:
-                context = _UNSURE if mark else _MIDDLE
-        self._sentbreak_count += marks.count(1)
+            kind = typed[i]
+            if flag := kind[9][context]:
+                ortho[kind[1] if marks[i] == 1 else kind[0]] |= flag
+        odd_counts = collections.Counter([toks[i] for i in odd])
+        for tok, count in counts.items():
+            kind = kinds[tok]
+            if count > odd_counts[tok] and (flag := kind[9][_MIDDLE]):
+                ortho[kind[1] if mark_of[tok] == 1 else kind[0]] |= flag
         # Pairs whose first token ends in a period: rare abbreviations, sentence starters, collocations.
         starters: collections.Counter[str] = collections.Counter()
         collocations: collections.Counter[tuple[str, str]] = collections.Counter()
-        for i in range(len(toks) - 1):
-            kind1 = typed[i]
-            if not kind1[2]:
-                continue
-            mark1, tok2, kind2 = marks[i], toks[i + 1], typed[i + 1]
+        for i in itertools.compress(range(len(toks) - 1), [kind[2] for kind in typed]):
+            kind1, mark1, tok2, kind2 = typed[i], marks[i], toks[i + 1], typed[i + 1]
             if mark1 == 1:  # _is_rare_abbrev_type
                 typ = kind1[1]
                 if typ not in abbrevs and type_fdist[typ] + type_fdist[typ[:-1]] < self.ABBREV_BACKOFF:

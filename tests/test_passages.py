@@ -100,7 +100,7 @@ _PIECES = ("Mr.", "Dr.", "Inc.", "U.S.", "approx.,", "ex-Gov.", "J. S. Bach", "S
 def _tricky_texts(seed: int, count: int) -> list[str]:
     """Texts dense in what Punkt learns from: abbreviations (rare ones before a comma or a lower-case word),
     initials and ordinals before words (collocations), frequent sentence starters, ellipses, lines and
-    paragraphs."""
+    paragraphs (some opening with a word seen nowhere else, after an ellipsis)."""
     rng = random.Random(seed)
     texts = []
     for _ in range(count):
@@ -114,6 +114,9 @@ def _tricky_texts(seed: int, count: int) -> list[str]:
                 starter = rng.choice(["However", "Meanwhile", "But", "The", "In"])
                 sentences.append(" ".join([starter, *words]) + rng.choice([".", ".", "?", "!", "...", ". "]))
             paragraphs.append((" " if rng.random() < 0.7 else "\n").join(sentences))
+            if len(paragraphs) > 1 and rng.random() < 0.2:  # a paragraph's first word after an ellipsis
+                paragraphs[-2] += " ..."
+                paragraphs[-1] = "Zephyr " + paragraphs[-1]
         texts.append(("\n\n" if rng.random() < 0.8 else "\n \n").join(paragraphs))
     return texts
 
