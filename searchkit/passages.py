@@ -57,13 +57,13 @@ _PUNKT_IMPORT = threading.Lock()
 if TYPE_CHECKING:
     from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer, PunktToken, PunktTrainer
     from nltk.tokenize.punkt import _ORTHO_BEG_UC, _ORTHO_MAP, _ORTHO_MID_UC
-    from nltk.tokenize.punkt import _re_non_punct as _NON_PUNCT
+    from nltk.tokenize.punkt import _re_non_punct
 else:
     _punkt = _import_punkt()
     PunktParameters, PunktSentenceTokenizer, PunktToken, PunktTrainer = (
         _punkt.PunktParameters, _punkt.PunktSentenceTokenizer, _punkt.PunktToken, _punkt.PunktTrainer)
     _ORTHO_BEG_UC, _ORTHO_MAP, _ORTHO_MID_UC = _punkt._ORTHO_BEG_UC, _punkt._ORTHO_MAP, _punkt._ORTHO_MID_UC
-    _NON_PUNCT = _punkt._re_non_punct
+    _re_non_punct = _punkt._re_non_punct
 
 
 def _untimed(pattern: Any) -> Any:
@@ -73,7 +73,7 @@ def _untimed(pattern: Any) -> Any:
 
 
 _NUMERIC, _ELLIPSIS, _INITIAL, _ALPHA, _NON_PUNCT = (_untimed(pattern) for pattern in (
-    PunktToken._RE_NUMERIC, PunktToken._RE_ELLIPSIS, PunktToken._RE_INITIAL, PunktToken._RE_ALPHA, _NON_PUNCT))
+    PunktToken._RE_NUMERIC, PunktToken._RE_ELLIPSIS, PunktToken._RE_INITIAL, PunktToken._RE_ALPHA, _re_non_punct))
 _WHITE_SPACE = r"\t-\r\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 """Unicode's White_Space: what ``\\s`` matches in the ``regex`` module nltk compiles its patterns with (``re``'s
 ``\\s`` also matches U+001C–U+001F)."""
@@ -120,9 +120,11 @@ class _TypeCounts(collections.Counter):
 class FastPunktTrainer(PunktTrainer):
     """nltk's ``PunktTrainer`` with its pass over one text (``train``) done on token strings: what nltk derives
     from a token's text (its type, case, number or initial...) is worked out once per distinct token, where nltk
-    makes a ``PunktToken`` of every token and matches its regular expressions each time. The same steps in the
-    same order, so the same parameters (``tests/test_passages.py`` compares them with nltk's), in about a fifth of the
-    time; ``finalize_training`` and the log-likelihoods are nltk's own."""
+    makes a ``PunktToken`` of every token and matches its regular expressions each time; a token's mark (sentence
+    break, abbreviation, ellipsis) once per distinct token of the text; the orthographic contexts followed one by
+    one only where they are not the middle of a sentence. The same statistics, so the same parameters
+    (``tests/test_passages.py`` compares them with nltk's), in about a fifth of the CPU; ``finalize_training`` and
+    the log-likelihoods are nltk's own."""
 
     def __init__(self) -> None:
         super().__init__()

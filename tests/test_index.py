@@ -86,7 +86,12 @@ def test_a_first_build_reads_the_files_of_punkts_sample_once(corpus, monkeypatch
     (corpus / "seeds" / "feed.jsonl").write_text('{"text": "A good line. Of words."}\nnot json\n{"text": ""}\n')
     read = searchkit.ingest.read_articles
     reads: list[str] = []
-    monkeypatch.setattr(searchkit.ingest, "read_articles", lambda path, **kw: reads.append(str(path)) or read(path, **kw))
+
+    def counted(path, **kwargs):
+        reads.append(str(path))
+        return read(path, **kwargs)
+
+    monkeypatch.setattr(searchkit.ingest, "read_articles", counted)
     report = Index.build([corpus / "seeds"], corpus / "index")
     assert sorted(reads) == sorted(str(f) for f in (corpus / "seeds").iterdir())
     assert report.articles == 6
