@@ -179,10 +179,11 @@ class _Transaction:
         removed = [k for k in known if k not in current_keys and k not in moved_from] if prune else []
 
         punkt_file = self.directory / PUNKT
+        read_ahead = _ReadAhead(keep=_writer_procs(sum(fp["size"] for _, _, fp in changed)) == 1)
         if punkt_file.is_file():
             params = punkt_from_json(json.loads(punkt_file.read_text(encoding="utf-8")))
         else:
-            sample = _Counted(_ArticleReader(skipped).texts(changed))
+            sample = _Counted(read_ahead.texts(changed))
             params = train_punkt(sample, max_chars=self.settings.punkt_sample_chars)
             if sample.count:  # learned from no text (an empty build), it is not kept: the first text teaches it
                 punkt_file.write_text(json.dumps(punkt_to_json(params), indent=0), encoding="utf-8")
@@ -190,7 +191,7 @@ class _Transaction:
 
         if changed:
             stories.check_library()
-        new_segments, outcomes = _index_files(self._ix, changed, splitter, progress, self.holds)
+        new_segments, outcomes = _index_files(self._ix, changed, splitter, progress, read_ahead, self.holds)
         articles = passages = added = replaced = 0
         deleted: list[str] = list(removed)
         sketched: list[tuple[stories.Key, Any]] = []
@@ -304,24 +305,12 @@ class _ArticleReader:
     def __init__(self, skipped: list[SkippedFile]) -> None:
         self.skipped = skipped
 
-    def texts(self, changed: list[tuple[str, str, dict]]) -> Iterator[str]:
-        """The articles' texts, streamed, errors ignored (they are reported when the files are read to be
-        indexed)."""
-        from .ingest import read_articles
-
-        for f, _, _ in changed:
-            try:
-                for article in read_articles(f, on_error=lambda error: None):
-                    yield article.text
-            except Exception:  # ArticleError, or any other: reported when the file is read to be indexed
-                continue
-
     def articles(self, f: str) -> Iterator:
         from .articletext import unexpected_error
         from .ingest import read_articles
 
         def on_error(error: ArticleError) -> None:
-            self.skipped.append(SkippedFile(error.path, error.reason, error.line))
+            self.skipped.append(_skipped(error))
 
         try:
             yield from read_articles(f, on_error=on_error)
@@ -331,13 +320,54 @@ class _ArticleReader:
             on_error(ArticleError(f, unexpected_error(e)))
 
 
+def _skipped(error: ArticleError) -> SkippedFile:
+    return SkippedFile(error.path, error.reason, error.line)
+
+
+class _ReadAhead:
+    """The articles of the files that Punkt's sample read to their end, with the bad lines reading them skipped:
+    in a one-process build (``keep``), indexing takes them from here rather than reading those files a second
+    time (at most the sample's text is kept)."""
+
+    def __init__(self, keep: bool) -> None:
+        self.keep = keep
+        self._files: dict[str, tuple[list[Article], list[SkippedFile]]] = {}
+
+    def texts(self, changed: list[tuple[str, str, dict]]) -> Iterator[str]:
+        """The articles' texts, streamed, file after file. A file whose reading fails is not kept: the failure is
+        reported when it is read to be indexed."""
+        from .ingest import read_articles
+
+        for f, _, _ in changed:
+            articles: list[Article] = []
+            skipped: list[SkippedFile] = []
+            try:
+                for article in read_articles(f, on_error=lambda error: skipped.append(_skipped(error))):
+                    if self.keep:
+                        articles.append(article)
+                    yield article.text
+            except Exception:  # ArticleError, or any other: reported when the file is read to be indexed
+                continue
+            if self.keep:
+                self._files[f] = (articles, skipped)
+
+    def articles(self, f: str, skipped: list[SkippedFile]) -> Iterable[Article]:
+        """``f``'s articles (kept ones, once, or read now), what reading it skips recorded in ``skipped``."""
+        if f not in self._files:
+            return _ArticleReader(skipped).articles(f)
+        articles, read_skipped = self._files.pop(f)
+        skipped.extend(read_skipped)
+        return articles
+
+
 def _index_files(
-    ix, changed: list[tuple[str, str, dict]], splitter, progress: Progress | None,
+    ix, changed: list[tuple[str, str, dict]], splitter, progress: Progress | None, read_ahead: _ReadAhead,
     holds: Callable[[Article], bool] | None = None,
 ) -> tuple[list, list[FileOutcome]]:
     """Index the ``changed`` files' passages (of the articles ``ix`` ``holds``) into new segments of ``ix``
     (uncommitted); per file, the counts of articles and passages indexed, what was skipped, the indexed
-    articles' signatures (``stories``), and the count of articles read but held elsewhere.
+    articles' signatures (``stories``), and the count of articles read but held elsewhere. A file ``read_ahead``
+    kept is not read again.
 
     Large inputs are indexed by one process per core; a file of ``SHARD_BYTES`` or more is shared among them
     (each reads all of it and indexes every n-th article), so that one big JSON Lines file uses every core.
@@ -353,7 +383,7 @@ def _index_files(
         split_skipped: list[SkippedFile] = []
         sketches: list[tuple[str, Any]] = []
         file_articles = file_passages = elsewhere = 0
-        for n, article in enumerate(_ArticleReader(read_skipped).articles(f)):
+        for n, article in enumerate(read_ahead.articles(f, read_skipped)):
             if n % shards != shard:
                 continue
             if holds is not None and not holds(article):

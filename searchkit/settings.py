@@ -35,8 +35,8 @@ class Settings:
     max_passage_chars: int = 800
     """Paragraphs are merged up to this length and longer ones cut at sentence boundaries to fit it."""
     punkt_sample_chars: int = 500_000
-    """Punkt learns from (at most) this much text of the first build's articles: 0.6 s of training (1 MB took
-    1.3 s and cut all 19,043 Reuters-21578 articles into the same passages)."""
+    """Punkt learns from (at most) this much text of the first build's articles: 0.24 CPU s of training (1 MB took
+    0.51 and cut all 19,043 Reuters-21578 articles into the same passages; ``benchmarks/punkt_sample.py``)."""
     feedback_hits: int = 3
     """Pseudo-relevance feedback (``search(expand=True)``): top hits read for expansion words."""
     feedback_words: int = 40

@@ -287,14 +287,14 @@ def test_an_article_that_cannot_be_split_or_analysed_is_skipped(tmp_path, poison
 
 
 def test_punkt_training_failing_on_one_text_does_not_stop_the_build(tmp_path, monkeypatch):
-    train = searchkit.passages.PunktTrainer.train
+    train = searchkit.passages.FastPunktTrainer.train
 
     def failing_train(self, text, *args, **kwargs):
         if "trainpoison" in text:
             raise IndexError("punkt training failed")
         return train(self, text, *args, **kwargs)
 
-    monkeypatch.setattr(searchkit.passages.PunktTrainer, "train", failing_train)
+    monkeypatch.setattr(searchkit.passages.FastPunktTrainer, "train", failing_train)
     feed = write_lines(tmp_path / "feed.jsonl", [good(1), json.dumps({"text": "trainpoison words. More."}), good(3)])
     report = Index.build([feed], tmp_path / "index")
     assert report.skipped == () and report.articles == 3

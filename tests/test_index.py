@@ -78,6 +78,26 @@ def test_bad_file_is_reported_and_the_rest_indexed(corpus):
     assert report.articles == 5
 
 
+def test_a_first_build_reads_the_files_of_punkts_sample_once(corpus, monkeypatch):
+    """Punkt's sample reads the files first; indexing takes their articles, and what their reading skipped, from
+    that reading."""
+    import searchkit.ingest
+
+    (corpus / "seeds" / "feed.jsonl").write_text('{"text": "A good line. Of words."}\nnot json\n{"text": ""}\n')
+    read = searchkit.ingest.read_articles
+    reads: list[str] = []
+
+    def counted(path, **kwargs):
+        reads.append(str(path))
+        return read(path, **kwargs)
+
+    monkeypatch.setattr(searchkit.ingest, "read_articles", counted)
+    report = Index.build([corpus / "seeds"], corpus / "index")
+    assert sorted(reads) == sorted(str(f) for f in (corpus / "seeds").iterdir())
+    assert report.articles == 6
+    assert [(s.path.rsplit("/", 1)[-1], s.line) for s in report.skipped] == [("feed.jsonl", 2), ("feed.jsonl", 3)]
+
+
 def test_failed_build_leaves_the_previous_index_intact(corpus):
     Index.build([corpus / "seeds"], corpus / "index")
     with Index.open(corpus / "index") as ix:
