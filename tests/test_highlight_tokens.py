@@ -26,14 +26,18 @@ def test_any_text_tokenizes_as_the_analyzer_does(text):
 
 
 WORDS = st.sampled_from(["running", "Runs", "RUN", "skies", "sky", "dying", "die", "İstanbul", "istanbul", "ﬁsh",
-                         "yelling", "Yell", "U.S.", "a.b", "ΣΑΣ", "σας", "x2", "café", "Caspian"])
+                         "yelling", "Yell", "U.S.", "a.b", "ΣΑΣ", "σας", "x2", "café", "Caspian", "kayak", "\u212aayaks",
+                         "x.kayak", "_kayak", "3kayak", "été"])
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(WORDS | st.just("the") | st.text(alphabet=st.sampled_from(list("aAyYsİ.'’- 0\n")), max_size=6), max_size=40)
+@given(st.lists(WORDS | st.just("the") | st.text(alphabet=st.sampled_from(list("aAyYsİkK\u212a_.'’- 0\n")), max_size=6)
+                | st.tuples(st.sampled_from(list(".’-_é")), WORDS).map("".join), max_size=40)
        .map(" ".join), st.lists(WORDS, min_size=1, max_size=3))
 def test_highlights_mark_every_word_whose_term_is_searched(text, words):
-    """Every word of the text whose term is a query word's, and only those, is marked (all fragments shown)."""
+    """Every word of the text whose term is a query word's, and only those, is marked (all fragments shown): words
+    joined by dots and underscores, and words whose lowercase begins otherwise than they do (``\u212a``, the
+    Kelvin sign, lowercases to ``k``) or follow punctuation, as the analyzer tokenizes them."""
     from searchkit.highlight import highlight, match_terms
     from searchkit.query import build_query
 
