@@ -316,8 +316,7 @@ class TopK:
         ``sort="date"``, newest first (undated last), then by score, then ``ids``."""
         matched, values = found.docs, found.scores
         if sort == "score" and len(matched) > limit:
-            kth = np.partition(values, len(matched) - limit)[len(matched) - limit]
-            keep = values >= kth
+            keep = values >= _kth_largest(values, limit)
             matched, values = matched[keep], values[keep]
         order = self._ranked(matched, values, sort)[:limit]
         return [(int(matched[i]), float(values[i]), self.day(int(matched[i]))) for i in order]
@@ -589,6 +588,24 @@ class TopK:
                 mask &= dates < f.end if f.endexcl else dates <= f.end
             return mask
         raise _Unsupported(type(f).__name__)
+
+
+_BLOCK = 64
+"""``_kth_largest`` bounds the k-th largest value by the maximums of blocks of this many values."""
+
+
+def _kth_largest(values: np.ndarray, k: int) -> float:
+    """The ``k``-th largest of ``values`` (more than ``k``).
+
+    The ``k`` largest maximums of blocks of ``_BLOCK`` values are ``k`` of the values, so the ``k``-th largest
+    value is at least the ``k``-th largest maximum: only the values from there on are partitioned (a maximum per
+    block and one comparison per value are several times faster than partitioning them all).
+    """
+    blocks = len(values) // _BLOCK
+    if blocks >= k:
+        maximums = values[:blocks * _BLOCK].reshape(blocks, _BLOCK).max(axis=1)
+        values = values[values >= np.partition(maximums, blocks - k)[blocks - k]]
+    return np.partition(values, len(values) - k)[len(values) - k]
 
 
 def _plain(mapped: np.ndarray) -> np.ndarray:
