@@ -21,7 +21,7 @@ from .dates import parse_phrase
 from .errors import NothingToSearch, QueryError
 from .normalise import normalise_source
 from .places import PlaceNames, with_place_names
-from .schema import SCHEMA, SEARCH_FIELDS, STOP_WORDS
+from .schema import ANALYZER, SCHEMA, SEARCH_FIELDS, STOP_WORDS, analyze
 from .scoring import query_term_weight
 from .settings import DEFAULT, Settings
 
@@ -119,25 +119,32 @@ def build_query(
 def _parsed_words(text: str, settings: Settings) -> wq.Query | None:
     """What Whoosh's parser (as ``build_query`` sets it up) makes of text of words alone, each one term or a stop
     word, with no operator, field, quote, pattern or other syntax; None for any other text. Whoosh's parser takes
-    about a millisecond for what this does in a tenth of it."""
+    about a millisecond for what this does in a fiftieth of it.
+
+    Whoosh's parser makes an OR of each word's OR of its fields' terms and normalizes it: the nested ORs
+    flattened, the same term (field, text and boost) kept once, where it first occurs, no term a null query and
+    one term that term. This builds that query directly, each word analysed once (the search fields share
+    ``ANALYZER``, whose steps do not depend on Whoosh's query mode; ``analyze`` is its cached loop).
+    """
     words = text.split()
     if not all(_WORD.fullmatch(w) for w in words) or not _OPERATORS.isdisjoint(words):
         return None
-    per_word = []
+    terms: dict[tuple[str, str, float], wq.Term] = {}
     for word in words:
-        terms = []
-        for field in SEARCH_FIELDS:
-            analysed = [token.text for token in SCHEMA[field].analyzer(word, mode="query")]
-            if len(analysed) > 1:
-                return None
-            if analysed:
+        analysed = analyze(word)
+        if len(analysed) > 1:
+            return None
+        for term, _ in analysed:
+            for field in SEARCH_FIELDS:
                 boost = settings.title_boost if field == "title" else 1.0
-                terms.append(wq.Term(field, analysed[0], boost=boost))
-        per_word.append(wq.Or(terms))
-    return wq.Or(per_word).normalize()
+                terms.setdefault((field, term, boost), wq.Term(field, term, boost=boost))
+    if not terms:
+        return wq.NullQuery
+    return next(iter(terms.values())) if len(terms) == 1 else wq.Or(list(terms.values()))
 
 
 _WORD = re.compile(r"\w+")
+assert all(SCHEMA[field].analyzer is ANALYZER for field in SEARCH_FIELDS), "_parsed_words analyses once for all"
 _OPERATORS = _BINARY | {"NOT"}
 
 
