@@ -119,7 +119,7 @@ def build_query(
 def _parsed_words(text: str, settings: Settings) -> wq.Query | None:
     """What Whoosh's parser (as ``build_query`` sets it up) makes of text of words alone, each one term or a stop
     word, with no operator, field, quote, pattern or other syntax; None for any other text. Whoosh's parser takes
-    about a millisecond for what this does in a fiftieth of it.
+    0.4 ms for two words, where this takes 5 µs.
 
     Whoosh's parser makes an OR of each word's OR of its fields' terms and normalizes it: the nested ORs
     flattened, the same term (field, text and boost) kept once, where it first occurs, no term a null query and
