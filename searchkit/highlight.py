@@ -25,6 +25,11 @@ CONTEXT_CHARS = 60
 _TERMS: dict[str, str] = {}
 """Words as written → their terms ("" for a stop word), as highlights have analysed them."""
 _MAX_TERMS = 100_000
+_BEGUN_OTHERWISE = {"die": "dy", "lie": "ly", "tie": "ty"}
+"""Terms → how else their words may begin: Snowball English's exceptional forms dying, lying and tying. Every
+other word's term begins with the word's first two letters (or, one letter long, with its first): its rules
+change a word from the third letter on (``tests/test_highlight_tokens.py`` checks the 300,000 commonest
+English words)."""
 
 
 class MatchTerms:
@@ -88,15 +93,18 @@ def highlight(text: str, terms: MatchTerms, top: int = 3) -> tuple[Highlight, ..
 def _hits(text: str, terms: MatchTerms) -> list[tuple[tuple[int, int], str]]:
     """The matched words of ``text``: their spans and terms, in text order.
 
-    Without phrases, only the words that can be a query term's are analysed: a term begins as its word does
-    (lowercased; the stemmer changes only a word's end), so a word of another first letter is no match.
+    Without phrases, only the words that can be a query term's are analysed: a term begins with its word's
+    first two letters, lowercased (Snowball English changes a word from its third letter on, but for the words
+    of ``_BEGUN_OTHERWISE``), so a word beginning otherwise is no match, and most words are not stemmed.
     """
     if not terms.phrases and "" not in terms.words:
         firsts = frozenset(word[0] for word in terms.words)
+        beginnings = tuple({word[:2] for word in terms.words}
+                           | {_BEGUN_OTHERWISE[word] for word in terms.words if word in _BEGUN_OTHERWISE})
         hits = []
         for m in _words_beginning(text, firsts):
             written = m[0]
-            if written[0].lower()[:1] in firsts:
+            if written.lower().startswith(beginnings):
                 term = _TERMS.get(written)
                 if term is None:
                     if len(_TERMS) >= _MAX_TERMS:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,7 +28,7 @@ def test_any_text_tokenizes_as_the_analyzer_does(text):
 
 WORDS = st.sampled_from(["running", "Runs", "RUN", "skies", "sky", "dying", "die", "İstanbul", "istanbul", "ﬁsh",
                          "yelling", "Yell", "U.S.", "a.b", "ΣΑΣ", "σας", "x2", "café", "Caspian", "kayak", "\u212aayaks",
-                         "x.kayak", "_kayak", "3kayak", "été"])
+                         "x.kayak", "_kayak", "3kayak", "été", "lying", "lie", "tying", "ties", "cries", "aing"])
 
 
 @settings(max_examples=300, deadline=None)
@@ -44,3 +45,19 @@ def test_highlights_mark_every_word_whose_term_is_searched(text, words):
     terms = match_terms(build_query(" ".join(f"body:{w}" for w in words), syntax=True).query)
     marked = {(f.start + s, f.start + e) for f in highlight(text, terms, top=10_000) for s, e in f.matches}
     assert marked == {span for term, span in _analyze(text) if term in terms.words}
+
+
+@pytest.mark.slow
+def test_highlights_mark_every_english_word_by_its_term():
+    """Each of the 300,000 commonest English words (``wordfreq``), searched by its own term, is marked: the
+    highlighter analyses only the words that begin as a query term does, which must hold for every word's term."""
+    wordfreq = pytest.importorskip("wordfreq", reason="wordfreq (the bench extra) lists the words")
+    from searchkit.highlight import MatchTerms, highlight
+
+    missed = []
+    for word in wordfreq.top_n_list("en", 300_000):
+        for term, span in _analyze(word):
+            marked = {(f.start + s, f.start + e) for f in highlight(word, MatchTerms(frozenset({term}), ())) for s, e in f.matches}
+            if span not in marked:
+                missed.append((word, term))
+    assert not missed
