@@ -145,11 +145,12 @@ def _beginning(first: str) -> re.Pattern:
     nor a dot after one (``_WORDS`` runs on through both). The first character is matched before the lookbehinds
     (which then reach one further back): a pattern that begins with a character set is searched for that set,
     several times faster than one tried at every position. One pattern per character, kept: compiling one takes
-    about 0.4 ms, more than the search it saves.
+    about 0.25 ms, more than the search it saves.
     """
-    kept = {first, first.upper()} if first.isascii() else set()
-    ascii_others = "".join(re.escape(chr(c)) for c in range(128) if chr(c) not in kept)
-    return re.compile(rf"[^{ascii_others}](?<=\w)(?<!\w[\s\S])(?<!\w\.[\s\S])\w*(?:\.?\w+)*", _WORDS.flags)
+    kept = sorted({ord(first), ord(first.upper())}) if first.isascii() else []
+    bounds = [-1, *kept, 128]  # the ASCII characters between kept ones, as ranges (quicker to compile than a list)
+    others = "".join(f"\\x{low + 1:02x}-\\x{high - 1:02x}" for low, high in zip(bounds, bounds[1:]) if high - low > 1)
+    return re.compile(rf"[^{others}](?<=\w)(?<!\w[\s\S])(?<!\w\.[\s\S])\w*(?:\.?\w+)*", _WORDS.flags)
 
 
 def _fragment(text: str, group: list[tuple[tuple[int, int], str]]) -> Highlight:

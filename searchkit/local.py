@@ -140,7 +140,8 @@ class LocalBackend:
             passage = ranked.get(passage_id)
             if passage is None:
                 # an id holding a lone surrogate is no UTF-8 term: no passage has it
-                stored = None if any("\ud800" <= c <= "\udfff" for c in passage_id) else searcher.document(id=passage_id)
+                surrogate = any("\ud800" <= c <= "\udfff" for c in passage_id)
+                stored = None if surrogate else searcher.document(id=passage_id)
                 if stored is None:
                     raise PassageNotFound(f"no passage with id {passage_id!r}")
                 passage = self.to_passage(stored)
