@@ -6,6 +6,7 @@ Only words that matched are marked: every query term of the body field (stemmed 
 
 from __future__ import annotations
 
+import functools
 import re
 
 from whoosh import query as wq
@@ -17,9 +18,18 @@ __all__ = ["MatchTerms", "match_terms", "highlight"]
 
 _WORDS: re.Pattern = ANALYZER.items[0].expression
 """The words of a text as the analyzer's tokenizer finds them."""
+assert _WORDS.pattern == r"\w+(\.?\w+)*", "_words_beginning finds the words of Whoosh's default word pattern"
 FRAGMENT_CHARS = 240
 """Fragments are about this long: matches within it share a fragment, with context on both sides."""
 CONTEXT_CHARS = 60
+_TERMS: dict[str, str] = {}
+"""Words as written → their terms ("" for a stop word), as highlights have analysed them."""
+_MAX_TERMS = 100_000
+_BEGUN_OTHERWISE = {"die": "dy", "lie": "ly", "tie": "ty"}
+"""Terms → how else their words may begin: Snowball English's exceptional forms dying, lying and tying. Every
+other word's term begins with the word's first two letters (or, one letter long, with its first): its rules
+change a word from the third letter on (``tests/test_highlight_tokens.py`` checks the 300,000 commonest
+English words)."""
 
 
 class MatchTerms:
@@ -83,17 +93,26 @@ def highlight(text: str, terms: MatchTerms, top: int = 3) -> tuple[Highlight, ..
 def _hits(text: str, terms: MatchTerms) -> list[tuple[tuple[int, int], str]]:
     """The matched words of ``text``: their spans and terms, in text order.
 
-    Without phrases, only the words that can be a query term's are analysed: a term begins as its word does
-    (lowercased; the stemmer changes only a word's end), so a word of another first letter is no match.
+    Without phrases, only the words that can be a query term's are analysed: a term begins with its word's
+    first two letters, lowercased (Snowball English changes a word from its third letter on, but for the words
+    of ``_BEGUN_OTHERWISE``), so a word beginning otherwise is no match, and most words are not stemmed.
     """
     if not terms.phrases and "" not in terms.words:
         firsts = frozenset(word[0] for word in terms.words)
+        beginnings = tuple({word[:2] for word in terms.words}
+                           | {_BEGUN_OTHERWISE[word] for word in terms.words if word in _BEGUN_OTHERWISE})
         hits = []
-        for m in _WORDS.finditer(text):
-            if m[0][0].lower()[:1] in firsts:
-                analysed = analyze(m[0])
-                if analysed and analysed[0][0] in terms.words:
-                    hits.append((m.span(), analysed[0][0]))
+        for m in _words_beginning(text, firsts):
+            written = m[0]
+            if written.lower().startswith(beginnings):
+                term = _TERMS.get(written)
+                if term is None:
+                    if len(_TERMS) >= _MAX_TERMS:
+                        _TERMS.clear()
+                    analysed = analyze(written)
+                    term = _TERMS[written] = analysed[0][0] if analysed else ""
+                if term in terms.words:
+                    hits.append((m.span(), term))
         return hits
     tokens = analyze(text)
     words = [w for w, _ in tokens]
@@ -105,6 +124,33 @@ def _hits(text: str, terms: MatchTerms) -> list[tuple[tuple[int, int], str]]:
             if tuple(words[i:i + n]) == phrase:
                 matched[i:i + n] = [True] * n
     return [(spans[i], words[i]) for i in range(len(words)) if matched[i]]
+
+
+def _words_beginning(text: str, firsts: frozenset[str]) -> list[re.Match]:
+    """The words of ``text`` (as ``_WORDS`` finds them) that may begin with one of ``firsts`` once lowercased, in
+    text order: the regular expression engine passes over the others, where a loop over every word would test
+    each in Python. The caller tests each word found (see ``_beginning``)."""
+    if len(firsts) == 1:
+        return list(_beginning(next(iter(firsts))).finditer(text))
+    found = {m.start(): m for first in firsts for m in _beginning(first).finditer(text)}
+    return [found[start] for start in sorted(found)]
+
+
+@functools.lru_cache(maxsize=256)
+def _beginning(first: str) -> re.Pattern:
+    """The words (as ``_WORDS`` finds them) whose first character is ``first`` in either case, if it is ASCII,
+    or any character outside ASCII (whose lowercase may begin with an ASCII letter, as ``İ``'s does with ``i``).
+
+    A word begins where ``_WORDS`` would begin one: at a word character that follows neither a word character
+    nor a dot after one (``_WORDS`` runs on through both). The first character is matched before the lookbehinds
+    (which then reach one further back): a pattern that begins with a character set is searched for that set,
+    several times faster than one tried at every position. One pattern per character, kept: compiling one takes
+    about 0.25 ms, more than the search it saves.
+    """
+    kept = sorted({ord(first), ord(first.upper())}) if first.isascii() else []
+    bounds = [-1, *kept, 128]  # the ASCII characters between kept ones, as ranges (quicker to compile than a list)
+    others = "".join(f"\\x{low + 1:02x}-\\x{high - 1:02x}" for low, high in zip(bounds, bounds[1:]) if high - low > 1)
+    return re.compile(rf"[^{others}](?<=\w)(?<!\w[\s\S])(?<!\w\.[\s\S])\w*(?:\.?\w+)*", _WORDS.flags)
 
 
 def _fragment(text: str, group: list[tuple[tuple[int, int], str]]) -> Highlight:

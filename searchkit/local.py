@@ -8,6 +8,7 @@ readers share file positions), all of them of this one generation.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -42,6 +43,10 @@ assert ARRAYS_FIRST_QUERY_POSTINGS <= MAX_WHOOSH_POSTINGS
 
 
 _MAX_CACHED_FREQUENCIES = 1_000_000
+_CACHED_PASSAGES = 1024
+"""Passages read for rankings, kept by doc number: the hits of about the last 100 searches, which a search of the
+same words again (OR or AND, with highlights or without, the next page) reads again. Reading one decompresses
+its block of stored fields and unpickles it (about 50 µs)."""
 _SCORABLE = tuple(name for name in schema.SCHEMA.names() if schema.SCHEMA[name].scorable)
 
 
@@ -63,6 +68,7 @@ class LocalBackend:
         """A shard of a sharded index: its passages' stories as found across all its shards (``sharded``), read
         for a generation of that many passages, in place of the generation's own."""
         self.frequencies: dict[tuple[str, bytes], int] = {}
+        self._passage_at: Callable[[int], Passage] = functools.lru_cache(maxsize=_CACHED_PASSAGES)(self._read_passage)
         """Document frequencies read so far (a generation never changes), by ``lexicon`` and ``statistics``: a
         query reads each of its words' once for its bounds, its scores and "did you mean"."""
 
@@ -128,15 +134,18 @@ class LocalBackend:
 
     def passages(self, ids: Sequence[str]) -> list[Passage]:
         searcher = self.searcher()
-        ranked: dict[str, dict] = getattr(self._local, "ranked", {})  # this thread's last ranking, read by ``_ids``
+        ranked: dict[str, Passage] = getattr(self._local, "ranked", {})  # this thread's last ranking, by ``_ids``
         found = []
         for passage_id in ids:
-            # an id holding a lone surrogate is no UTF-8 term: no passage has it
-            stored = ranked.get(passage_id) or (
-                None if any("\ud800" <= c <= "\udfff" for c in passage_id) else searcher.document(id=passage_id))
-            if stored is None:
-                raise PassageNotFound(f"no passage with id {passage_id!r}")
-            found.append(self.to_passage(stored))
+            passage = ranked.get(passage_id)
+            if passage is None:
+                # an id holding a lone surrogate is no UTF-8 term: no passage has it
+                surrogate = any("\ud800" <= c <= "\udfff" for c in passage_id)
+                stored = None if surrogate else searcher.document(id=passage_id)
+                if stored is None:
+                    raise PassageNotFound(f"no passage with id {passage_id!r}")
+                passage = self.to_passage(stored)
+            found.append(passage)
         return found
 
     def vocabulary(self) -> Vocabulary:
@@ -224,14 +233,17 @@ class LocalBackend:
     # --- internals --------------------------------------------------------------------------------------------
 
     def _ids(self, docnums: Sequence[int], *, keep: bool = False) -> dict[int, str]:
-        """The passage ids of ``docnums``; their stored fields are kept for this thread's next ``passages``
-        (the hits a search shows), which would otherwise look each id up again in every segment; with ``keep``,
-        beside those kept before."""
-        searcher = self.searcher()
-        stored = {docnum: searcher.stored_fields(docnum) for docnum in docnums}
-        ranked = {fields["id"]: fields for fields in stored.values()}
+        """The passage ids of ``docnums``; their passages are kept for this thread's next ``passages`` (the hits
+        a search shows), which would otherwise look each id up again in every segment; with ``keep``, beside
+        those kept before."""
+        passages = {docnum: self._passage_at(docnum) for docnum in docnums}
+        ranked = {passage.id: passage for passage in passages.values()}
         self._local.ranked = {**getattr(self._local, "ranked", {}), **ranked} if keep else ranked
-        return {docnum: fields["id"] for docnum, fields in stored.items()}
+        return {docnum: passage.id for docnum, passage in passages.items()}
+
+    def _read_passage(self, docnum: int) -> Passage:
+        """The passage of a doc number, read from its stored fields (``_passage_at`` keeps the last read)."""
+        return self.to_passage(self.searcher().stored_fields(docnum))
 
     def _found(self, searcher: Searcher, parsed: ParsedQuery, stats: Statistics, context, per_article: bool):
         """The arrays (None in an index without passages) and every match (``topk.Matches``), per article at each

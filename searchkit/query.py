@@ -21,7 +21,7 @@ from .dates import parse_phrase
 from .errors import NothingToSearch, QueryError
 from .normalise import normalise_source
 from .places import PlaceNames, with_place_names
-from .schema import SCHEMA, SEARCH_FIELDS, STOP_WORDS
+from .schema import ANALYZER, SCHEMA, SEARCH_FIELDS, STOP_WORDS, analyze
 from .scoring import query_term_weight
 from .settings import DEFAULT, Settings
 
@@ -118,26 +118,38 @@ def build_query(
 
 def _parsed_words(text: str, settings: Settings) -> wq.Query | None:
     """What Whoosh's parser (as ``build_query`` sets it up) makes of text of words alone, each one term or a stop
-    word, with no operator, field, quote, pattern or other syntax; None for any other text. Whoosh's parser takes
-    about a millisecond for what this does in a tenth of it."""
+    word, with no operator but AND between every two words, no field, quote, pattern or other syntax; None for
+    any other text. Whoosh's parser takes 0.4 ms for two words, where this takes 5 µs.
+
+    Whoosh's parser makes an OR (an AND) of each word's OR of its fields' terms and normalizes it: the nested ORs
+    flattened, the same term (field, text and boost) or word kept once, where it first occurs, no term a null
+    query and one term (word) that term (word). This builds that query directly, each word analysed once (the
+    search fields share ``ANALYZER``, whose steps do not depend on Whoosh's query mode; ``analyze`` is its cached
+    loop).
+    """
     words = text.split()
+    every = len(words) > 1 and len(words) % 2 == 1 and all(w == "AND" for w in words[1::2])
+    if every:
+        words = words[::2]
     if not all(_WORD.fullmatch(w) for w in words) or not _OPERATORS.isdisjoint(words):
         return None
-    per_word = []
+    fields: dict[str, list[wq.Term]] = {}  # each word's term → its terms in the search fields
     for word in words:
-        terms = []
-        for field in SEARCH_FIELDS:
-            analysed = [token.text for token in SCHEMA[field].analyzer(word, mode="query")]
-            if len(analysed) > 1:
-                return None
-            if analysed:
-                boost = settings.title_boost if field == "title" else 1.0
-                terms.append(wq.Term(field, analysed[0], boost=boost))
-        per_word.append(wq.Or(terms))
-    return wq.Or(per_word).normalize()
+        analysed = analyze(word)
+        if len(analysed) > 1:
+            return None
+        for term, _ in analysed:
+            fields.setdefault(term, [wq.Term(field, term, boost=settings.title_boost if field == "title" else 1.0)
+                                     for field in SEARCH_FIELDS])
+    if every:
+        parts = [terms[0] if len(terms) == 1 else wq.Or(terms) for terms in fields.values()]
+        return wq.NullQuery if not parts else parts[0] if len(parts) == 1 else wq.And(parts)
+    unique = list({(t.fieldname, t.text, t.boost): t for terms in fields.values() for t in terms}.values())
+    return wq.NullQuery if not unique else unique[0] if len(unique) == 1 else wq.Or(unique)
 
 
 _WORD = re.compile(r"\w+")
+assert all(SCHEMA[field].analyzer is ANALYZER for field in SEARCH_FIELDS), "_parsed_words analyses once for all"
 _OPERATORS = _BINARY | {"NOT"}
 
 

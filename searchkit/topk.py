@@ -72,24 +72,45 @@ _NONE = Matches(np.zeros(0, dtype=np.int64), np.zeros(0))
 
 DENSE_SHARE = 4
 """A union whose parts hold more than one in this many of a segment's documents is merged by scattering them
-over an array of the segment's length (its cost is the segment's length, a sorted merge's its parts')."""
+over arrays of the segment's length (its cost is the segment's length, a sorted merge's its parts')."""
+
+
+def _union_tree(parts: list[Matches], doc_count: int) -> Matches:
+    """``parts`` combined as Whoosh's tree of ``UnionMatcher`` s (``_tree``) combines them: the documents matching
+    any, each scored by the sums of the tree, in its order.
+
+    A dense union sums whole arrays of the segment's length, node by node as the tree pairs them, a document's
+    score 0 in a part it is not in: ``x + 0.0`` is ``x``, so the sums are the sparse merge's, bit for bit, with
+    one scatter per part and one gather at the end where a merge at each node would gather and scatter again.
+    """
+    if len(parts) > 1 and sum(len(p) for p in parts) * DENSE_SHARE > doc_count:
+        present = np.zeros(doc_count, dtype=bool)
+        for part in parts:
+            present[part.docs] = True
+        docs = np.flatnonzero(present)
+        return Matches(docs, _dense_sums(parts, doc_count)[docs])
+    return _tree(parts, _union, doc_count)
+
+
+def _dense_sums(parts: list[Matches], doc_count: int) -> np.ndarray:
+    """The scores of ``_union_tree`` over every document of the segment (0 where none of ``parts`` matches)."""
+    if len(parts) == 1:
+        scores = np.zeros(doc_count)
+        scores[parts[0].docs] = parts[0].scores
+        return scores
+    half = len(parts) // 2
+    scores = _dense_sums(parts[:half], doc_count)
+    scores += _dense_sums(parts[half:], doc_count)
+    return scores
 
 
 def _union(a: Matches, b: Matches, doc_count: int) -> Matches:
-    """Whoosh's ``UnionMatcher``: the documents matching either, scored ``a + b`` where both match."""
+    """Whoosh's ``UnionMatcher`` over sparse matches: the documents matching either, scored ``a + b`` where both
+    match."""
     if not len(a):
         return b
     if not len(b):
         return a
-    if (len(a) + len(b)) * DENSE_SHARE > doc_count:
-        scores = np.zeros(doc_count)
-        scores[a.docs] = a.scores
-        scores[b.docs] += b.scores
-        present = np.zeros(doc_count, dtype=bool)
-        present[a.docs] = True
-        present[b.docs] = True
-        docs = np.flatnonzero(present)
-        return Matches(docs, scores[docs])
     docs = np.concatenate((a.docs, b.docs))
     order = np.argsort(docs, kind="stable")  # two sorted runs: one merge; a's entry before b's for a document in both
     docs = docs[order]
@@ -211,15 +232,15 @@ class TopK:
         self.doc_count = meta["doc_count"]
         self.segments = [_Segment(index_dir, segment_id, offset, count)
                          for segment_id, offset, count in meta["segments"]]
-        self.lengths = {f: read_column(index_dir, f"{f}.lengths", "uf", self.doc_count, mapped=True)
+        self.lengths = {f: _plain(read_column(index_dir, f"{f}.lengths", "uf", self.doc_count, mapped=True))
                         for f in SCORED_FIELDS}
         self.live = read_column(index_dir, "live", "b", self.doc_count)
-        self.dates = read_column(index_dir, f"{DATE_FIELD}.values", "i", self.doc_count, mapped=True)
+        self.dates = _plain(read_column(index_dir, f"{DATE_FIELD}.values", "i", self.doc_count, mapped=True))
         self.article_of = read_column(index_dir, "article.values", "i", self.doc_count)
         self.article_count = int(self.article_of.max(initial=-1)) + 1
-        self.story_of = read_column(index_dir, f"{STORY_FIELD}.values", "i", self.doc_count, mapped=True)
+        self.story_of = _plain(read_column(index_dir, f"{STORY_FIELD}.values", "i", self.doc_count, mapped=True))
         """Each passage's story (``stories``): the articles that are copies of one story share it."""
-        self.ids = read_column(index_dir, "id.values", "u", self.doc_count, mapped=True)
+        self.ids = _plain(read_column(index_dir, "id.values", "u", self.doc_count, mapped=True))
         """Each passage's ``backend.tiebreak`` key: the order among equal scores."""
         self._article_lengths: dict[str, np.ndarray] = {}
         self._facets: dict[str, tuple[list[str], np.ndarray, np.ndarray | None]] = {}
@@ -295,8 +316,7 @@ class TopK:
         ``sort="date"``, newest first (undated last), then by score, then ``ids``."""
         matched, values = found.docs, found.scores
         if sort == "score" and len(matched) > limit:
-            kth = np.partition(values, len(matched) - limit)[len(matched) - limit]
-            keep = values >= kth
+            keep = values >= _kth_largest(values, limit)
             matched, values = matched[keep], values[keep]
         order = self._ranked(matched, values, sort)[:limit]
         return [(int(matched[i]), float(values[i]), self.day(int(matched[i]))) for i in order]
@@ -399,9 +419,7 @@ class TopK:
         leaves = _Leaves(context.weighting, {segment.id: sub.reader()
                                              for (sub, _), segment in zip(searcher.leaf_searchers(), self.segments)})
         try:
-            parts = [self._evaluate(q, segment, leaves) for segment in self.segments]
-            found = Matches(np.concatenate([p.docs + s.offset for p, s in zip(parts, self.segments)]),
-                            np.concatenate([p.scores for p in parts]))
+            found = self._evaluate(q, leaves)
             found = found.where(self.live[found.docs])
             return found if filter_q is None else found.where(self._allowed(filter_q, found.docs))
         except _Unsupported:
@@ -461,64 +479,81 @@ class TopK:
 
     # --- scoring: Whoosh's matcher tree over the arrays ---------------------------------------------------------
 
-    def _evaluate(self, q: wq.Query, segment: _Segment, leaves: _Leaves) -> Matches:
-        """The segment's matches of ``q`` (segment doc numbers), scored as the matcher tree Whoosh makes of ``q``
-        in that segment scores them: a compound of one part is that part (its boost dropped, as Whoosh drops
-        it), of several an order-preserving binary tree of its parts (``query.OrderedOr``), boosted."""
+    def _evaluate(self, q: wq.Query, leaves: _Leaves) -> Matches:
+        """The matches of ``q`` in every segment, scored as the matcher tree Whoosh makes of ``q`` in each segment
+        scores them: a compound of one part is that part (its boost dropped, as Whoosh drops it), of several an
+        order-preserving binary tree of its parts (``query.OrderedOr``), boosted. That tree is the query's, the
+        same in every segment, and a document's score depends on its own postings alone: so the segments are
+        evaluated together, each node once over all their documents, not once per segment."""
         kind = type(q)
         if kind is wq.Term:
-            found = self._term_matches(q, segment, leaves)
+            found = self._term_matches(q, leaves)
         elif issubclass(kind, (OrderedOr, OrderedAnd)):
             if len(q.subqueries) < 2:
-                return self._evaluate(q.subqueries[0], segment, leaves) if q.subqueries else _NONE
-            found = _tree([self._evaluate(part, segment, leaves) for part in q.subqueries],
-                          _union if issubclass(kind, OrderedOr) else _intersection, segment.doc_count)
+                return self._evaluate(q.subqueries[0], leaves) if q.subqueries else _NONE
+            parts = [self._evaluate(part, leaves) for part in q.subqueries]
+            found = _union_tree(parts, self.doc_count) if issubclass(kind, OrderedOr) else \
+                _tree(parts, _intersection, self.doc_count)
         elif kind is wq.Phrase:
-            found = self._phrase_matches(q, segment, leaves)
+            found = self._phrase_matches(q, leaves)
         elif kind is wq.AndMaybe:  # ``b`` adds to ``a``'s score where both match
-            return _and_maybe(self._evaluate(q.a, segment, leaves), self._evaluate(q.b, segment, leaves))
+            return _and_maybe(self._evaluate(q.a, leaves), self._evaluate(q.b, leaves))
         elif q is wq.NullQuery:
             return _NONE
         else:
             raise _Unsupported(kind.__name__)
         return found if q.boost == 1.0 else found.boosted(q.boost)
 
-    def _phrase_matches(self, q: wq.Phrase, segment: _Segment, leaves: _Leaves) -> Matches:
+    def _phrase_matches(self, q: wq.Phrase, leaves: _Leaves) -> Matches:
         """A phrase as Whoosh's ``SpanNear2`` matches it: the documents holding all its words, scored as their
-        intersection, kept where the words stand one after another (positions read from Whoosh's postings for
-        those documents alone)."""
+        intersection, kept where the words stand one after another (positions read from each segment's Whoosh
+        postings for those documents alone)."""
         if q.fieldname not in SCORED_FIELDS or q.slop != 1 or not q.words:
             raise _Unsupported("Phrase")
-        found = _tree([self._term_matches(wq.Term(q.fieldname, word), segment, leaves) for word in q.words],
-                      _intersection, segment.doc_count)
+        found = _tree([self._term_matches(wq.Term(q.fieldname, word), leaves) for word in q.words],
+                      _intersection, self.doc_count)
         if len(q.words) == 1 or not len(found):
             return found
         leaves.positions += len(found) * len(q.words)
         if leaves.positions > bounds.MAX_WHOOSH_POSTINGS:  # read one at a time, in Python: Whoosh's bound (``bounds``)
             raise _Unsupported("Phrase")
         field = schema.SCHEMA[q.fieldname]
-        reader = leaves.readers[segment.id]
-        positions = [_positions(reader, q.fieldname, field.to_bytes(word), found.docs) for word in q.words]
-        return found.where(np.array([_consecutive([p[i] for p in positions]) for i in range(len(found))], dtype=bool))
+        words = [field.to_bytes(word) for word in q.words]
+        consecutive = np.zeros(len(found), dtype=bool)
+        for segment in self.segments:
+            start, end = np.searchsorted(found.docs, (segment.offset, segment.offset + segment.doc_count))
+            if start == end:
+                continue
+            docs = found.docs[start:end] - segment.offset
+            reader = leaves.readers[segment.id]
+            positions = [_positions(reader, q.fieldname, word, docs) for word in words]
+            consecutive[start:end] = [_consecutive([p[i] for p in positions]) for i in range(end - start)]
+        return found.where(consecutive)
 
-    def _term_matches(self, q: wq.Term, segment: _Segment, leaves: _Leaves) -> Matches:
-        """A word's postings in the segment, scored as ``scoring.BM25FScorer`` scores them."""
+    def _term_matches(self, q: wq.Term, leaves: _Leaves) -> Matches:
+        """A word's postings in every segment (index doc numbers), scored as ``scoring.BM25FScorer`` scores
+        them."""
         if q.fieldname not in SCORED_FIELDS:
             raise _Unsupported(q.fieldname)
         try:
             text = schema.SCHEMA[q.fieldname].to_bytes(q.text)
         except ValueError:  # Whoosh's Term matches nothing then
             return _NONE
-        where = segment.fields[q.fieldname].slice(text)
-        if where is None:
+        docs, tf = [], []
+        for segment in self.segments:
+            postings = segment.fields[q.fieldname]
+            where = postings.slice(text)
+            if where is not None:
+                assert postings.weights is not None
+                docs.append(postings.docs[where] + segment.offset)
+                tf.append(postings.weights[where])
+        if not docs:
             return _NONE
-        postings = segment.fields[q.fieldname]
-        assert postings.weights is not None
-        docs = np.asarray(postings.docs[where], dtype=np.int64)
-        tf = np.asarray(postings.weights[where], dtype=np.float64)
-        fl = self.lengths[q.fieldname][docs + segment.offset]
+        found = np.concatenate(docs) if len(docs) > 1 else docs[0]
+        weights = np.asarray(np.concatenate(tf) if len(tf) > 1 else tf[0], dtype=np.float64)
         idf, average = leaves.statistics(q.fieldname, text)
-        return Matches(docs, scoring.bm25(idf, tf, fl, average, leaves.settings)).nonzero()
+        scores = scoring.bm25(idf, weights, self.lengths[q.fieldname][found], average, leaves.settings)
+        return Matches(found, scores).nonzero()
 
     # --- filters ------------------------------------------------------------------------------------------------
 
@@ -553,6 +588,30 @@ class TopK:
                 mask &= dates < f.end if f.endexcl else dates <= f.end
             return mask
         raise _Unsupported(type(f).__name__)
+
+
+_BLOCK = 64
+"""``_kth_largest`` bounds the k-th largest value by the maximums of blocks of this many values."""
+
+
+def _kth_largest(values: np.ndarray, k: int) -> float:
+    """The ``k``-th largest of ``values`` (more than ``k``).
+
+    The ``k`` largest maximums of blocks of ``_BLOCK`` values are ``k`` of the values, so the ``k``-th largest
+    value is at least the ``k``-th largest maximum: only the values from there on are partitioned (a maximum per
+    block and one comparison per value are several times faster than partitioning them all).
+    """
+    blocks = len(values) // _BLOCK
+    if blocks >= k:
+        maximums = values[:blocks * _BLOCK].reshape(blocks, _BLOCK).max(axis=1)
+        values = values[values >= np.partition(maximums, blocks - k)[blocks - k]]
+    return np.partition(values, len(values) - k)[len(values) - k]
+
+
+def _plain(mapped: np.ndarray) -> np.ndarray:
+    """A mapped column as a plain array over the same memory: indexing a ``np.memmap`` runs Python code of its
+    own (``__array_finalize__``) each time, about 6 µs, and a query indexes these columns a dozen times."""
+    return np.asarray(mapped)
 
 
 def _within(docs: np.ndarray, among: np.ndarray) -> np.ndarray:

@@ -38,13 +38,15 @@ PLAIN_WORDS = st.lists(
     st.one_of(WORDS, st.sampled_from(["and", "or", "Running", "U", "x_y", "İstanbul", "ﬁsh", "ß", "١٢"]),
               st.text(st.characters(categories=("L", "N", "Pc")), min_size=1, max_size=6)),
     min_size=1, max_size=6,
-).map(" ".join)
+)
 
 
 @settings(max_examples=400, deadline=None)
-@given(PLAIN_WORDS, st.sampled_from([1.0, 2.5]))
-def test_words_are_parsed_as_whoosh_parses_them(text, title_boost):
-    """Text of words alone skips Whoosh's parser (``query._parsed_words``): the query is the one it would make."""
+@given(PLAIN_WORDS, st.sampled_from([" ", " AND "]), st.sampled_from([1.0, 2.5]))
+def test_words_are_parsed_as_whoosh_parses_them(words, between, title_boost):
+    """Text of words alone, or of words joined by AND, skips Whoosh's parser (``query._parsed_words``): the query
+    is the one it would make."""
+    text = between.join(words)
     parser = MultifieldParser(list(SEARCH_FIELDS), SCHEMA, fieldboosts={"title": title_boost}, group=OrGroup)
     expected = parser.parse(text)
     if all(leaf is wq.NullQuery for leaf in expected.leaves()):
