@@ -13,11 +13,13 @@ from pathlib import Path
 from .errors import IndexCorrupt, IndexUntrusted
 from .scoring import SEARCH_FIELDS
 
-__all__ = ["FOLDER", "FORMAT", "MAGIC", "Table", "read_meta", "table", "mapped"]
+__all__ = ["FOLDER", "FORMAT", "SEGMENT_EXT", "MAGIC", "Table", "read_meta", "table", "mapped"]
 
 FOLDER = "topk"
 """A generation's per-passage columns and their table (``meta.json``)."""
 FORMAT = 6
+SEGMENT_EXT = ".topk"
+"""A segment's arrays file is named like its Whoosh files, so that Whoosh deletes it with the segment."""
 MAGIC = b"searchkit-topk 1\n"
 Table = dict[str, tuple[str, int, int]]
 """Array name → (NumPy dtype string, number of values, byte offset of the first value in the file)."""

@@ -15,7 +15,7 @@ import numpy as np
 from whoosh.fields import NUMERIC
 
 from . import arrayfile, schema
-from .arrayfile import FOLDER, FORMAT, read_meta
+from .arrayfile import FOLDER, FORMAT, SEGMENT_EXT, read_meta
 from .backend import FACET_FIELDS, tiebreak
 from .errors import IndexCorrupt
 
@@ -34,8 +34,6 @@ ARTICLE_FIELDS = ("path", "article")
 """Together they name an article: an article id is unique within its file."""
 POSTING_FIELDS = (*SCORED_FIELDS, *FILTER_FIELDS, *ARTICLE_FIELDS)
 """The fields whose postings each segment's ``.topk`` file holds (and each document's date)."""
-SEGMENT_EXT = ".topk"
-"""A segment's arrays file is named like its Whoosh files, so that Whoosh deletes it with the segment."""
 UNDATED = np.iinfo(np.int64).min
 """The date of a passage without one."""
 LISTED_FIELDS = ("tags",)

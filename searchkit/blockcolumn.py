@@ -13,7 +13,10 @@ from whoosh.columns import Column, ColumnReader, ColumnWriter
 
 from .errors import IndexCorrupt
 
-__all__ = ["BlockColumn", "BLOCK_BYTES"]
+__all__ = ["BlockColumn", "BLOCK_BYTES", "STORED_FIELDS"]
+
+STORED_FIELDS = "_stored"
+"""The column W3 keeps a segment's stored fields in (``storedfields`` keeps them in a ``BlockColumn``)."""
 
 BLOCK_BYTES = 8 * 1024
 """Values are compressed together until a block holds this many bytes: about 8 passages. Reading a hit

@@ -9,12 +9,10 @@ from __future__ import annotations
 from whoosh.codec.whoosh3 import W3Codec, W3PerDocReader, W3PerDocWriter
 from whoosh.columns import PickleColumn
 
-from .blockcolumn import BlockColumn
+from .blockcolumn import STORED_FIELDS, BlockColumn
 
 __all__ = ["BlockCodec", "STORED_COLUMN", "STORED_FIELDS"]
 
-STORED_FIELDS = "_stored"
-"""The column W3 keeps a segment's stored fields in."""
 STORED_COLUMN = PickleColumn(BlockColumn())
 """The column searchkit's codec keeps stored fields in."""
 
