@@ -20,6 +20,7 @@ import sys
 from bisect import bisect_left
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from . import arrayfile, schema, scoring, store, suggest
 from .blockcolumn import STORED_FIELDS, BlockColumn
@@ -27,10 +28,13 @@ from .errors import SearchkitError
 from .highlight import MatchTerms, highlight
 from .manifests import checked_manifest
 from .models import Hit, Passage, Results
-from .places import place_names
+from .places import may_name_a_place
 from .safepickle import stored_fields_loads
 from .scoring import SEARCH_FIELDS, FrozenStatistics
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .vocabulary import Vocabulary
 
 __all__ = ["search", "MAX_POSTINGS"]
 
@@ -45,7 +49,7 @@ _MOST_OFFSET = 10_000
 _WORD = re.compile(r"\w+")
 _OPERATORS = frozenset({"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE"})
 """Plain words as ``query`` reads them without Whoosh's parser (``query._parsed_words``)."""
-_CASTS = {"b1": "?", "u1": "B", "u2": "H", "u4": "I", "u8": "Q", "i1": "b", "i2": "h", "i4": "i", "i8": "q",
+_CASTS: dict[str, Any] = {"b1": "?", "u1": "B", "u2": "H", "u4": "I", "u8": "Q", "i1": "b", "i2": "h", "i4": "i", "i8": "q",
           "f4": "f", "f8": "d"}
 """NumPy dtypes (without their byte order) → ``memoryview.cast`` formats."""
 _NPY_MAGIC = b"\x93NUMPY"
@@ -94,8 +98,7 @@ def _terms(text: str, aliases: bool) -> list[Term]:
             terms[field, analysed[0][0]] = None
     if not terms:
         raise _Declined("only stop words")  # ``NothingToSearch``, reported by ``Index.search``
-    names = place_names(True) if aliases else None
-    if names is not None and names.names_any(term for _, term in terms):
+    if aliases and may_name_a_place(frozenset(term for _, term in terms)):
         raise _Declined("a place name's word")
     return list(terms)
 
@@ -134,7 +137,7 @@ class _Generation:
     def lexicon(self) -> _Generation:
         return self
 
-    def vocabulary(self):
+    def vocabulary(self) -> Vocabulary:
         raise _Declined("a word for which did you mean reads the vocabulary")
 
     def doc_frequency(self, fieldname: str, text: bytes) -> int:

@@ -110,3 +110,16 @@ def test_the_command_prints_what_index_search_finds(updated_index, options):
     show = render.hit_json if "--json" in options else render.hit_plain
     assert hits and proc.returncode == 0 and proc.stderr == ""
     assert proc.stdout == "".join(show(hit).expandtabs(8) + "\n" for hit in hits)
+
+
+def test_every_word_of_a_place_name_may_name_a_place():
+    """``places.may_name_a_place`` is true of every word of every name of the packaged table (so that ``direct``
+    declines every query ``Index.search`` widens by place names), and false of other words."""
+    from searchkit.places import may_name_a_place, place_names
+    from searchkit.schema import analyze
+
+    names = place_names(True)
+    assert names is not None
+    words = {word for row in names.rows for name in (row.name, row.place) for word, _ in analyze(name)}
+    assert len(words) > 100 and all(may_name_a_place(frozenset({word})) for word in words)
+    assert not may_name_a_place(frozenset({"pipelin", "oil", "tariff"}))
