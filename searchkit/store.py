@@ -21,7 +21,6 @@ import json
 import os
 import pickle
 import re
-import shutil
 import signal
 import struct
 import time
@@ -261,6 +260,7 @@ _FORK_HOOKED = _CHILDREN_DIE = False
 
 def new_generation(path: Path, base: str | None) -> Path:
     """Create the next generation directory; with ``base``, it starts as hard links to that generation's files."""
+    import shutil  # writing only: with bz2 and lzma it takes a one-shot query a few milliseconds
     numbers = [int(m[1]) for m in map(_GENERATION.fullmatch, os.listdir(path)) if m]
     target = path / f"gen-{max(numbers, default=0) + 1:06d}"
     target.mkdir()
@@ -294,6 +294,7 @@ def publish(path: Path, generation: Path) -> None:
 def collect_garbage(path: Path, keep: frozenset[str] = frozenset()) -> list[str]:
     """Remove every generation but the live one (and those in ``keep``) that no reader holds, and the files of an
     older-layout index this one replaced (call with the writer lock held)."""
+    import shutil  # writing only: with bz2 and lzma it takes a one-shot query a few milliseconds
     live = current_generation(path)[0] if is_store(path) else None
     removed = []
     for name in sorted(os.listdir(path)):
