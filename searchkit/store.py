@@ -31,8 +31,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from stat import S_ISREG
 
-from whoosh.filedb.filetables import FileFormatError
-
 from .errors import IndexCorrupt, IndexLocked, IndexUntrusted, IndexWriteError, SearchkitError
 
 __all__ = [
@@ -385,20 +383,23 @@ def verify_files(directory: Path, expected: dict[str, dict], *, checksums: bool)
 
 DECODING_ERRORS = (
     zlib.error, struct.error, EOFError, pickle.UnpicklingError, UnicodeDecodeError, ValueError, KeyError, IndexError,
-    OSError, FileFormatError,
+    OSError,
 )
-"""What Whoosh raises when it decodes damaged segment data (``FileFormatError``: a file's header)."""
+"""What decoding damaged segment data raises (Whoosh's readers also raise their ``FileFormatError`` for a file's
+header: ``damage_is_corruption``)."""
 
 
 @contextmanager
 def damage_is_corruption(path: Path) -> Iterator[None]:
     """Report Whoosh's decoding errors inside the block as ``IndexCorrupt`` (searchkit's own errors pass; an
     ``IndexUntrusted`` gains the index's path)."""
+    from whoosh.filedb.filetables import FileFormatError  # here: a one-shot query (``direct``) reads no Whoosh file
+
     try:
         yield
     except IndexUntrusted as e:
         raise e if e.path is not None else IndexUntrusted(e.reason, str(path)) from None
-    except DECODING_ERRORS as e:
+    except (*DECODING_ERRORS, FileFormatError) as e:
         if isinstance(e, SearchkitError):
             raise
         raise IndexCorrupt(
