@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import direct, process, render
-from .dates import parse_day
 from .errors import (
     IndexIncompatible, IndexLocked, IndexNotFound, NothingToSearch, PassageNotFound, QueryError, SearchkitError,
 )
@@ -145,7 +144,11 @@ def run_query(
     Plain words without filters or options that change the ranking are answered by ``direct`` where it can, else
     (and always otherwise) by ``Index.search``."""
     try:
-        day = None if today is None else parse_day(today, "--today")
+        day = None
+        if today is not None:
+            from .dates import parse_day  # here: plain words without --today read no date
+
+            day = parse_day(today, "--today")
         if no_aliases and aliases is not None:
             raise QueryError("--aliases and --no-aliases contradict each other; give one")
         plain = not (source or place or since or until or speaker or per_article or expand or aliases or facets
