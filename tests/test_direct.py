@@ -123,3 +123,18 @@ def test_every_word_of_a_place_name_may_name_a_place():
     words = {word for row in names.rows for name in (row.name, row.place) for word, _ in analyze(name)}
     assert len(words) > 100 and all(may_name_a_place(frozenset({word})) for word in words)
     assert not may_name_a_place(frozenset({"pipelin", "oil", "tariff"}))
+
+
+def test_a_boosted_title_scores_as_index_search_scores(tmp_path):
+    from searchkit import Settings
+
+    files = write_corpus(tmp_path / "feeds", seed=3, files=2, articles=20)
+    Index.build(files, tmp_path / "index", settings=Settings().replace(title_boost=2.5))
+    with Index.open(tmp_path / "index") as ix:
+        assert all(_same(ix, tmp_path / "index", text, 10, 0) for text in ("oil", "grain tariff s3f1", "Bank bank loan"))
+
+
+def test_a_sharded_index_is_left_to_index_search(tmp_path):
+    files = write_corpus(tmp_path / "feeds", seed=4, files=2, articles=10)
+    Index.build(files, tmp_path / "index", shards=2)
+    assert direct.search(tmp_path / "index", "oil", limit=10, offset=0, aliases=True) is None
