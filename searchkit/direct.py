@@ -123,8 +123,9 @@ class _Generation:
             raise _Declined("arrays of another generation")  # ``IndexCorrupt``, reported by ``Index.open``
         self.doc_count: int = meta["doc_count"]
         self._columns: dict[str, memoryview] = {}
-        self.live = self._column("live", "|b1")
-        if self.live.tobytes().count(1) != self.manifest.get("counts", {}).get("passages"):
+        self.live = self._column("live", "|b1").tobytes()
+        """Each passage's liveness as a byte (1: live), read once: a mapped column's items are slower to index."""
+        if self.live.count(1) != self.manifest.get("counts", {}).get("passages"):
             raise _Declined("passages other than the manifest's")  # ``IndexCorrupt``, reported by ``Index.open``
         self.field_lengths = {f: lengths[f] for f in SEARCH_FIELDS}
         self.segments = [_Segment(directory, segment_id, offset, count) for segment_id, offset, count in meta["segments"]]
@@ -240,9 +241,17 @@ class _Segment:
         self._data = arrayfile.mapped(file)
         self._table = arrayfile.table(self._data, file.name)
         self._stored: BlockColumn.Reader | None = None
+        self._slices: dict[tuple[str, bytes], tuple[int, int] | None] = {}
 
     def _slice(self, field: str, term: bytes) -> tuple[int, int] | None:
-        """Where ``term``'s postings in ``field`` are in the field's doc numbers (and weights), or None."""
+        """Where ``term``'s postings in ``field`` are in the field's doc numbers (and weights), or None; looked up
+        once per term (for its frequency, then its postings)."""
+        key = (field, term)
+        if key not in self._slices:
+            self._slices[key] = self._lookup(field, term)
+        return self._slices[key]
+
+    def _lookup(self, field: str, term: bytes) -> tuple[int, int] | None:
         dtype, count, at = self._table[f"{field}.terms"]
         width = int(dtype.lstrip("|")[1:])
         if len(term) > width:
