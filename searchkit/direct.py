@@ -49,8 +49,10 @@ _MOST_OFFSET = 10_000
 _WORD = re.compile(r"\w+")
 _OPERATORS = frozenset({"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE"})
 """Plain words as ``query`` reads them without Whoosh's parser (``query._parsed_words``)."""
-_CASTS: dict[str, Any] = {"b1": "?", "u1": "B", "u2": "H", "u4": "I", "u8": "Q", "i1": "b", "i2": "h", "i4": "i", "i8": "q",
-          "f4": "f", "f8": "d"}
+_CASTS: dict[str, Any] = {
+    "b1": "?", "u1": "B", "u2": "H", "u4": "I", "u8": "Q", "i1": "b", "i2": "h", "i4": "i", "i8": "q", "f4": "f",
+    "f8": "d",
+}
 """NumPy dtypes (without their byte order) → ``memoryview.cast`` formats."""
 _NPY_MAGIC = b"\x93NUMPY"
 _NPY_HEADER = re.compile(r"\{'descr': '([<|][a-z]\d)', 'fortran_order': False, 'shape': \((\d+),\), \}")
@@ -128,7 +130,8 @@ class _Generation:
         if self.live.count(1) != self.manifest.get("counts", {}).get("passages"):
             raise _Declined("passages other than the manifest's")  # ``IndexCorrupt``, reported by ``Index.open``
         self.field_lengths = {f: lengths[f] for f in SEARCH_FIELDS}
-        self.segments = [_Segment(directory, segment_id, offset, count) for segment_id, offset, count in meta["segments"]]
+        self.segments = [_Segment(directory, segment_id, offset, count)
+                         for segment_id, offset, count in meta["segments"]]
         if sum(s.doc_count for s in self.segments) != self.doc_count:
             raise _Declined("segments of another generation")
         self.frequencies: dict[tuple[str, bytes], int] = {}
@@ -204,7 +207,9 @@ class _Generation:
 
     def _passage(self, doc: int) -> Passage:
         """The passage of doc number ``doc``, its path resolved against the index's parent (as ``LocalBackend``)."""
-        segment = next(s for s in self.segments if s.offset <= doc < s.offset + s.doc_count)
+        segment = next((s for s in self.segments if s.offset <= doc < s.offset + s.doc_count), None)
+        if segment is None:
+            raise _Declined("a doc number of no segment")  # a damaged table: ``Index.open`` reports it
         stored = segment.stored_fields(doc - segment.offset)
         root = self.path.resolve().parent
         return schema.to_passage(stored, os.path.normpath(os.path.join(root, stored["path"])))

@@ -131,7 +131,8 @@ def test_a_boosted_title_scores_as_index_search_scores(tmp_path):
     files = write_corpus(tmp_path / "feeds", seed=3, files=2, articles=20)
     Index.build(files, tmp_path / "index", settings=Settings().replace(title_boost=2.5))
     with Index.open(tmp_path / "index") as ix:
-        assert all(_same(ix, tmp_path / "index", text, 10, 0) for text in ("oil", "grain tariff s3f1", "Bank bank loan"))
+        assert all(_same(ix, tmp_path / "index", text, 10, 0)
+                   for text in ("oil", "grain tariff s3f1", "Bank bank loan"))
 
 
 def test_a_sharded_index_is_left_to_index_search(tmp_path):
