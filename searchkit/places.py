@@ -154,20 +154,21 @@ def _year(value: str, column: str, where: str) -> int | None:
 def may_name_a_place(terms: frozenset[str]) -> bool:
     """Whether any of ``terms`` (analysed query words) may be a word of a name of a place of the packaged table:
     query words of which none is are never widened by ``place_names(True)`` (``placewords.with_place_names``).
-    Only the names with a word that begins as one of the terms does are analysed (the stemmer keeps a word's first
-    letter), where ``PlaceNames`` analyses every name (about 10 ms of a one-shot query)."""
+    The table's words are read from its text, every column's (more than its names'), without parsing its rows,
+    and only those that begin as one of the terms does are analysed (the stemmer keeps a word's first letter):
+    ``PlaceNames`` parses and analyses every name, about 10 ms of a one-shot query."""
     firsts = {term[:1] for term in terms}
-    return any(
-        any(word.lower()[:1] in firsts for word in written_words(name))
-        and not terms.isdisjoint(term for term, _ in analyze(name))
-        for row in _packaged() for name in (row.name, row.place)
-    )
+    words = {word for word in written_words(_PACKAGED.read_text(encoding="utf-8")) if word[:1].lower() in firsts}
+    return any(term in terms for word in words for term, _ in analyze(word))
+
+
+_PACKAGED = Path(__file__).parent / "places.csv"
 
 
 @cache
 def _packaged() -> tuple[PlaceName, ...]:
     # Beside this module, read directly: importlib.resources (with zipfile) costs a one-shot query about 5 ms.
-    data = (Path(__file__).parent / "places.csv").read_bytes()
+    data = _PACKAGED.read_bytes()
     return tuple(_parse(data, "searchkit/places.csv"))
 
 
