@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import whoosh.index
 
-from . import schema, store
+from . import schema, store, vocabulary
 from .errors import ArticleError, SearchkitError
 
 __all__ = ["CheckReport", "check_index"]
@@ -41,7 +41,7 @@ def check_index(path: str | os.PathLike, *, root: Path | None = None) -> CheckRe
 
     Checks that every file has the size and CRC-32 the manifest recorded, that every segment's stored
     fields and postings read back, that the passage count and each file's passage and article counts match
-    the manifest, and that each passage's stored span still cuts its text out of its unchanged source file.
+    the manifest, that the ``words`` file ("did you mean") holds exactly the live passages' words, and that each passage's stored span still cuts its text out of its unchanged source file.
     """
     path = Path(path)
     from . import sharded
@@ -84,6 +84,7 @@ def check_index(path: str | os.PathLike, *, root: Path | None = None) -> CheckRe
             return report(lease.generation, files=len(manifest.get("files", {})))
         passages = sum(len(docs) for docs in by_file.values())
         _compare_counts(manifest, by_file, passages, problems)
+        _compare_words(directory, by_file, problems)
         compared = _compare_spans(root or path.resolve().parent, manifest, by_file, problems, notes)
         return report(lease.generation, passages, len(by_file), compared)
     finally:
@@ -119,6 +120,22 @@ def _compare_counts(manifest: dict, by_file: dict[str, list[dict]], passages: in
                 f"{key}: the index holds {len(docs)} passages of {articles} articles, "
                 f"the manifest says {want['passages']} of {want['articles']}"
             )
+
+
+def _compare_words(directory: Path, by_file: dict[str, list[dict]], problems: list[str]) -> None:
+    """Compare the generation's ``words`` with the words of its live passages, counted as the build counts them."""
+    try:
+        stored = vocabulary.Vocabulary.load(directory)
+    except SearchkitError as e:
+        problems.append(str(e))
+        return
+    written = Counter(word for docs in by_file.values() for d in docs for word in vocabulary.stored_words(d))
+    live = vocabulary.kept(written)
+    differ = sorted({w for w, n in zip(stored.words, stored.counts) if live.get(w) != n}
+                    | (live.keys() - set(stored.words)))
+    if differ:
+        examples = ", ".join(f"{w!r} {stored.frequency(w)} for {live.get(w, 0)}" for w in differ[:3])
+        problems.append(f"the words file disagrees with the passages on {len(differ)} words (e.g. {examples})")
 
 
 def _compare_spans(

@@ -168,7 +168,7 @@ def _parse_kremlin(text: str, lines: list[tuple[int, int]]) -> dict | None:
     body_lines = [(s, e) for s, e in lead + nonblank[i:trailer_at] if not is_furniture(text[s:e])]
     paragraphs = _join_broken_lines(text, body_lines)
     if transcript:
-        paragraphs = [_with_speaker(text, p) for p in paragraphs]
+        paragraphs = _one_label_a_speaker([_with_speaker(text, p) for p in paragraphs], trailer.get("Persons", ()))
     published = parse_date(trailer.get("Publication date", "")) or parse_date(text[slice(*nonblank[date_at])])
     tags = tuple(trailer.get("Geography", ()) + trailer.get("Topics", ()) + trailer.get("Persons", ()))
     return {
@@ -210,6 +210,19 @@ def _join_broken_lines(text: str, lines: list[tuple[int, int]]) -> list[Paragrap
                 continue
         paragraphs.append(Paragraph(s, e))
     return paragraphs
+
+
+def _one_label_a_speaker(paragraphs: list[Paragraph], persons: tuple[str, ...]) -> list[Paragraph]:
+    """Each speaker of a transcript under one label: a label ending in another of its labels, or in the name of
+    a person its trailer lists ("Nazarbayev Nursultan": "Nursultan Nazarbayev"), is that shorter name. (The
+    Kremlin introduces a speaker with their office, "President of Russia Vladimir Putin", then names them.)"""
+    names = {p.speaker for p in paragraphs if p.speaker} | {" ".join(n.split()[1:] + n.split()[:1]) for n in persons}
+    names = {n for n in names if len(n.split()) >= 2}
+
+    def named(label: str) -> str:
+        return min((n for n in names if label.endswith(f" {n}")), key=len, default=label)
+
+    return [Paragraph(p.start, p.end, named(p.speaker)) if p.speaker else p for p in paragraphs]
 
 
 def _with_speaker(text: str, paragraph: Paragraph) -> Paragraph:

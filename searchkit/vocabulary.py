@@ -21,7 +21,7 @@ from .errors import IndexCorrupt
 from .schema import SEARCH_FIELDS, STOP_WORDS, written_words
 from .store import rebuild_hint
 
-__all__ = ["Vocabulary", "FILE", "SEGMENT_EXT", "MAX_WORD_CHARS", "save_segment_words", "commit", "stored_words"]
+__all__ = ["Vocabulary", "FILE", "SEGMENT_EXT", "MAX_WORD_CHARS", "kept", "save_segment_words", "commit", "stored_words"]
 
 FILE = "words"
 SEGMENT_EXT = ".words"

@@ -44,11 +44,23 @@ def test_seed_metadata(seeds_dir, stem):
         assert furniture not in _body(article), furniture
 
 
+def test_a_transcript_speaker_has_one_label_whatever_office_introduces_them(seeds_dir, tmp_path):
+    lines = (seeds_dir / "003_9cb6d1b06f34c5b0.txt").read_text().split("\n")
+    opening = next(i for i, line in enumerate(lines) if line.startswith("Vladimir Putin:"))
+    lines[opening:opening] = ["President of Kazakhstan Nursultan Nazarbayev: Thank you, Mr Putin.", "",
+                              "Governor of the Chelyabinsk Region Boris Dubrovsky: Welcome to the region.", ""]
+    (tmp_path / "kremlin.txt").write_text("\n".join(lines))
+    [article] = list(read_articles(tmp_path / "kremlin.txt"))
+    speakers = [p.speaker for p in article.paragraphs if p.speaker]
+    # Nazarbayev by the trailer's "Persons: Nazarbayev Nursultan"; Dubrovsky, named nowhere else, as labelled
+    assert speakers == ["Vladimir Putin", "Nursultan Nazarbayev",
+                        "Governor of the Chelyabinsk Region Boris Dubrovsky", "Vladimir Putin"]
+
 def test_kremlin_trailer_is_metadata_and_speakers_are_found(seeds_dir):
     [article] = list(read_articles(seeds_dir / "003_9cb6d1b06f34c5b0.txt"))
     assert article.tags == ("Chelyabinsk Region", "Economy and finance", "Foreign policy", "Nazarbayev Nursultan")
     speakers = [p.speaker for p in article.paragraphs if p.speaker]
-    assert speakers == ["President of Russia Vladimir Putin", "Vladimir Putin"]
+    assert speakers == ["Vladimir Putin", "Vladimir Putin"]  # introduced with his office, then by name
     labelled = [p for p in article.paragraphs if p.speaker]
     assert article.text[labelled[0].start:].startswith("Mr Nazarbayev, colleagues")
     # the photo caption repeating the title, the date, time and place lines are not body text

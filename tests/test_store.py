@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
 
 from conftest import edit_manifest
-from searchkit import Index
+from searchkit import Index, vocabulary
 from searchkit.errors import IndexCorrupt, SearchkitError
 
 HOLD_LOCK = """
@@ -158,6 +160,27 @@ def test_check_and_open_report_counts_that_disagree_with_the_manifest(built, run
            f"{files[first]['passages']} of 7" in checked.stderr
     with pytest.raises(IndexCorrupt, match="passages, its manifest says"):
         Index.open(built)
+
+
+def test_check_compares_the_words_file_with_the_live_passages(built, run_cli):
+    seeds = built.parent / "seeds"
+    (seeds / "extra.txt").write_text("Grain exports\n\nKazakhstan shipped more wheat to Iran.\n")
+    sorted(seeds.glob("*.txt"))[0].unlink()
+    with Index.open(built) as ix:
+        ix.update([seeds])  # words added and taken away: check must still find them equal
+    assert run_cli("check", "--index", built).code == 0
+    directory = built / live_generation(built)
+    files = json.loads((directory / "manifest.json").read_text())["segment_files"]
+    words, counts = vocabulary._read(directory / "words")
+    changed = dict(zip(words, counts)) | {"wheat": counts[words.index("wheat")] + 1, "zyzzyva": 2}
+    vocabulary._write(directory / "words", changed)
+    info = (directory / "words").stat()
+    edit_manifest(built, segment_files={**files, "words": {
+        "size": info.st_size, "crc32": zlib.crc32((directory / "words").read_bytes()), "mtime_ns": info.st_mtime_ns}})
+    checked = run_cli("check", "--index", built)
+    assert checked.code == 2
+    assert "the words file disagrees with the passages on 2 words (e.g. 'wheat' 2 for 1, 'zyzzyva' 2 for 0)" \
+        in checked.stderr
 
 
 # --- damaged files ------------------------------------------------------------------------------------------
