@@ -12,6 +12,7 @@ from whoosh.analysis import IDAnalyzer, LowercaseFilter, RegexTokenizer, SimpleA
 
 from .models import Passage
 from .scoring import SEARCH_FIELDS
+from .whooshcompat import english_snowball_only
 
 if TYPE_CHECKING:
     from whoosh import fields
@@ -38,7 +39,9 @@ with you your yours yourself yourselves
 "Don" are words in news. Unlike Whoosh's list it keeps "us" (the US) and "may" (the month). One-letter tokens
 are dropped anyway."""
 
-ANALYZER = RegexTokenizer() | LowercaseFilter() | StopFilter(stoplist=STOP_WORDS) | StemFilter(lang="en", cachesize=-1)
+with english_snowball_only():  # StemFilter(lang="en") would otherwise import Whoosh's 14 Snowball languages
+    ANALYZER = (RegexTokenizer() | LowercaseFilter() | StopFilter(stoplist=STOP_WORDS)
+                | StemFilter(lang="en", cachesize=-1))
 """Word tokens, lower-cased, stop words and one-letter tokens (a possessive's ``s``) removed, stemmed by Snowball
 English (Porter2, Whoosh's own: no nltk import at query time); used at index and query time. Chosen on the tuning
 collections (README, "Ranking quality"): Snowball over Porter, NLTK's stop words over Whoosh's 34."""

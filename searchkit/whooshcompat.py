@@ -2,6 +2,7 @@
 for ``urlretrieve`` (with ``http.client``, ``email`` and ``ssl``: about 20 ms, a fifth of a one-shot query's
 start-up), ``html`` for ``escape`` (its entity tables) and ``queue`` (Whoosh's multiprocess writer); nothing a
 search does uses them. Each stays usable through ``whoosh.compat``: the real module is imported when first used.
+And Whoosh's English Snowball stemmer made without its 13 other languages (``english_snowball_only``).
 """
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ from __future__ import annotations
 import importlib
 import sys
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 STAND_INS: dict[str, tuple[str, ...]] = {"urllib.request": ("urlretrieve",), "html": ("escape",), "queue": ()}
@@ -53,3 +56,27 @@ def _deferred(module: str, function: str) -> Callable[..., Any]:
     call.__name__ = call.__qualname__ = function
     call.__doc__ = f"``{module}.{function}``, imported when first called."
     return call
+
+
+@contextmanager
+def english_snowball_only() -> Iterator[None]:
+    """Within the block, ``whoosh.lang.snowball`` is a stand-in holding only the English stemmer (``classes``, which
+    ``whoosh.lang.stemmer_for_language`` reads): the package imports all 14 languages' stemmers, which a
+    ``StemFilter(lang="en")`` made in the block does not need. The stand-in is gone after the block; a later import
+    of the package imports the real one (and its English module, already imported, once)."""
+    if "whoosh.lang.snowball" in sys.modules:
+        yield
+        return
+    import whoosh.lang
+
+    package = types.ModuleType("whoosh.lang.snowball", "stand-in: the English stemmer alone")
+    package.__path__ = [str(Path(whoosh.lang.__file__).parent / "snowball")]
+    package.__package__ = "whoosh.lang.snowball"
+    sys.modules["whoosh.lang.snowball"] = package
+    try:
+        english = importlib.import_module("whoosh.lang.snowball.english")
+        package.classes = {"en": english.EnglishStemmer}  # type: ignore[attr-defined]
+        yield
+    finally:
+        if sys.modules.get("whoosh.lang.snowball") is package:
+            del sys.modules["whoosh.lang.snowball"]

@@ -57,6 +57,7 @@ NEVER_IMPORTED_BY_PLAIN_WORDS = {
     "queue": "imported by whoosh.compat for its multiprocess writer (whooshcompat.py)",
     "whoosh.fields": "the Whoosh schema (schema.SCHEMA): made when first asked for",
     "whoosh.lang.morph_en": "imported by whoosh.query.terms",
+    "whoosh.lang.snowball.danish": "Snowball's other languages: the analyzer stems English alone (whooshcompat.py)",
 }
 """Module → why ``searchkit query`` of plain words (without filters, other sorts or ranking options) must not import
 it, besides ``NEVER_IMPORTED_BY_A_QUERY``."""
@@ -131,6 +132,9 @@ def test_whoosh_compat_still_downloads_through_urllib(tmp_path):
         "assert whoosh.compat.htmlescape('<a>') == '&lt;a&gt;'\n"
         "import queue, whoosh.multiproc\n"
         "assert whoosh.compat.queue.Empty is queue.Empty and whoosh.multiproc.queue.Queue is queue.Queue\n"
+        "assert 'whoosh.lang.snowball' not in sys.modules\n"
+        "import whoosh.lang.snowball\n"
+        "assert len(whoosh.lang.snowball.classes) == 14 and whoosh.lang.stemmer_for_language('fr')('chevaux')\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 0, proc.stderr
