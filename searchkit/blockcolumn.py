@@ -1,6 +1,7 @@
 """The stored fields' column format: each passage's pickled stored fields, zlib-compressed together with its
-neighbours' in blocks (``storedfields`` keeps a segment's stored fields in it). Only Whoosh's column base classes are
-imported, so that the one-shot query path (``direct``) reads a hit's stored fields without Whoosh's codec.
+neighbours' in blocks (``storedfields`` keeps a segment's stored fields in it). It imports nothing of Whoosh (it has
+the interface of Whoosh's columns, ``whoosh.columns.Column``, without its base classes), so that the one-shot query
+path (``direct``) reads a hit's stored fields without Whoosh's codec or columns.
 """
 
 from __future__ import annotations
@@ -8,8 +9,7 @@ from __future__ import annotations
 import zlib
 from array import array
 from bisect import bisect_right
-
-from whoosh.columns import Column, ColumnReader, ColumnWriter
+from collections.abc import Iterator
 
 from .errors import IndexCorrupt
 
@@ -27,11 +27,12 @@ _TRAILER = 8
 """The column ends with its number of blocks (8 bytes, little-endian)."""
 
 
-class BlockColumn(Column):
+class BlockColumn:
     """Variable-length byte strings, zlib-compressed in blocks of about ``BLOCK_BYTES``; after the blocks, each
     document's value length (uint32), each block's first document (uint32) and each block's start and the end of
     the last (uint64), then the number of blocks. A document without a value reads as ``b""``."""
 
+    reversible = False
     _default = b""
 
     def writer(self, dbfile) -> BlockColumn.Writer:
@@ -40,9 +41,15 @@ class BlockColumn(Column):
     def reader(self, dbfile, basepos: int, length: int, doccount: int) -> BlockColumn.Reader:
         return self.Reader(dbfile, basepos, length, doccount)
 
-    class Writer(ColumnWriter):
+    def default_value(self, reverse: bool = False) -> bytes:
+        return self._default
+
+    def stores_lists(self) -> bool:
+        return False
+
+    class Writer:
         def __init__(self, dbfile) -> None:
-            super().__init__(dbfile)
+            self._dbfile = dbfile
             self._lengths = array("I")
             self._firsts = array("I")
             self._starts = array("Q")
@@ -79,9 +86,12 @@ class BlockColumn(Column):
                 self._dbfile.write(_little(table).tobytes())
             self._dbfile.write(len(self._firsts).to_bytes(_TRAILER, "little"))
 
-    class Reader(ColumnReader):
+    class Reader:
         def __init__(self, dbfile, basepos: int, length: int, doccount: int) -> None:
-            super().__init__(dbfile, basepos, length, doccount)
+            self._dbfile = dbfile
+            self._basepos = basepos
+            self._length = length
+            self._doccount = doccount
             self._tables: tuple[array, array, array] | None = None
             self._cached: tuple[int, bytes] = (-1, b"")
             """The last block read: its number and its values."""
@@ -134,6 +144,21 @@ class BlockColumn(Column):
                 self._cached = (block, values)
             at = sum(lengths[first:docnum])
             return values[at:at + size]
+
+        def __len__(self) -> int:
+            return self._doccount
+
+        def __iter__(self) -> Iterator[bytes]:
+            return (self[docnum] for docnum in range(self._doccount))
+
+        def sort_key(self, docnum: int) -> bytes:
+            return self[docnum]
+
+        def load(self) -> list[bytes]:
+            return list(self)
+
+        def set_reverse(self) -> None:
+            raise NotImplementedError("a stored fields column has no reverse order")
 
 
 def _little(table: array) -> array:

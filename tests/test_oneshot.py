@@ -58,6 +58,7 @@ NEVER_IMPORTED_BY_PLAIN_WORDS = {
     "whoosh.fields": "the Whoosh schema (schema.SCHEMA): made when first asked for",
     "whoosh.lang.morph_en": "imported by whoosh.query.terms",
     "whoosh.lang.snowball.danish": "Snowball's other languages: the analyzer stems English alone (whooshcompat.py)",
+    "whoosh.columns": "Whoosh's columns: blockcolumn.py reads the stored column without their base classes",
 }
 """Module → why ``searchkit query`` of plain words (without filters, other sorts or ranking options) must not import
 it, besides ``NEVER_IMPORTED_BY_A_QUERY``."""
