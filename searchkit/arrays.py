@@ -5,9 +5,7 @@ read-only) for ``topk``."""
 from __future__ import annotations
 
 import json
-import mmap
 import os
-import re
 import shutil
 from array import array
 from collections.abc import Collection, Iterator, Mapping
@@ -16,9 +14,10 @@ from pathlib import Path
 import numpy as np
 from whoosh.fields import NUMERIC
 
-from . import schema
+from . import arrayfile, schema
+from .arrayfile import FOLDER, FORMAT, SEGMENT_EXT, read_meta
 from .backend import FACET_FIELDS, tiebreak
-from .errors import IndexCorrupt, IndexUntrusted
+from .errors import IndexCorrupt
 
 __all__ = [
     "SegmentArrays", "write", "read_meta", "read_segment", "read_column",
@@ -26,8 +25,6 @@ __all__ = [
     "read_facet", "story_column",
 ]
 
-FOLDER = "topk"
-FORMAT = 6
 SCORED_FIELDS = schema.SEARCH_FIELDS
 FILTER_FIELDS = ("source", "place", "speaker")
 DATE_FIELD = "date"
@@ -37,8 +34,6 @@ ARTICLE_FIELDS = ("path", "article")
 """Together they name an article: an article id is unique within its file."""
 POSTING_FIELDS = (*SCORED_FIELDS, *FILTER_FIELDS, *ARTICLE_FIELDS)
 """The fields whose postings each segment's ``.topk`` file holds (and each document's date)."""
-SEGMENT_EXT = ".topk"
-"""A segment's arrays file is named like its Whoosh files, so that Whoosh deletes it with the segment."""
 UNDATED = np.iinfo(np.int64).min
 """The date of a passage without one."""
 LISTED_FIELDS = ("tags",)
@@ -129,7 +124,8 @@ class SegmentArrays:
 def write(index_path: str | os.PathLike, ix, stories: Mapping[tuple[str, str], int]) -> None:
     """Write the per-document arrays of the index's current generation into ``index_path/topk`` (live, date,
     article, story, id key, field lengths, facet codes), from the ``.topk`` file each segment's builder wrote beside
-    it; ``stories`` numbers the articles' stories by (path, article id) (``stories.story_ids``)."""
+    it; ``stories`` numbers the articles' stories by (path, article id) (``stories.story_ids``). Its table,
+    ``meta.json``, also holds each scored field's total length as Whoosh's reader counts it (for ``direct``)."""
     index_dir = Path(index_path)
     folder = index_dir / FOLDER
     staging = index_dir / f".{FOLDER}.tmp"
@@ -161,28 +157,11 @@ def write(index_path: str | os.PathLike, ix, stories: Mapping[tuple[str, str], i
         for field in FACET_FIELDS:
             _write_facet(staging, field, arrays, offsets, live)
         meta = {"format": FORMAT, "generation": reader.generation(), "doc_count": doc_count,
-                "fields": list(SCORED_FIELDS), "segments": segments}
+                "fields": list(SCORED_FIELDS), "segments": segments,
+                "field_lengths": {field: reader.field_length(field) for field in SCORED_FIELDS}}
     (staging / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
     shutil.rmtree(folder, ignore_errors=True)
     os.replace(staging, folder)
-
-
-def read_meta(index_dir: Path) -> dict | None:
-    """The generation's table of its arrays (``topk/meta.json``), or None when there is none (or of another
-    format).
-
-    Raises:
-        IndexCorrupt: it is not what ``write`` writes (``IndexUntrusted``: it names a file outside the index).
-    """
-    file = index_dir / FOLDER / "meta.json"
-    try:
-        meta = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("fields") != list(SCORED_FIELDS):
-        return None
-    _check_meta(file, meta)
-    return meta
 
 
 def read_segment(index_dir: Path, segment_id: str) -> dict[str, np.ndarray]:
@@ -284,26 +263,6 @@ def _segment_file(index_dir: Path, segment_id: str) -> Path:
     return index_dir / f"{segment_id}{SEGMENT_EXT}"
 
 
-_SEGMENT_ID = re.compile(r"[A-Za-z0-9_]+")
-"""Whoosh's segment ids (``MAIN_`` and random letters and digits): never a path."""
-
-
-def _check_meta(file: Path, meta: dict) -> None:
-    """Refuse a ``meta.json`` whose values are not of the types ``write`` writes, or that names other files."""
-    segments = meta.get("segments")
-    if not (isinstance(meta.get("generation"), int) and isinstance(meta.get("doc_count"), int)
-            and meta["doc_count"] >= 0 and isinstance(segments, list)
-            and all(isinstance(s, list) and len(s) == 3 and isinstance(s[0], str)
-                    and all(isinstance(n, int) and n >= 0 for n in s[1:]) for s in segments)):
-        raise IndexCorrupt(f"{file} is not a top-k arrays table (damaged or crafted)")
-    for segment_id, _, _ in segments:
-        if not _SEGMENT_ID.fullmatch(segment_id):
-            raise IndexUntrusted(f"a segment id {segment_id!r} in {file.name}, which names no file of the index")
-
-
-_MAGIC = b"searchkit-topk 1\n"
-
-
 def _write_arrays(file: Path, arrays: dict[str, np.ndarray]) -> None:
     """Named one-dimensional arrays in one file: a JSON table of contents, then each array's bytes (8-aligned)."""
     table: dict[str, tuple[str, int, int]] = {}
@@ -312,9 +271,9 @@ def _write_arrays(file: Path, arrays: dict[str, np.ndarray]) -> None:
         table[name] = (values.dtype.str, len(values), position)
         position += -(-values.nbytes // 8) * 8
     head = json.dumps(table).encode("utf-8")
-    start = -(-(len(_MAGIC) + 8 + len(head)) // 8) * 8
+    start = -(-(len(arrayfile.MAGIC) + 8 + len(head)) // 8) * 8
     with open(file, "wb") as f:
-        f.write(_MAGIC + len(head).to_bytes(8, "little") + head)
+        f.write(arrayfile.MAGIC + len(head).to_bytes(8, "little") + head)
         for name, values in arrays.items():
             f.seek(start + table[name][2])
             f.write(values.tobytes())
@@ -323,26 +282,9 @@ def _write_arrays(file: Path, arrays: dict[str, np.ndarray]) -> None:
 
 def _read_arrays(file: Path) -> dict[str, np.ndarray]:
     """The arrays of a file ``_write_arrays`` wrote, mapped read-only (not read into memory)."""
-    with open(file, "rb") as f:
-        data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-    if data[:len(_MAGIC)] != _MAGIC:
-        raise ValueError(f"{file.name} is not a top-k arrays file")
-    size = int.from_bytes(data[len(_MAGIC):len(_MAGIC) + 8], "little")
-    head_end = len(_MAGIC) + 8 + size
-    table = json.loads(data[len(_MAGIC) + 8:head_end])
-    start = -(-head_end // 8) * 8
-    arrays = {}
-    for name, entry in table.items() if isinstance(table, dict) else ():
-        dtype, count, position = entry if isinstance(entry, list) and len(entry) == 3 else (None, None, None)
-        if not (isinstance(dtype, str) and _ARRAY_DTYPE.fullmatch(dtype) and isinstance(count, int)
-                and isinstance(position, int) and count >= 0 and position >= 0):
-            raise ValueError(f"{file.name} has a malformed table of contents")
-        arrays[name] = np.frombuffer(data, dtype=np.dtype(dtype), count=count, offset=start + position)
-    return arrays
-
-
-_ARRAY_DTYPE = re.compile(r"[<>|=]?([biuf][1248]|S\d{1,9})")
-"""The dtypes ``_write_arrays`` writes (numbers, fixed-length bytes): never objects, records or sub-arrays."""
+    data = arrayfile.mapped(file)
+    return {name: np.frombuffer(data, dtype=np.dtype(dtype), count=count, offset=offset)
+            for name, (dtype, count, offset) in arrayfile.table(data, file.name).items()}
 
 
 def _term_docs(arrays: dict[str, np.ndarray], field: str) -> Iterator[tuple[bytes, np.ndarray]]:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import functools
 import re
-
-from whoosh import query as wq
+from typing import TYPE_CHECKING
 
 from .models import Highlight
 from .schema import ANALYZER, analyze
+
+if TYPE_CHECKING:
+    from whoosh import query as wq
 
 __all__ = ["MatchTerms", "match_terms", "highlight"]
 
@@ -45,6 +47,8 @@ class MatchTerms:
 def match_terms(q: wq.Query, fieldname: str = "body") -> MatchTerms:
     """Collect the positive terms of ``q`` in ``fieldname``: its words, and its phrases (``bounds`` has replaced
     its wildcards, prefixes and ranges by the terms they match)."""
+    from whoosh import query as wq  # here: the one-shot path (``direct``) highlights without Whoosh's queries
+
     words: set[str] = set()
     phrases: list[tuple[str, ...]] = []
 

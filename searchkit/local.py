@@ -19,16 +19,16 @@ import whoosh.index
 from whoosh import query as wq
 from whoosh.searching import Searcher
 
-from . import safepickle, schema, store, stories
+from . import safepickle, schema, store
 from .backend import Counts, Lexicon, Ranked, Ranking, Term, tiebreak
 from .bounds import MAX_WHOOSH_POSTINGS, check_whoosh_reach
 from .errors import IndexCorrupt, IndexIncompatible, IndexNotFound, IndexUntrusted, PassageNotFound
+from .manifests import checked_manifest
 from .models import IndexStats, Passage
 from .query import ParsedQuery
 from .scoring import SEARCH_FIELDS, BM25FWeighting, FrozenStatistics, Statistics, terms_scored_with
 from .settings import Settings
 from .stats import index_stats
-from .version import installed_version
 from .vocabulary import Vocabulary
 
 __all__ = ["LocalBackend", "Generation", "open_generation", "ARRAYS_FIRST_QUERY_POSTINGS"]
@@ -328,26 +328,7 @@ def open_generation(
         raise IndexNotFound(f"no searchkit index at {path} (build one with: searchkit index PATH --index {path})")
     lease = store.ReaderLease(path, generation)
     try:
-        manifest = store.read_manifest(path, lease.generation, lease.manifest_crc)
-        version = manifest.get("schema_version")
-        if version != schema.SCHEMA_VERSION:
-            raise IndexIncompatible(
-                f"index at {path} has schema version {version} (built by searchkit "
-                f"{manifest.get('searchkit_version')}); this searchkit {installed_version()} reads version "
-                f"{schema.SCHEMA_VERSION}: rebuild it with searchkit index --rebuild"
-            )
-        stories.check_settings(manifest, path)
-        try:
-            built = Settings.from_dict(manifest.get("settings", {}))
-        except ValueError as e:
-            raise IndexCorrupt(f"index at {path} has unreadable settings ({e}); {store.rebuild_hint(path)}") from None
-        if settings is not None:
-            differ = [name for name in Settings.BUILD_FIELDS if getattr(settings, name) != getattr(built, name)]
-            if differ:
-                raise ValueError(f"settings {', '.join(differ)} shape passages: they must be the index's own ({built})")
-        problems = store.verify_files(lease.directory, manifest.get("segment_files", {}), checksums=verify)
-        if problems:
-            raise IndexCorrupt(f"index at {path} is damaged: {'; '.join(problems)}; {store.rebuild_hint(path)}")
+        manifest, built = checked_manifest(path, lease, verify=verify, settings=settings)
         try:
             ix = whoosh.index.open_dir(str(lease.directory), readonly=True)
             stored = ix.doc_count()

@@ -1,42 +1,21 @@
-"""Frozen records shared by every step: Article → Passage → Hit (with Highlight, StoryCopy), and BuildReport."""
+"""Frozen records shared by every step: Passage → Hit (with Highlight, StoryCopy) and Results; Article, BuildReport
+and IndexStats (``records``) too, imported when first asked for."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass
+import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+if TYPE_CHECKING:
+    from .records import Article, BuildReport, IndexStats, Paragraph, SkippedFile
 
-@dataclass(frozen=True, slots=True)
-class Paragraph:
-    """A run of body text: ``Article.text[start:end]``, with the speaker it opens with (transcripts)."""
-
-    start: int
-    end: int
-    speaker: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Article:
-    """One news article as read from a file, with its metadata and the body paragraphs of ``text``.
-
-    ``text`` is what the offsets point into: the whole decoded file for plain-text articles,
-    the ``text`` value of the JSON object for JSON Lines (then ``line`` is its 1-based line).
-    """
-
-    id: str
-    path: str
-    text: str
-    paragraphs: tuple[Paragraph, ...]
-    line: int | None = None
-    date: date | None = None
-    source: str | None = None
-    place: str | None = None
-    title: str | None = None
-    url: str | None = None
-    authors: tuple[str, ...] = ()
-    tags: tuple[str, ...] = ()
+__all__ = [
+    "Passage", "Highlight", "StoryCopy", "Hit", "Results", "display_path",
+    "Paragraph", "Article", "SkippedFile", "BuildReport", "IndexStats",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +29,7 @@ class Passage:
     span: tuple[int, int]
     path: str
     line: int | None = None
-    date: date | None = None
+    date: datetime.date | None = None
     source: str | None = None
     place: str | None = None
     title: str | None = None
@@ -102,7 +81,7 @@ class StoryCopy:
 
     article: str
     source: str | None
-    date: date | None
+    date: datetime.date | None
     id: str
 
     def to_dict(self) -> dict:
@@ -166,44 +145,13 @@ def display_path(path: str, cwd: Path | None = None) -> str:
     return full
 
 
-@dataclass(frozen=True, slots=True)
-class SkippedFile:
-    """An input that was not indexed (or one bad line of it), and why."""
-
-    path: str
-    reason: str
-    line: int | None = None
-
-    def __str__(self) -> str:
-        where = f"{self.path}:{self.line}" if self.line is not None else self.path
-        return f"{where}: {self.reason}"
+_RECORDS = frozenset({"Paragraph", "Article", "SkippedFile", "BuildReport", "IndexStats"})
 
 
-@dataclass(frozen=True, slots=True)
-class BuildReport:
-    """What one ``Index.build`` / ``Index.update`` run did."""
+def __getattr__(name: str) -> Any:
+    """The records of ``records``, imported when first asked for."""
+    if name not in _RECORDS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from . import records
 
-    articles: int
-    passages: int
-    files_added: int
-    files_replaced: int
-    files_unchanged: int
-    files_removed: int
-    skipped: tuple[SkippedFile, ...] = field(default=())
-    seconds: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class IndexStats:
-    """Counts and facets of an index's live passages, the bytes its directory occupies, and its manifest."""
-
-    path: str
-    passages: int
-    articles: int
-    files: int
-    first_date: date | None
-    last_date: date | None
-    sources: dict[str, int]
-    places: dict[str, int]
-    size_bytes: int
-    manifest: dict
+    return getattr(records, name)

@@ -2,8 +2,9 @@
 
 A one-shot query pays for every module it imports (typer and click about 30 ms, rich 15–30 ms, against a 0.10 s
 budget). ``main`` parses a plain ``searchkit query TEXT [OPTIONS]`` itself, for the options of ``QUICK_OPTIONS``
-each given at most once with a value it can take as it is, and runs it through ``run_query``, importing rich only
-to print to a terminal. Anything else (another command, ``--help``, another option, ``-n5``, ``--``, a value that
+each given at most once with a value it can take as it is, and runs it through ``run_query``, which answers plain
+words from the index files (``direct``: no Whoosh searcher, no NumPy) and anything else through ``Index.search``,
+importing rich only to print to a terminal. Anything else (another command, ``--help``, another option, ``-n5``, ``--``, a value that
 is not a plain number) goes to the typer app in ``cli.py``, which parses and reports it as it always has, and
 whose ``query`` command runs ``run_query`` too.
 """
@@ -17,15 +18,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import process, render
-from .dates import parse_day
+from . import direct, process, render
 from .errors import (
     IndexIncompatible, IndexLocked, IndexNotFound, NothingToSearch, PassageNotFound, QueryError, SearchkitError,
 )
-from .index import Index
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from .index import Index
 
 EXIT_OK, EXIT_NO_MATCH, EXIT_ERROR, EXIT_SKIPPED = 0, 1, 2, 3
 EXIT_CODES: dict[type[SearchkitError], int] = {
@@ -119,6 +120,8 @@ def index_path(given: Path | None) -> Path:
 
 def open_index(given: Path | None, ray: str | None = None) -> Index:
     """Open the index; at the default location with none there yet, build it from ./seeds first."""
+    from .index import Index  # Whoosh's searcher: not for a query ``direct`` answers
+
     path = index_path(given)
     if given is None and not Index.exists(path) and Path(DEFAULT_SEEDS).is_dir():
         process.say(render.visible(f"no index at {path}/ yet: building it from {DEFAULT_SEEDS}/ first"))
@@ -137,18 +140,29 @@ def run_query(
     expand: bool, aliases: Path | None, no_aliases: bool, facets: bool, facet: list[str] | None, timeline: bool,
     timeline_by: str | None, collapse: bool, json: bool, ray: str | None,
 ) -> int:
-    """``searchkit query``: search, print the hits (then facets, timeline, suggestion), return the exit code."""
+    """``searchkit query``: search, print the hits (then facets, timeline, suggestion), return the exit code.
+    Plain words without filters or options that change the ranking are answered by ``direct`` where it can, else
+    (and always otherwise) by ``Index.search``."""
     try:
-        day = None if today is None else parse_day(today, "--today")
+        day = None
+        if today is not None:
+            from .dates import parse_day  # here: plain words without --today read no date
+
+            day = parse_day(today, "--today")
         if no_aliases and aliases is not None:
             raise QueryError("--aliases and --no-aliases contradict each other; give one")
-        with open_index(index, ray=ray) as ix:
-            hits = ix.search(
-                text, limit=limit, source=source, place=place, since=since, until=until, speaker=speaker, sort=sort,
-                per_article=per_article, expand=expand, today=day, offset=offset,
-                aliases=False if no_aliases else aliases or True,
-                facets=facet or facets, timeline=timeline_by or ("auto" if timeline else None), collapse=collapse,
-            )
+        plain = not (source or place or since or until or speaker or per_article or expand or aliases or facets
+                     or facet or timeline or timeline_by or collapse or ray) and sort == "score"
+        hits = direct.search(index_path(index), text, limit=limit, offset=offset, aliases=not no_aliases) \
+            if plain else None
+        if hits is None:
+            with open_index(index, ray=ray) as ix:
+                hits = ix.search(
+                    text, limit=limit, source=source, place=place, since=since, until=until, speaker=speaker,
+                    sort=sort, per_article=per_article, expand=expand, today=day, offset=offset,
+                    aliases=False if no_aliases else aliases or True, facets=facet or facets,
+                    timeline=timeline_by or ("auto" if timeline else None), collapse=collapse,
+                )
     except NothingToSearch as e:  # not malformed: nothing can match, as when nothing matched
         process.say(render.visible(f"note: {e}"))
         return EXIT_NO_MATCH

@@ -1,7 +1,8 @@
 """Places by any name: the table of renamed places (``places.csv``, plus a user's file) → the names of each
 place, by which a query's place filter and its place-name words are widened.
 
-Read by ``query`` at search time, so a changed table or file needs no reindex; stored places stay as written.
+Read by ``query`` at search time (the widening itself is ``placewords``), so a changed table or file needs no
+reindex; stored places stay as written.
 """
 
 from __future__ import annotations
@@ -14,12 +15,10 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
 
-from whoosh import query as wq
-
 from .errors import AliasesError
-from .schema import SEARCH_FIELDS, analyze
+from .schema import analyze, written_words
 
-__all__ = ["PlaceName", "PlaceNames", "place_names", "read_table", "with_place_names", "ALIAS_WEIGHT", "COLUMNS"]
+__all__ = ["PlaceName", "PlaceNames", "place_names", "may_name_a_place", "read_table", "ALIAS_WEIGHT", "COLUMNS"]
 
 ALIAS_WEIGHT = 0.8
 """The weight of a query word's other names against the word itself: ``Astana`` also finds ``Nur-Sultan``,
@@ -71,7 +70,7 @@ class PlaceNames:
             for words in names:
                 self._word_places.setdefault(words, set()).add(place)
         self.longest = max(map(len, self._word_places), default=0)
-        """The most words of one name (``with_place_names`` looks for names of up to this many words)."""
+        """The most words of one name (``placewords.with_place_names`` looks for names of up to this many words)."""
 
     def names(self, name: str) -> list[str]:
         """Every name (lower-cased, as the place field indexes it) of every place called ``name``, or ``[name]``."""
@@ -152,10 +151,24 @@ def _year(value: str, column: str, where: str) -> int | None:
     return int(value)
 
 
+def may_name_a_place(terms: frozenset[str]) -> bool:
+    """Whether any of ``terms`` (analysed query words) may be a word of a name of a place of the packaged table:
+    query words of which none is are never widened by ``place_names(True)`` (``placewords.with_place_names``).
+    The table's words are read from its text, every column's (more than its names'), without parsing its rows,
+    and only those that begin as one of the terms does are analysed (the stemmer keeps a word's first letter):
+    ``PlaceNames`` parses and analyses every name, about 10 ms of a one-shot query."""
+    firsts = {term[:1] for term in terms}
+    words = {word for word in written_words(_PACKAGED.read_text(encoding="utf-8")) if word[:1].lower() in firsts}
+    return any(term in terms for word in words for term, _ in analyze(word))
+
+
+_PACKAGED = Path(__file__).parent / "places.csv"
+
+
 @cache
 def _packaged() -> tuple[PlaceName, ...]:
     # Beside this module, read directly: importlib.resources (with zipfile) costs a one-shot query about 5 ms.
-    data = (Path(__file__).parent / "places.csv").read_bytes()
+    data = _PACKAGED.read_bytes()
     return tuple(_parse(data, "searchkit/places.csv"))
 
 
@@ -183,113 +196,3 @@ def place_names(aliases: bool | str | os.PathLike) -> PlaceNames | None:
     except OSError as e:
         raise AliasesError(f"cannot read aliases file {path}: {e.strerror or e}") from None
     return _combined(os.path.abspath(path), (status.st_mtime_ns, status.st_size))
-
-
-def with_place_names(q: wq.Query, names: PlaceNames) -> tuple[wq.Query, dict[bytes, bytes]]:
-    """``q`` with each place filter (``place:astana``) matching every name of its place, and each word, hyphenated
-    word, phrase or run of words in an OR group in a search field that is a place's name in text OR-ed with the
-    place's other names (a name of several words as a phrase); and each alias word → the query word whose frequencies score it
-    (``scoring.SharedFrequencies``). An alias of ``k`` words for a name of ``n`` weighs ``ALIAS_WEIGHT·n/k`` of
-    the name, so that one occurrence of it scores ``ALIAS_WEIGHT`` of one of the name (a phrase scores the sum
-    of its words); a word of the query itself keeps its own frequencies."""
-    widening = _Widening(names)
-    widened = widening.query(q)
-    written = {text for _, text in _words(q)}
-    return widened, {alias: word for alias, word in widening.shared.items() if alias not in written}
-
-
-class _Widening:
-    def __init__(self, names: PlaceNames) -> None:
-        self.names = names
-        self.shared: dict[bytes, bytes] = {}
-
-    def query(self, q: wq.Query) -> wq.Query:
-        if type(q) is wq.Term and q.fieldname == "place":
-            keys = self.names.names(q.text)
-            return q if len(keys) == 1 else wq.Or([wq.Term("place", key) for key in keys], boost=q.boost)
-        if isinstance(q, wq.Or):
-            children = self._children(q.subqueries, wq.Or)
-            return type(q)(children + self._names_in_a_row(children), boost=q.boost)
-        if isinstance(q, wq.And):
-            return type(q)(self._children(q.subqueries, type(q)), boost=q.boost)
-        if type(q) is wq.Term and q.fieldname in SEARCH_FIELDS:
-            return self._with_aliases(q, (q.text,), q.fieldname, q.boost)
-        if type(q) is wq.Phrase and q.fieldname in SEARCH_FIELDS:
-            return self._with_aliases(q, tuple(q.words), q.fieldname, q.boost)
-        return q.apply(self.query) if q.children() else q
-
-    def _children(self, children: list[wq.Query], group: type) -> list[wq.Query]:
-        """``children`` widened, each run of words of one field that is a name of several words (``Nur-Sultan``
-        parses as ``nur``, ``sultan``) grouped as it was and OR-ed with the place's other names."""
-        out: list[wq.Query] = []
-        i = 0
-        while i < len(children):
-            for n in range(min(self.names.longest, len(children) - i), 1, -1):
-                run = children[i:i + n]
-                if all(type(c) is wq.Term and c.fieldname == run[0].fieldname for c in run) and \
-                        run[0].fieldname in SEARCH_FIELDS:
-                    grouped = group(run)
-                    widened = self._with_aliases(grouped, tuple(c.text for c in run), run[0].fieldname, run[0].boost)
-                    if widened is not grouped:
-                        out.append(widened)
-                        i += n
-                        break
-            else:
-                out.append(self.query(children[i]))
-                i += 1
-        return out
-
-    def _names_in_a_row(self, children: list[wq.Query]) -> list[wq.Query]:
-        """The other names of each name of several words written as words in a row in an OR group (``St
-        Petersburg``: ``st``, ``petersburg`` in each field, or per word an OR of its fields in plain words)."""
-        rows: dict[str, list[wq.Term | None]] = {field: [] for field in SEARCH_FIELDS}
-        for child in children:
-            terms = [child] if type(child) is wq.Term else list(child.subqueries) if type(child) is wq.Or else []
-            if not terms or any(type(t) is not wq.Term for t in terms):
-                terms = []
-                for row in rows.values():
-                    row.append(None)  # not a word: the words before and after it are not in a row
-            for term in terms:
-                if term.fieldname in rows:
-                    rows[term.fieldname].append(term)
-        found: list[wq.Query] = []
-        for field, row in rows.items():
-            i = 0
-            while i < len(row):
-                for n in range(min(self.names.longest, len(row) - i), 1, -1):
-                    run = row[i:i + n]
-                    words = tuple(t.text for t in run if t is not None)
-                    aliases = self._aliases(words, field, run[0].boost) if len(words) == n and run[0] else []
-                    if aliases:
-                        found.append(wq.Or(aliases))
-                        i += n
-                        break
-                else:
-                    i += 1
-        return found
-
-    def _with_aliases(self, q: wq.Query, words: tuple[str, ...], field: str, boost: float) -> wq.Query:
-        aliases = self._aliases(words, field, boost)
-        return wq.Or([q, *aliases]) if aliases else q
-
-    def _aliases(self, words: tuple[str, ...], field: str, boost: float) -> list[wq.Query]:
-        """The other names of the name ``words`` in ``field``, each weighted against it (``with_place_names``)."""
-        aliases = self.names.aliases(words)
-        for alias in aliases:
-            for word in alias:
-                self.shared.setdefault(word.encode("utf-8"), words[0].encode("utf-8"))
-        return [
-            wq.Term(field, alias[0], boost=boost * ALIAS_WEIGHT * len(words)) if len(alias) == 1
-            else wq.Phrase(field, list(alias), boost=boost * ALIAS_WEIGHT * len(words) / len(alias))
-            for alias in aliases
-        ]
-
-
-def _words(q: wq.Query):
-    """The (field, word) of every word and phrase word of ``q``."""
-    if type(q) is wq.Term:
-        yield q.fieldname, q.text.encode("utf-8")
-    elif type(q) is wq.Phrase:
-        yield from ((q.fieldname, word.encode("utf-8")) for word in q.words)
-    for child in q.children():
-        yield from _words(child)

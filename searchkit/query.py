@@ -20,7 +20,8 @@ from whoosh.qparser import MultifieldParser, OrGroup
 from .dates import parse_phrase
 from .errors import NothingToSearch, QueryError
 from .normalise import normalise_source
-from .places import PlaceNames, with_place_names
+from .placewords import with_place_names
+from .places import PlaceNames
 from .schema import ANALYZER, SCHEMA, SEARCH_FIELDS, STOP_WORDS, analyze
 from .scoring import query_term_weight
 from .settings import DEFAULT, Settings
@@ -62,7 +63,7 @@ class ParsedQuery:
     postings: int = 0
     """Postings its terms reach (words and the terms of patterns; see ``bounds.bound_patterns``), or 0: not counted."""
     shared: Mapping[bytes, bytes] = dataclasses.field(default_factory=dict)
-    """Alias words of place names → the query word whose frequencies score each (``places.with_place_names``)."""
+    """Alias words of place names → the query word whose frequencies score each (``placewords.with_place_names``)."""
 
 
 def build_query(
@@ -86,7 +87,7 @@ def build_query(
     phrases (``2019``, ``March 2019``, ``last week``: see ``dates``), relative ones counted from ``today``
     (default: ``date.today()``); ``since`` takes a phrase's first day, ``until`` its last. With ``places``, a
     place filter matches every name of its place, and a place's name among the words finds its other names too
-    (``places.with_place_names``).
+    (``placewords.with_place_names``).
 
     Raises:
         NothingToSearch: every word of the text is a stop word (or a single letter, or punctuation).

@@ -16,7 +16,7 @@ from pathlib import Path
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from .models import BuildReport, Hit, IndexStats, Passage, display_path
+from .models import Hit, Passage, display_path
 
 if TYPE_CHECKING:
     from rich.console import Group
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from rich.text import Text
 
     from .evaluate import Evaluation  # imports ir-measures: only `searchkit eval` pays for it
+    from .models import BuildReport, IndexStats
 
 __all__ = [
     "visible", "message", "hit_text", "hit_plain", "hit_json", "passage_text", "passage_json", "stats_table",

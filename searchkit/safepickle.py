@@ -20,13 +20,6 @@ import types
 from datetime import datetime
 from typing import Any
 
-import whoosh.codec.whoosh3
-import whoosh.columns
-import whoosh.filedb.filestore
-import whoosh.filedb.structfile
-import whoosh.formats
-import whoosh.index
-
 from .errors import IndexUntrusted
 
 __all__ = ["ALLOWED", "STORED_TYPES", "loads", "load", "stored_fields_loads", "install"]
@@ -153,7 +146,7 @@ def stored_fields_loads(data: bytes, *_: object, **__: object) -> dict:
     return stored
 
 
-def _confined(storage: whoosh.filedb.filestore.FileStorage, name: str) -> str:
+def _confined(storage: Any, name: str) -> str:
     # Whoosh names its files from the TOC's segment ids: a crafted id such as "x/../../secret" reaches outside.
     if not isinstance(name, str) or os.sep in name or (os.altsep and os.altsep in name) or name in ("", ".", ".."):
         raise IndexUntrusted(f"the file name {name!r}, outside the index directory")
@@ -163,6 +156,13 @@ def _confined(storage: whoosh.filedb.filestore.FileStorage, name: str) -> str:
 def install() -> None:
     """Give Whoosh's read sites the restricted loaders (each Whoosh module calls the loader it bound at import,
     ``from whoosh.compat import loads``), drop its older-TOC loaders, and confine its file names."""
+    import whoosh.codec.whoosh3  # here, not at the top: the one-shot query path unpickles stored fields without them
+    import whoosh.columns
+    import whoosh.filedb.filestore
+    import whoosh.filedb.structfile
+    import whoosh.formats
+    import whoosh.index
+
     whoosh.index.pickle = types.SimpleNamespace(loads=loads, dumps=pickle.dumps, PicklingError=pickle.PicklingError)
     whoosh.index.toc_loaders = {}
     whoosh.filedb.structfile.load_pickle = load

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from itertools import repeat
 from datetime import date, datetime, time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from whoosh import fields
 from whoosh.analysis import IDAnalyzer, LowercaseFilter, RegexTokenizer, SimpleAnalyzer, StemFilter, StopFilter
 
 from .models import Passage
 from .scoring import SEARCH_FIELDS
+from .whooshcompat import english_snowball_only
+
+if TYPE_CHECKING:
+    from whoosh import fields
+
+    SCHEMA: fields.Schema
 
 __all__ = [
     "SCHEMA", "SCHEMA_VERSION", "ANALYZER", "analyze", "index_terms", "written_words", "SEARCH_FIELDS", "STOP_WORDS",
@@ -35,7 +39,9 @@ with you your yours yourself yourselves
 "Don" are words in news. Unlike Whoosh's list it keeps "us" (the US) and "may" (the month). One-letter tokens
 are dropped anyway."""
 
-ANALYZER = RegexTokenizer() | LowercaseFilter() | StopFilter(stoplist=STOP_WORDS) | StemFilter(lang="en", cachesize=-1)
+with english_snowball_only():  # StemFilter(lang="en") would otherwise import Whoosh's 14 Snowball languages
+    ANALYZER = (RegexTokenizer() | LowercaseFilter() | StopFilter(stoplist=STOP_WORDS)
+                | StemFilter(lang="en", cachesize=-1))
 """Word tokens, lower-cased, stop words and one-letter tokens (a possessive's ``s``) removed, stemmed by Snowball
 English (Porter2, Whoosh's own: no nltk import at query time); used at index and query time. Chosen on the tuning
 collections (README, "Ranking quality"): Snowball over Porter, NLTK's stop words over Whoosh's 34."""
@@ -127,25 +133,38 @@ written_words: Callable[[str], list[str]] = _whole(ANALYZER.items[0].expression)
 """Every word token of a text as written (stop words too), as ``index_terms`` finds them."""
 
 
-_KEY = IDAnalyzer(lowercase=True)
+def __getattr__(name: str) -> Any:
+    """``SCHEMA``, made when first asked for: reading an index without Whoosh's searcher (``direct``) analyses text
+    and rebuilds passages, and Whoosh's fields take it some milliseconds to import."""
+    if name != "SCHEMA":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    global SCHEMA
+    SCHEMA = _schema()
+    return SCHEMA
 
-SCHEMA = fields.Schema(
-    id=fields.ID(stored=True, unique=True),
-    article=fields.ID(stored=True),
-    path=fields.ID(stored=True),
-    line=fields.STORED(),
-    position=fields.NUMERIC(int, stored=True, sortable=True),
-    span=fields.STORED(),
-    date=fields.DATETIME(stored=True, sortable=True),
-    source=fields.ID(stored=True, analyzer=_KEY),
-    place=fields.ID(stored=True, analyzer=_KEY),
-    title=fields.TEXT(analyzer=ANALYZER, stored=True),
-    body=fields.TEXT(analyzer=ANALYZER, stored=True),
-    speaker=fields.TEXT(analyzer=SimpleAnalyzer(), stored=True),
-    tags=fields.KEYWORD(stored=True, commas=True, lowercase=True),
-    authors=fields.KEYWORD(stored=True, commas=True, lowercase=True),
-    url=fields.STORED(),
-)
+
+def _schema() -> fields.Schema:
+    """The fields of a passage as Whoosh indexes and stores them."""
+    from whoosh import fields
+
+    key = IDAnalyzer(lowercase=True)
+    return fields.Schema(
+        id=fields.ID(stored=True, unique=True),
+        article=fields.ID(stored=True),
+        path=fields.ID(stored=True),
+        line=fields.STORED(),
+        position=fields.NUMERIC(int, stored=True, sortable=True),
+        span=fields.STORED(),
+        date=fields.DATETIME(stored=True, sortable=True),
+        source=fields.ID(stored=True, analyzer=key),
+        place=fields.ID(stored=True, analyzer=key),
+        title=fields.TEXT(analyzer=ANALYZER, stored=True),
+        body=fields.TEXT(analyzer=ANALYZER, stored=True),
+        speaker=fields.TEXT(analyzer=SimpleAnalyzer(), stored=True),
+        tags=fields.KEYWORD(stored=True, commas=True, lowercase=True),
+        authors=fields.KEYWORD(stored=True, commas=True, lowercase=True),
+        url=fields.STORED(),
+    )
 
 
 def to_document(passage: Passage, path: str) -> dict:
@@ -178,6 +197,8 @@ def indexed_id(passage_id: str, path: str, line: int | None) -> str:
     """A passage's id in the index: its id within its article, scoped by the stored path and the line (two
     files, or two lines of one, may hold the same article id and text); 16 hex digits, the same at every build
     of the same inputs."""
+    import hashlib  # here: OpenSSL's hashes take a search that never builds a few milliseconds to load
+
     return hashlib.blake2b(f"{path}\x1f{line}\x1f{passage_id}".encode(), digest_size=8).hexdigest()
 
 

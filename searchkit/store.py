@@ -21,7 +21,6 @@ import json
 import os
 import pickle
 import re
-import shutil
 import signal
 import struct
 import time
@@ -31,8 +30,6 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from stat import S_ISREG
-
-from whoosh.filedb.filetables import FileFormatError
 
 from .errors import IndexCorrupt, IndexLocked, IndexUntrusted, IndexWriteError, SearchkitError
 
@@ -261,6 +258,7 @@ _FORK_HOOKED = _CHILDREN_DIE = False
 
 def new_generation(path: Path, base: str | None) -> Path:
     """Create the next generation directory; with ``base``, it starts as hard links to that generation's files."""
+    import shutil  # writing only: with bz2 and lzma it takes a one-shot query a few milliseconds
     numbers = [int(m[1]) for m in map(_GENERATION.fullmatch, os.listdir(path)) if m]
     target = path / f"gen-{max(numbers, default=0) + 1:06d}"
     target.mkdir()
@@ -294,6 +292,7 @@ def publish(path: Path, generation: Path) -> None:
 def collect_garbage(path: Path, keep: frozenset[str] = frozenset()) -> list[str]:
     """Remove every generation but the live one (and those in ``keep``) that no reader holds, and the files of an
     older-layout index this one replaced (call with the writer lock held)."""
+    import shutil  # writing only: with bz2 and lzma it takes a one-shot query a few milliseconds
     live = current_generation(path)[0] if is_store(path) else None
     removed = []
     for name in sorted(os.listdir(path)):
@@ -384,20 +383,23 @@ def verify_files(directory: Path, expected: dict[str, dict], *, checksums: bool)
 
 DECODING_ERRORS = (
     zlib.error, struct.error, EOFError, pickle.UnpicklingError, UnicodeDecodeError, ValueError, KeyError, IndexError,
-    OSError, FileFormatError,
+    OSError,
 )
-"""What Whoosh raises when it decodes damaged segment data (``FileFormatError``: a file's header)."""
+"""What decoding damaged segment data raises (Whoosh's readers also raise their ``FileFormatError`` for a file's
+header: ``damage_is_corruption``)."""
 
 
 @contextmanager
 def damage_is_corruption(path: Path) -> Iterator[None]:
     """Report Whoosh's decoding errors inside the block as ``IndexCorrupt`` (searchkit's own errors pass; an
     ``IndexUntrusted`` gains the index's path)."""
+    from whoosh.filedb.filetables import FileFormatError  # here: a one-shot query (``direct``) reads no Whoosh file
+
     try:
         yield
     except IndexUntrusted as e:
         raise e if e.path is not None else IndexUntrusted(e.reason, str(path)) from None
-    except DECODING_ERRORS as e:
+    except (*DECODING_ERRORS, FileFormatError) as e:
         if isinstance(e, SearchkitError):
             raise
         raise IndexCorrupt(

@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import IndexCorrupt, IndexIncompatible
-from .models import Article
 
 if TYPE_CHECKING:  # NumPy and rensa: imported by the write path only, never at a query's start-up
     import numpy as np
+
+    from .models import Article
 
 __all__ = [
     "SETTINGS", "Key", "sketch", "shingles", "story_ids", "read", "write", "kept", "check_settings", "check_library",

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Protocol
 
-from .backend import Backend, Lexicon
 from .schema import ANALYZER, SEARCH_FIELDS, STOP_WORDS, analyze
 from .vocabulary import MAX_WORD_CHARS, Vocabulary
 
@@ -35,12 +35,25 @@ _FIELD_PREFIX = re.compile(r"([A-Za-z_]\w*):")
 _OPERATORS = frozenset({"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE"})
 
 
+class Frequencies(Protocol):
+    def doc_frequency(self, fieldname: str, text: bytes) -> int: ...
+
+
+class Words(Protocol):
+    """What ``suggestion`` reads of a backend (a ``backend.Backend``): its terms' document frequencies, and its
+    vocabulary."""
+
+    def lexicon(self) -> Frequencies: ...
+
+    def vocabulary(self) -> Vocabulary: ...
+
+
 def max_edits(word: str) -> int:
     """The most edits a suggestion may be from ``word``: 1 up to 4 letters, 2 up to 10, then 3."""
     return 1 if len(word) <= 4 else 2 if len(word) <= 10 else 3
 
 
-def suggestion(text: str, backend: Backend, *, syntax: bool) -> str | None:
+def suggestion(text: str, backend: Words, *, syntax: bool) -> str | None:
     """``text`` with its rare or absent words replaced by the corpus's nearest words, or None when none is
     (``syntax`` as in ``Index.search``). The vocabulary is read only when a word needs it."""
     lexicon = backend.lexicon()
@@ -63,7 +76,7 @@ def suggestion(text: str, backend: Backend, *, syntax: bool) -> str | None:
     return "".join(out) + text[last:] if out else None
 
 
-def _passages(lexicon: Lexicon, word: str) -> int | None:
+def _passages(lexicon: Frequencies, word: str) -> int | None:
     """How many passages hold ``word``'s term (in title or body), or None for a word never corrected."""
     if not (word.isalpha() and SHORTEST <= len(word) <= MAX_WORD_CHARS) or word in STOP_WORDS:
         return None
