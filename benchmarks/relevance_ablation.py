@@ -100,7 +100,7 @@ def _historical(analyzer: Analyzer, passage_idf: PassageIdf) -> Iterator[None]:
 
     - ``schema.SCHEMA``: its title and body fields analysed by ``analyzer``. ``build`` creates the index with it
       (its table of contents then carries the analyzer, which the searcher reads), and ``segments`` indexes such
-      fields with Whoosh's own ``field.index``, since its one-loop analysis (``schema.index_terms``) applies only
+      fields with Whoosh's own ``field.index``, since its analysis of distinct words (``schema.term_of``) applies only
       to fields whose analyzer is ``schema.ANALYZER``.
     - ``query.SCHEMA``: the same schema, whose body analyzer analyses plain query words; and ``query.MAX_TERMS``
       lifted, since Whoosh's 34 stop words leave some long questions more distinct words than today's bound

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from itertools import repeat
 from datetime import date, datetime, time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -20,7 +19,7 @@ if TYPE_CHECKING:
     SCHEMA: fields.Schema
 
 __all__ = [
-    "SCHEMA", "SCHEMA_VERSION", "ANALYZER", "analyze", "index_terms", "written_words", "SEARCH_FIELDS", "STOP_WORDS",
+    "SCHEMA", "SCHEMA_VERSION", "ANALYZER", "analyze", "term_of", "written_words", "SEARCH_FIELDS", "STOP_WORDS",
     "to_document", "to_passage", "indexed_id",
 ]
 
@@ -48,18 +47,17 @@ collections (README, "Ranking quality"): Snowball over Porter, NLTK's stop words
 
 
 Tokens = Callable[[str], list[tuple[str, tuple[int, int]]]]
-Terms = Callable[[str], tuple[int, list[str], list[str]]]
+TermOf = Callable[[str], str | None]
 
 
-def _one_loop(analyzer) -> tuple[Tokens, Terms | None]:
+def _one_loop(analyzer) -> tuple[Tokens, TermOf | None]:
     """``text -> [(term, (start, end))]`` as ``analyzer`` indexes it (a term's position is its list index), and
-    for indexing alone, ``text -> (position of the first term, [term, ...], [word, ...])`` (positions run on from
-    it; the words are every word token as written, stop words too, for the vocabulary).
+    for indexing alone, ``word -> term`` of one word token as written (``None`` for a word the analyzer drops).
 
     For Whoosh's standard stemming chain (RegexTokenizer | LowercaseFilter | StopFilter | StemFilter) the same
     steps run in one loop, configured from the analyzer's own parts: about five times faster than Whoosh's
     chain of generators, which matters for every passage indexed and every hit highlighted. Any other
-    analyzer runs as it is (and has no terms-only function).
+    analyzer runs as it is (and has no word-to-term function).
     """
     parts: Any = getattr(analyzer, "items", ())
     if [type(p) for p in parts] != [RegexTokenizer, LowercaseFilter, StopFilter, StemFilter] or parts[0].gaps \
@@ -67,7 +65,6 @@ def _one_loop(analyzer) -> tuple[Tokens, Terms | None]:
         # The analyzer reuses one Token object: read each as it comes.
         return lambda text: [(t.text, (t.startchar, t.endchar)) for t in analyzer(text, chars=True, mode="index")], None
     words, stop, stemming = parts[0].expression, parts[2], parts[3]
-    whole_words = _whole(words)
     stops, shortest, longest, unstemmed, stem = stop.stops, stop.min, stop.max, stemming.ignore, stemming._stem
     terms: dict[str, str | None] = {}  # a word as written → its term, or None for a stop word
 
@@ -90,27 +87,15 @@ def _one_loop(analyzer) -> tuple[Tokens, Terms | None]:
                 out.append((found, m.span()))
         return out
 
-    def terms_only(text: str) -> tuple[int, list[str], list[str]]:
-        # Whoosh's StopFilter numbers the kept words on from the first one's position among all words.
-        if len(terms) > _MAX_CACHED_WORDS:
-            terms.clear()
-        tokens = whole_words.findall(text)
-        found = list(map(terms.get, tokens, repeat(_UNSEEN, len(tokens))))
-        if _UNSEEN in found:  # words not seen before: their terms are found and remembered
-            found = []
-            for written in tokens:
-                one = terms.get(written, _UNSEEN)
-                if one is _UNSEEN:
-                    one = terms[written] = term(written)
-                found.append(one)
-        before = 0
-        for one in found:
-            if one is not None:
-                break
-            before += 1
-        return before, [one for one in found if one is not None], tokens
+    def cached_term(written: str) -> str | None:
+        found = terms.get(written, _UNSEEN)
+        if found is _UNSEEN:
+            if len(terms) > _MAX_CACHED_WORDS:
+                terms.clear()
+            found = terms[written] = term(written)
+        return found
 
-    return tokens, terms_only
+    return tokens, cached_term
 
 
 def _whole(words: re.Pattern) -> re.Pattern:
@@ -122,15 +107,17 @@ _UNSEEN: Any = object()
 _MAX_CACHED_WORDS = 1_000_000
 
 
-analyze, _terms_only = _one_loop(ANALYZER)
-if _terms_only is None:  # ANALYZER is the standard chain, which ``_one_loop`` always reads in one loop
+analyze, _term_of = _one_loop(ANALYZER)
+"""``analyze(text)``: the terms of ``ANALYZER`` with their character spans, in order: what the index and the
+highlighter see."""
+if _term_of is None:  # ANALYZER is the standard chain, which ``_one_loop`` always reads in one loop
     raise TypeError("schema.ANALYZER is not the standard stemming chain")
-index_terms: Terms = _terms_only
-"""The terms of ``ANALYZER`` with their character spans, in order: what the index and the highlighter see; and
-``index_terms(text)``, the same terms without spans (the first one's position, then the terms), for indexing,
-and every word token as written (``vocabulary`` counts them)."""
+term_of: TermOf = _term_of
+"""``term_of(word)``: the term ``ANALYZER`` makes of one word token as written (``None``: a stop word or a
+one-letter word); the indexer (``segments``) applies it once per distinct word of a segment."""
 written_words: Callable[[str], list[str]] = _whole(ANALYZER.items[0].expression).findall
-"""Every word token of a text as written (stop words too), as ``index_terms`` finds them."""
+"""Every word token of a text as written (stop words too), as ``ANALYZER``'s tokenizer finds them: ``ANALYZER``
+keeps those whose ``term_of`` is not ``None``, numbering them on from the first one's position among all words."""
 
 
 def __getattr__(name: str) -> Any:

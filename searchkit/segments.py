@@ -3,22 +3,25 @@
 Whoosh's SegmentWriter sends every posting through a sorting pool (pickled to disk and merged back) and then
 through several Python calls into the postings writer: most of a build's time. ``SegmentBuilder`` writes the
 same W3 codec files with the same codec objects — any Whoosh reader opens them, and a test checks that they
-hold what Whoosh's own writer makes. The stemmed text fields are analysed in one loop (``schema.index_terms``)
-and kept as tokens (term number, document, position: a few array operations per document), sorted into
-postings with NumPy when the segment is written; keyword and number values reuse the postings of repeated values
-(a file's path, an article's date); each term's posting blocks and terms-table row are written a block at a
-time (``_TermWriter``). ``pool`` runs builders over one process per core.
+hold what Whoosh's own writer makes. The stemmed text fields' word tokens are numbered by a dict of the words
+seen (each new word stemmed once, ``schema.term_of``) and kept as arrays of word numbers (a few C-level passes
+per document, no Python loop over tokens); when the segment is written NumPy maps them to terms and positions
+(stop words dropped, the rest numbered as Whoosh's StopFilter numbers them) and sorts them into postings.
+Keyword and number values reuse the postings of repeated values (a file's path, an article's date); each term's
+posting blocks and terms-table row are written a block at a time (``_TermWriter``). ``pool`` runs builders
+over one process per core.
 """
 
 from __future__ import annotations
 
 import zlib
+from itertools import chain
 from operator import sub
 from array import array
 from collections import Counter
 from datetime import datetime
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 
@@ -32,7 +35,7 @@ from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
 
 from .errors import IndexWriteError
-from .schema import ANALYZER, SEARCH_FIELDS, index_terms, written_words
+from .schema import ANALYZER, SEARCH_FIELDS, term_of, written_words
 from .storedfields import BlockCodec
 
 __all__ = ["SegmentBuilder", "PostingsCopy", "SaveWords", "DocumentError"]
@@ -75,26 +78,38 @@ class _TermPostings:
 
 
 class _Tokens:
-    """A text field's tokens in the order added: each one's term number, document and position."""
+    """A text field's word tokens (as written, stop words too) in the order added, by word number; and each
+    document's number and count of tokens."""
 
-    __slots__ = ("terms", "docs", "positions")
+    __slots__ = ("words", "docs", "counts")
 
     def __init__(self) -> None:
-        self.terms, self.docs, self.positions = array("I"), array("I"), array("I")
+        self.words, self.docs, self.counts = array("I"), array("I"), array("I")
 
-    def add(self, docnum: int, first: int, ids: list[int]) -> None:
-        self.terms.extend(ids)
-        self.docs.extend(array("I", (docnum,)) * len(ids))
-        self.positions.extend(range(first, first + len(ids)))
+    def add(self, docnum: int, words: list[int]) -> None:
+        self.words.extend(words)
+        self.docs.append(docnum)
+        self.counts.append(len(words))
 
-    def postings(self, texts: list[str], encode: Callable[[list[int]], bytes], boost: float,
-                 ) -> Iterator[tuple[str, _TermPostings]]:
+    def postings(self, term_of_word: np.ndarray, texts: list[str], encode: Callable[[list[int]], bytes],
+                 boost: float) -> Iterator[tuple[str, _TermPostings]]:
         """Each term's text and postings, in the order of the terms' texts (their UTF-8 bytes sort as their code
         points do): the doc numbers, weights (occurrences × ``boost``) and encoded positions that
-        ``field.index`` gives for each document of the term."""
-        terms = np.frombuffer(self.terms, dtype=np.uint32)
-        docs = np.frombuffer(self.docs, dtype=np.uint32)
-        positions = np.frombuffer(self.positions, dtype=np.uint32)
+        ``field.index`` gives for each document of the term. ``term_of_word``: each word's term number (an
+        index into ``texts``), -1 for a word the analyzer drops."""
+        counts = np.frombuffer(self.counts, dtype=np.uint32).astype(np.int64)
+        terms = term_of_word[np.frombuffer(self.words, dtype=np.uint32)]
+        docs = np.repeat(np.frombuffer(self.docs, dtype=np.uint32), counts)
+        index = np.arange(len(terms), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+        kept = terms >= 0
+        terms, docs, index = terms[kept], docs[kept], index[kept]
+        if not len(terms):
+            return
+        # Whoosh's StopFilter numbers the kept words on from the first one's position among all words.
+        doc_starts = np.flatnonzero(np.r_[True, docs[1:] != docs[:-1]])
+        group = np.repeat(np.arange(len(doc_starts)), np.diff(np.r_[doc_starts, len(docs)]))
+        positions = (index[doc_starts][group] + np.arange(len(docs)) - doc_starts[group]).astype(np.uint32)
+        del kept, index, group
         used = np.unique(terms)
         used_texts = [texts[i] for i in used.tolist()]
         by_text = sorted(range(len(used_texts)), key=used_texts.__getitem__)
@@ -170,6 +185,11 @@ class SegmentBuilder(SegmentWriter):
         self._term_ids: dict[str, int] = {}
         self._term_texts: list[str] = []
         """The terms of the fields analysed here, numbered in the order first seen."""
+        self._word_numbers: dict[str, int] = {}
+        self._written: list[str] = []
+        self._term_of_word: list[int] = []
+        """The word tokens (as written) of the fields analysed here, numbered in the order first seen, and each
+        one's term number (-1: a word the analyzer drops)."""
         self._lengths: dict[str, array] = {}
         """Each scored field's (approximate) length, by doc number."""
         self.postings = 0
@@ -192,10 +212,12 @@ class SegmentBuilder(SegmentWriter):
             postings: Any = None
             length = 0
             if plan.here:
-                first, words, tokens = index_terms(value)
-                postings, length = (first, self._ids_of(words)), len(words)
-                if plan.counted:
-                    written.append(tokens)
+                tokens = written_words(value)
+                found = list(map(self._word_numbers.get, tokens))
+                numbers = self._number_words(tokens) if None in found else cast("list[int]", found)
+                terms = list(map(self._term_of_word.__getitem__, numbers))
+                dropped = terms.count(-1)
+                postings, length = (numbers, len(set(terms)) - (dropped > 0)), len(terms) - dropped
             elif plan.indexed:  # an index's own schema, read from disk (updates), or a keyword or number field
                 postings = self._index(plan, value)
                 if plan.scorable:
@@ -232,28 +254,34 @@ class SegmentBuilder(SegmentWriter):
         self._added = True
         self.docnum += 1
 
-    def _ids_of(self, words: list[str]) -> list[int]:
-        """Each term's number in this segment (``_term_texts``), numbering the new ones."""
-        numbers = self._term_ids
-        found = list(map(numbers.get, words))
-        if None not in found:
-            return found  # type: ignore[return-value]
-        texts = self._term_texts
-        for word in words:
+    def _number_words(self, tokens: list[str]) -> list[int]:
+        """Each word token's number (``_written``), numbering the new ones and their terms."""
+        numbers, written, term_of_word, term_ids, texts = (
+            self._word_numbers, self._written, self._term_of_word, self._term_ids, self._term_texts)
+        for word in tokens:
             if word not in numbers:
-                numbers[word] = len(texts)
-                texts.append(word)
-        return list(map(numbers.__getitem__, words))
+                term = term_of(word)  # before anything is numbered: it may raise
+                if term is None:
+                    term_number = -1
+                else:
+                    term_number = term_ids.get(term, -1)
+                    if term_number < 0:
+                        term_number = term_ids[term] = len(texts)
+                        texts.append(term)
+                numbers[word] = len(written)
+                written.append(word)
+                term_of_word.append(term_number)
+        return list(map(numbers.__getitem__, tokens))
 
-    def _add_text(self, plan: _FieldPlan, analysed: tuple[int, list[int]]) -> None:
-        """Add a text field's terms (numbered, in order, from the position of the first): kept as tokens, a few
-        array operations per document; they are sorted into postings when the segment is written."""
-        first, ids = analysed
+    def _add_text(self, plan: _FieldPlan, analysed: tuple[list[int], int]) -> None:
+        """Add a text field's word tokens (numbered, in order; ``distinct`` terms among them): kept as tokens, a
+        few array operations per document; they are sorted into postings when the segment is written."""
+        words, distinct = analysed
         tokens = self._tokens.get(plan.name)
         if tokens is None:
             tokens = self._tokens[plan.name] = _Tokens()
-        tokens.add(self.docnum, first, ids)
-        self.postings += len(set(ids))
+        tokens.add(self.docnum, words)
+        self.postings += distinct
 
     def _add_items(self, plan: _FieldPlan, items: list[tuple[_TermPostings, int, float, bytes]]) -> None:
         docnum = self.docnum
@@ -303,19 +331,32 @@ class SegmentBuilder(SegmentWriter):
         self._close_segment()
         self.is_closed = True
 
+    def _count_words(self) -> None:
+        """Count the word tokens of the searched fields analysed here into ``_words``."""
+        counts = np.zeros(len(self._written), dtype=np.int64)
+        for name, tokens in self._tokens.items():
+            if self._plans[name].counted:
+                counts += np.bincount(np.frombuffer(tokens.words, dtype=np.uint32), minlength=len(counts))
+        found = np.flatnonzero(counts)
+        self._words.update(dict(zip(map(self._written.__getitem__, found.tolist()), counts[found].tolist())))
+
     def _flush_segment(self) -> None:
         self.perdocwriter.close()
         fieldwriter = self.fieldwriter
         copy = self._copy
         for lengths in self._lengths.values():
             _pad(lengths, self.docnum)
+        if self._save_words is not None:
+            self._count_words()
+        term_of_word = np.array(self._term_of_word, dtype=np.int64)
         for name in sorted({*self._postings, *self._tokens}):
             if name in self._tokens:
                 tokens, text_format = self._tokens.pop(name), self.schema[name].format
-                if not tokens.terms:  # only values without terms
+                kept = tokens.postings(term_of_word, self._term_texts, text_format.encode, text_format.field_boost)
+                first = next(kept, None)
+                if first is None:  # only values without terms
                     continue
-                terms: Iterable[tuple[str | bytes, _TermPostings]] = tokens.postings(
-                    self._term_texts, text_format.encode, text_format.field_boost)
+                terms: Iterable[tuple[str | bytes, _TermPostings]] = chain((first,), kept)
             else:
                 keyed = self._postings.pop(name)
                 # Terms of a document whose analysis failed hold no postings (nothing of it was added).
@@ -428,7 +469,7 @@ class _FieldPlan:
         self.name, self.field = name, field
         self.indexed, self.unique, self.scorable = bool(field.indexed), field.unique, field.scorable
         self.here = self.indexed and field.analyzer is ANALYZER and type(field.format) is Positions
-        """An ``ANALYZER`` text field with positions: analysed here (``schema.index_terms``, kept as ``_Tokens``)."""
+        """An ``ANALYZER`` text field with positions: analysed here (``schema.term_of``, kept as ``_Tokens``)."""
         self.stored, self.column_type = field.stored, field.column_type
         self.copied = copy is not None and name in copy.stored
         self.counted = counting and self.indexed and name in SEARCH_FIELDS

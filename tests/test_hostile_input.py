@@ -246,7 +246,7 @@ def test_line_numbers_stay_right_across_reads(tmp_path, lines):
 def poisoned(monkeypatch):
     """Make Punkt (at split time) and the analysis of a passage fail on the words 'splitpoison' / 'analysispoison'."""
     split = searchkit.passages.PassageSplitter.split
-    terms = searchkit.segments.index_terms
+    terms = searchkit.segments.written_words
 
     def failing_split(self, article):
         if "splitpoison" in article.text:
@@ -259,7 +259,7 @@ def poisoned(monkeypatch):
         return terms(text)
 
     monkeypatch.setattr(searchkit.passages.PassageSplitter, "split", failing_split)
-    monkeypatch.setattr(searchkit.segments, "index_terms", failing_terms)
+    monkeypatch.setattr(searchkit.segments, "written_words", failing_terms)
 
 
 def test_an_article_that_cannot_be_split_or_analysed_is_skipped(tmp_path, poisoned):

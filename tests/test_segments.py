@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import random
 import re
+import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,7 @@ from searchkit.arrays import SegmentArrays
 from searchkit.segments import SegmentBuilder
 from searchkit.storedfields import BlockCodec
 
+from conftest import REPO, shared_data
 from synthetic import write_corpus
 
 
@@ -112,6 +115,57 @@ def test_any_text_makes_the_same_segment_files_as_whoosh(tmp_path_factory, bodie
                  for n, body in enumerate(bodies)]
     by_whoosh, by_builder = _both_ways(documents, tmp_path_factory.mktemp("any"))
     assert by_builder == by_whoosh
+
+
+def _reuters_stories(count: int | None = None) -> list[dict]:
+    """The first ``count`` Reuters-21578 stories with a body (all with None); skips where the data is absent."""
+    source = shared_data("reuters21578")
+    sys.path.insert(0, str(REPO))
+    from benchmarks.corpora import _reuters_articles  # the benchmarks' reader of the SGML files
+
+    return [story for _, story in zip(range(count or 10**9), _reuters_articles(source))]
+
+
+@pytest.mark.slow
+def test_every_reuters_word_gets_the_term_whooshs_analyzer_makes_of_it():
+    """The indexer stems each distinct word once (``schema.term_of``): over the whole Reuters vocabulary, as
+    written, that term is the one Whoosh's own analyzer chain makes of the word."""
+    words = {word for story in _reuters_stories() for text in (story.get("title") or "", story["text"])
+             for word in schema.written_words(text)}
+    assert len(words) > 40_000
+    differ = {}
+    for word in sorted(words):
+        by_whoosh = [token.text for token in schema.ANALYZER(word)]
+        expected = by_whoosh[0] if by_whoosh else None
+        if schema.term_of(word) != expected or len(by_whoosh) > 1:
+            differ[word] = (schema.term_of(word), by_whoosh)
+    assert not differ
+
+
+def test_reuters_stories_make_the_same_segment_files_as_whoosh(tmp_path):
+    documents = [{"id": story["id"], "article": story["id"], "path": "reuters", "position": 0, "span": (0, 1),
+                  "title": story.get("title") or None, "body": story["text"]} for story in _reuters_stories(300)]
+    by_whoosh, by_builder = _both_ways(documents, tmp_path)
+    assert len(by_whoosh[1]) > 5_000
+    assert by_builder == by_whoosh
+
+
+def test_a_builder_counts_every_word_token_of_the_searched_fields(tmp_path, seeds_dir):
+    """What a builder gives ``words``: each word token as written (stop words and one-letter words too) of the
+    searched fields, counted over its documents."""
+    articles = [a for path in sorted(seeds_dir.iterdir()) for a in read_articles(path, on_error=print)]
+    splitter = PassageSplitter(train_punkt(a.text for a in articles))
+    documents = [schema.to_document(p, "seeds") for a in articles for p in splitter.split(a)]
+    saved: list[Counter] = []
+    builder = SegmentBuilder(whoosh.index.create_in(str(tmp_path), schema.SCHEMA),
+                             words=lambda folder, segment, words: saved.append(Counter(words)))
+    for document in documents:
+        builder.add_document(**document)
+    builder.finish()
+    expected = Counter(word for document in documents for field in schema.SEARCH_FIELDS if document.get(field)
+                       for word in schema.written_words(document[field]))
+    assert {"the", "a", "Astana"} <= set(expected)
+    assert saved == [expected]
 
 
 class _Recorded:
