@@ -143,3 +143,19 @@ def test_one_run_reports_every_target_of_issue_16_with_its_verdict(smoke):
     assert "| AND no slower than OR at 1k (p50, p95) |" in targets
     assert not any(row.endswith(("| met |", "| **not met** |")) for row in rows if "AND" not in row)
     assert all(r["load_before_build"] >= 0 for r in records)
+
+
+@pytest.mark.slow
+def test_the_build_steps_are_timed_for_every_step(tmp_path):
+    require_bench_extra("numpy", "wordfreq")  # the generated corpus, made where it is not cached
+    out = tmp_path / "stages.json"
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "build_speed.py"), "--stages", "--sizes", "1000",
+                           "--rounds", "1", "--out", str(out)], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    from build_speed import STAGES
+
+    [record] = json.loads(out.read_text())["records"]
+    assert record["size"] == 1000
+    assert set(record["cpu_s"]) == set(STAGES) and all(seconds > 0 for seconds in record["cpu_s"].values())
+    assert "| 1,000 | searchkit |" in done.stdout
