@@ -66,6 +66,7 @@ ALLOWED: frozenset[tuple[str, str]] = frozenset({
     ("whoosh.fields", "Schema"), ("whoosh.fields", "ID"), ("whoosh.fields", "STORED"), ("whoosh.fields", "NUMERIC"),
     ("whoosh.fields", "DATETIME"), ("whoosh.fields", "TEXT"), ("whoosh.fields", "KEYWORD"),
     ("whoosh.formats", "Existence"), ("whoosh.formats", "Frequency"), ("whoosh.formats", "Positions"),
+    ("searchkit.positions", "CompactPositions"),
     ("whoosh.columns", "NumericColumn"),
     ("whoosh.analysis.analyzers", "CompositeAnalyzer"), ("whoosh.analysis.tokenizers", "RegexTokenizer"),
     ("whoosh.analysis.tokenizers", "IDTokenizer"), ("whoosh.analysis.filters", "LowercaseFilter"),

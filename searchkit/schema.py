@@ -13,6 +13,7 @@ from whoosh import fields
 from whoosh.analysis import IDAnalyzer, LowercaseFilter, RegexTokenizer, SimpleAnalyzer, StemFilter, StopFilter
 
 from .models import Passage
+from .positions import CompactPositions
 from .scoring import SEARCH_FIELDS
 
 __all__ = [
@@ -20,7 +21,7 @@ __all__ = [
     "to_document", "to_passage", "indexed_id",
 ]
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 """Bumped whenever fields or analysis change: an index of another version must be rebuilt."""
 
 STOP_WORDS = frozenset("""
@@ -129,6 +130,14 @@ written_words: Callable[[str], list[str]] = _whole(ANALYZER.items[0].expression)
 
 _KEY = IDAnalyzer(lowercase=True)
 
+
+def _text(analyzer) -> fields.TEXT:
+    """A stored text field whose postings keep positions as ``CompactPositions``."""
+    field = fields.TEXT(analyzer=analyzer, stored=True)
+    field.format = CompactPositions(field_boost=field.format.field_boost)
+    return field
+
+
 SCHEMA = fields.Schema(
     id=fields.ID(stored=True, unique=True),
     article=fields.ID(stored=True),
@@ -139,9 +148,9 @@ SCHEMA = fields.Schema(
     date=fields.DATETIME(stored=True, sortable=True),
     source=fields.ID(stored=True, analyzer=_KEY),
     place=fields.ID(stored=True, analyzer=_KEY),
-    title=fields.TEXT(analyzer=ANALYZER, stored=True),
-    body=fields.TEXT(analyzer=ANALYZER, stored=True),
-    speaker=fields.TEXT(analyzer=SimpleAnalyzer(), stored=True),
+    title=_text(ANALYZER),
+    body=_text(ANALYZER),
+    speaker=_text(SimpleAnalyzer()),
     tags=fields.KEYWORD(stored=True, commas=True, lowercase=True),
     authors=fields.KEYWORD(stored=True, commas=True, lowercase=True),
     url=fields.STORED(),
