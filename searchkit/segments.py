@@ -411,9 +411,15 @@ class _TermWriter:
 
 
 def _mini_weights(weights: array):
+    """A block's weights as W3 stores them (None: all 1; one number: all the same), whole numbers (term
+    frequencies) pickled as ints: 2 bytes each where a float takes 9; Whoosh's reader and scorer take either,
+    and an int scores as its float does."""
     if weights.count(1.0) == len(weights):
         return None
-    return weights[0] if weights.count(weights[0]) == len(weights) else tuple(weights)
+    if weights.count(weights[0]) == len(weights):
+        return weights[0]
+    whole = tuple(map(int, weights))
+    return whole if whole == tuple(weights) else tuple(weights)
 
 
 def _inlined(doc: int, weight: float, value: bytes) -> bytes:
