@@ -145,13 +145,13 @@ def write(index_path: str | os.PathLike, ix, stories: Mapping[tuple[str, str], i
         offsets = [offset for _, offset, _ in segments]
         for field in SCORED_FIELDS:
             lengths = np.concatenate([a[f"{field}.lengths"] for a in arrays]) if arrays else np.zeros(0)
-            np.save(staging / f"{field}.lengths.npy", lengths.astype(np.float64))
+            np.save(staging / f"{field}.lengths.npy", lengths.astype(_narrowest(int(lengths.max(initial=0)) + 1)))
         np.save(staging / "live.npy", live)
         dates = np.concatenate([a[f"{DATE_FIELD}.values"] for a in arrays]) if arrays else np.zeros(0, np.int64)
         np.save(staging / f"{DATE_FIELD}.values.npy", np.where(live, dates, UNDATED))
         keys, names = _article_keys(arrays, offsets)
-        np.save(staging / "article.values.npy", _articles(keys, live))
-        np.save(staging / f"{STORY_FIELD}.values.npy", _stories(keys, names, live, stories)[0])
+        np.save(staging / "article.values.npy", _signed(_articles(keys, live)))
+        np.save(staging / f"{STORY_FIELD}.values.npy", _signed(_stories(keys, names, live, stories)[0]))
         ids = np.concatenate([a[f"{ID_FIELD}.values"] for a in arrays]) if arrays else np.zeros(0, np.uint64)
         np.save(staging / f"{ID_FIELD}.values.npy", ids)
         for field in FACET_FIELDS:
@@ -238,13 +238,19 @@ def _write_facet(folder: Path, field: str, arrays: list[dict[str, np.ndarray]], 
     else:
         per_passage = np.zeros(len(live), dtype=np.int32)
         per_passage[all_docs[kept]] = all_codes[kept] + 1
-        np.save(folder / f"facet.{field}.codes.npy", per_passage)
+        np.save(folder / f"facet.{field}.codes.npy", _signed(per_passage))
 
 
 def _narrowest(end: int) -> type[np.unsignedinteger]:
     """The narrowest unsigned integer type holding every number below ``end``."""
     return next(t for t in (np.uint8, np.uint16, np.uint32) if end <= np.iinfo(t).max + 1) if end <= 1 << 32 \
         else np.uint64
+
+
+def _signed(values: np.ndarray) -> np.ndarray:
+    """Integers from -1 up in the narrowest signed type that holds them all."""
+    end = int(values.max(initial=0)) + 1
+    return values.astype(next(t for t in (np.int8, np.int16, np.int32, np.int64) if end <= np.iinfo(t).max + 1))
 
 
 def _compact_weights(weights: np.ndarray) -> np.ndarray:

@@ -1,5 +1,6 @@
 """The stored fields' column format: each passage's pickled stored fields, zlib-compressed together with its
-neighbours' in blocks (``storedfields`` keeps a segment's stored fields in it). It imports nothing of Whoosh (it has
+neighbours' in blocks, each block against a dictionary of the column's first values (the words and field names
+every block repeats); ``storedfields`` keeps a segment's stored fields in it. It imports nothing of Whoosh (it has
 the interface of Whoosh's columns, ``whoosh.columns.Column``, without its base classes), so that the one-shot query
 path (``direct``) reads a hit's stored fields without Whoosh's codec or columns.
 """
@@ -22,15 +23,24 @@ BLOCK_BYTES = 8 * 1024
 """Values are compressed together until a block holds this many bytes: about 8 passages. Reading a hit
 decompresses its block: 16 KB blocks are 8% smaller again and take twice as long to read one passage from
 (``benchmarks/versions.py`` measures both). Only the writer depends on it."""
+DICTIONARY_BYTES = 16 * 1024
+"""The dictionary every block is compressed against (zlib's preset dictionary): the column's first values, this
+many bytes of them. On the generated corpus the stored fields are a sixth smaller than blocks compressed alone
+(39.7 → 33.1 MB at 100k passages) and take about twice as long to compress (a 32 KB dictionary: 3% smaller
+again, a quarter slower still); a block decompresses as fast. Only the writer depends on it."""
+DICTIONARY_FROM_BYTES = 4 * DICTIONARY_BYTES
+"""A column of fewer bytes of values has no dictionary (it would not save what it takes)."""
 _LEVEL = 6
-_TRAILER = 8
-"""The column ends with its number of blocks (8 bytes, little-endian)."""
+_TRAILER = 16
+"""The column ends with the size of its (compressed) dictionary and its number of blocks (8 bytes each,
+little-endian)."""
 
 
 class BlockColumn:
-    """Variable-length byte strings, zlib-compressed in blocks of about ``BLOCK_BYTES``; after the blocks, each
-    document's value length (uint32), each block's first document (uint32) and each block's start and the end of
-    the last (uint64), then the number of blocks. A document without a value reads as ``b""``."""
+    """Variable-length byte strings, zlib-compressed in blocks of about ``BLOCK_BYTES`` against a dictionary;
+    after the blocks, the dictionary (itself compressed; none in a small column), each document's value length
+    (uint32), each block's first document (uint32) and each block's start and the end of the last (uint64),
+    then the trailer. A document without a value reads as ``b""``."""
 
     reversible = False
     _default = b""
@@ -55,6 +65,12 @@ class BlockColumn:
             self._starts = array("Q")
             self._pending: list[bytes] = []
             self._pending_bytes = 0
+            self._held: list[list[bytes]] | None = []
+            """The first blocks' values, held until there are enough to take a dictionary from (then None)."""
+            self._held_bytes = 0
+            self._dictionary = b""
+            self._compressor = zlib.compressobj(_LEVEL)
+            """Primed with the dictionary: each block's compressor is a copy."""
             self._written = 0
 
         def add(self, docnum: int, value: bytes) -> None:
@@ -66,25 +82,47 @@ class BlockColumn:
             self._pending.append(value)
             self._pending_bytes += len(value)
             if self._pending_bytes >= BLOCK_BYTES:
-                self._emit()
+                self._block()
 
-        def _emit(self) -> None:
-            block = zlib.compress(b"".join(self._pending), _LEVEL)
+        def _block(self) -> None:
+            values, self._pending, self._pending_bytes = self._pending, [], 0
+            if self._held is None:
+                self._emit(values)
+                return
+            self._held.append(values)
+            self._held_bytes += sum(map(len, values))
+            if self._held_bytes >= DICTIONARY_FROM_BYTES:
+                self._release(b"".join(b"".join(held) for held in self._held)[:DICTIONARY_BYTES])
+
+        def _release(self, dictionary: bytes) -> None:
+            """Take ``dictionary`` (maybe none) and write the blocks held until then."""
+            held, self._held, self._dictionary = self._held or [], None, dictionary
+            if dictionary:
+                self._compressor = zlib.compressobj(_LEVEL, zdict=dictionary)
+            for values in held:
+                self._emit(values)
+
+        def _emit(self, values: list[bytes]) -> None:
+            compressor = self._compressor.copy()
+            block = compressor.compress(b"".join(values)) + compressor.flush()
             self._starts.append(self._written)
             self._dbfile.write(block)
             self._written += len(block)
-            self._pending, self._pending_bytes = [], 0
 
         def finish(self, doccount: int) -> None:
             if self._pending:
-                self._emit()
+                self._block()
+            if self._held is not None:
+                self._release(b"")
             lengths = self._lengths
             if len(lengths) < doccount:
                 lengths.extend(bytes(4 * (doccount - len(lengths))))
             self._starts.append(self._written)
+            dictionary = zlib.compress(self._dictionary, 9) if self._dictionary else b""
+            self._dbfile.write(dictionary)
             for table in (lengths, self._firsts, self._starts):
                 self._dbfile.write(_little(table).tobytes())
-            self._dbfile.write(len(self._firsts).to_bytes(_TRAILER, "little"))
+            self._dbfile.write(len(dictionary).to_bytes(8, "little") + len(self._firsts).to_bytes(8, "little"))
 
     class Reader:
         def __init__(self, dbfile, basepos: int, length: int, doccount: int) -> None:
@@ -93,17 +131,22 @@ class BlockColumn:
             self._length = length
             self._doccount = doccount
             self._tables: tuple[array, array, array] | None = None
+            self._dictionary = b""
             self._cached: tuple[int, bytes] = (-1, b"")
             """The last block read: its number and its values."""
 
         def _read_tables(self) -> tuple[array, array, array]:
             dbfile, base, length, doccount = self._dbfile, self._basepos, self._length, self._doccount
-            blocks = int.from_bytes(dbfile.get(base + length - _TRAILER, _TRAILER), "little") \
-                if length >= _TRAILER else -1
+            trailer = dbfile.get(base + length - _TRAILER, _TRAILER) if length >= _TRAILER else b""
+            dictionary_size = int.from_bytes(trailer[:8], "little") if trailer else -1
+            blocks = int.from_bytes(trailer[8:], "little") if trailer else -1
             table_bytes = 4 * doccount + 4 * blocks + 8 * (blocks + 1)
-            if blocks < 0 or table_bytes + _TRAILER > length:
+            if blocks < 0 or table_bytes + dictionary_size + _TRAILER > length:
                 raise IndexCorrupt("a stored fields column whose table does not fit it (damaged or crafted)")
             at = base + length - _TRAILER - table_bytes
+            if dictionary_size:
+                self._dictionary = _inflate(dbfile.get(at - dictionary_size, dictionary_size), DICTIONARY_BYTES,
+                                            exact=False, what="dictionary")
             tables = []
             for code, count in (("I", doccount), ("I", blocks), ("Q", blocks + 1)):
                 table = array(code)
@@ -130,17 +173,7 @@ class BlockColumn:
             if number != block:
                 end = firsts[block + 1] if block + 1 < len(firsts) else self._doccount
                 data = self._dbfile.get(self._basepos + starts[block], max(0, starts[block + 1] - starts[block]))
-                expected = sum(lengths[first:end])
-                # At most one byte more than its documents' lengths: a crafted block cannot expand beyond them,
-                # and an intact one ends within them (its checksum then verified).
-                stream = zlib.decompressobj()
-                try:
-                    values = stream.decompress(data, expected + 1)
-                except zlib.error:
-                    values = b""
-                if len(values) != expected or not stream.eof:
-                    raise IndexCorrupt("a stored fields block that does not decompress to its passages (damaged or "
-                                       "crafted)")
+                values = _inflate(data, sum(lengths[first:end]), exact=True, what="block", zdict=self._dictionary)
                 self._cached = (block, values)
             at = sum(lengths[first:docnum])
             return values[at:at + size]
@@ -159,6 +192,24 @@ class BlockColumn:
 
         def set_reverse(self) -> None:
             raise NotImplementedError("a stored fields column has no reverse order")
+
+
+def _inflate(data: bytes, expected: int, *, exact: bool, what: str, zdict: bytes = b"") -> bytes:
+    """``data`` decompressed: ``expected`` bytes (``exact``), or at most that many.
+
+    Raises:
+        IndexCorrupt: it does not decompress so (damaged or crafted); at most one byte more than ``expected`` is
+            ever decompressed, so a crafted block cannot expand beyond it, and an intact one ends within it (its
+            checksum then verified).
+    """
+    stream = zlib.decompressobj(zdict=zdict) if zdict else zlib.decompressobj()
+    try:
+        values = stream.decompress(data, expected + 1)
+    except zlib.error:
+        values = None
+    if values is None or not stream.eof or len(values) > expected or exact and len(values) != expected:
+        raise IndexCorrupt(f"a stored fields {what} that does not decompress to its passages (damaged or crafted)")
+    return values
 
 
 def _little(table: array) -> array:

@@ -1,8 +1,9 @@
 """Restricted unpickling for everything Whoosh reads from an index directory, installed at Whoosh's read sites.
 
 Whoosh pickles its schema and segment list (the TOC), every document's stored fields, posting blocks and their
-headers, inlined postings, posting values (positions) and the terms table's extras; ``pickle.loads`` of a
-crafted file runs any code it names. ``install`` gives each of Whoosh's read sites (the module-level names it
+headers, inlined postings and the terms table's extras (Whoosh's ``Positions`` format pickles each posting's
+positions too; searchkit's ``CompactPositions`` stores bytes, and a schema naming ``Positions`` is refused);
+``pickle.loads`` of a crafted file runs any code it names. ``install`` gives each of Whoosh's read sites (the module-level names it
 calls) a loader that admits only the classes and functions a searchkit index holds (``ALLOWED``) and raises
 ``IndexUntrusted`` naming anything else, before it is imported or called; stored fields must also have the
 types searchkit writes. It also drops Whoosh's loaders of older TOC formats (they unpickle with a permissive
@@ -58,7 +59,7 @@ ALLOWED: frozenset[tuple[str, str]] = frozenset({
     # the schema (TOC): searchkit's fields, their formats, columns and analyzers
     ("whoosh.fields", "Schema"), ("whoosh.fields", "ID"), ("whoosh.fields", "STORED"), ("whoosh.fields", "NUMERIC"),
     ("whoosh.fields", "DATETIME"), ("whoosh.fields", "TEXT"), ("whoosh.fields", "KEYWORD"),
-    ("whoosh.formats", "Existence"), ("whoosh.formats", "Frequency"), ("whoosh.formats", "Positions"),
+    ("whoosh.formats", "Existence"), ("whoosh.formats", "Frequency"), ("searchkit.positions", "CompactPositions"),
     ("whoosh.columns", "NumericColumn"),
     ("whoosh.analysis.analyzers", "CompositeAnalyzer"), ("whoosh.analysis.tokenizers", "RegexTokenizer"),
     ("whoosh.analysis.tokenizers", "IDTokenizer"), ("whoosh.analysis.filters", "LowercaseFilter"),
@@ -101,7 +102,7 @@ def loads(data: bytes, *_: object, **__: object) -> Any:
     """
     if not _NAMES_OR_PERSISTS.search(data):
         # No byte that could be an opcode naming a global (or a persistent id): nothing callable can be reached,
-        # so pickle's own loads is as safe, and 4x faster on the few bytes of a term's positions.
+        # so pickle's own loads is as safe, and 4x faster on the few bytes of a term's inlined posting.
         return pickle.loads(data)
     # An unpickler reads its file once per opcode unless the file can peek (then in 128 KB chunks): a peeking
     # reader halves the cost of a posting block or a passage; for a few bytes it costs more.
@@ -160,7 +161,6 @@ def install() -> None:
     import whoosh.columns
     import whoosh.filedb.filestore
     import whoosh.filedb.structfile
-    import whoosh.formats
     import whoosh.index
 
     whoosh.index.pickle = types.SimpleNamespace(loads=loads, dumps=pickle.dumps, PicklingError=pickle.PicklingError)
@@ -168,5 +168,4 @@ def install() -> None:
     whoosh.filedb.structfile.load_pickle = load
     whoosh.codec.whoosh3.loads = loads
     whoosh.columns.loads = stored_fields_loads  # its one pickled column in Whoosh's codec: the stored fields
-    whoosh.formats.loads = loads
     whoosh.filedb.filestore.FileStorage._fpath = _confined

@@ -23,7 +23,7 @@ __all__ = [
     "to_document", "to_passage", "indexed_id",
 ]
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 """Bumped whenever fields or analysis change: an index of another version must be rebuilt."""
 
 STOP_WORDS = frozenset("""
@@ -131,9 +131,19 @@ def __getattr__(name: str) -> Any:
 
 
 def _schema() -> fields.Schema:
-    """The fields of a passage as Whoosh indexes and stores them."""
+    """The fields of a passage as Whoosh indexes and stores them: the text fields' positions as
+    ``CompactPositions``, the date tiered every ``DATE_SHIFT_STEP`` bits."""
     from whoosh import fields
 
+    from .positions import CompactPositions
+
+    def text(analyzer) -> fields.TEXT:
+        field = fields.TEXT(analyzer=analyzer, stored=True)
+        field.format = CompactPositions(field_boost=field.format.field_boost)
+        return field
+
+    date = fields.DATETIME(stored=True, sortable=True)
+    date.shift_step = DATE_SHIFT_STEP
     key = IDAnalyzer(lowercase=True)
     return fields.Schema(
         id=fields.ID(stored=True, unique=True),
@@ -142,16 +152,23 @@ def _schema() -> fields.Schema:
         line=fields.STORED(),
         position=fields.NUMERIC(int, stored=True, sortable=True),
         span=fields.STORED(),
-        date=fields.DATETIME(stored=True, sortable=True),
+        date=date,
         source=fields.ID(stored=True, analyzer=key),
         place=fields.ID(stored=True, analyzer=key),
-        title=fields.TEXT(analyzer=ANALYZER, stored=True),
-        body=fields.TEXT(analyzer=ANALYZER, stored=True),
-        speaker=fields.TEXT(analyzer=SimpleAnalyzer(), stored=True),
+        title=text(ANALYZER),
+        body=text(ANALYZER),
+        speaker=text(SimpleAnalyzer()),
         tags=fields.KEYWORD(stored=True, commas=True, lowercase=True),
         authors=fields.KEYWORD(stored=True, commas=True, lowercase=True),
         url=fields.STORED(),
     )
+
+
+DATE_SHIFT_STEP = 40
+"""The date field's trie levels: every 40 bits of its microseconds (a day is 2^36), so each date is indexed at two
+levels, the day and about 12.7 days. Whoosh's default of 8 bits indexed each date at eight levels, five of them
+(shifts 0 to 32, none coarser than a day) with the same postings; a range of days expands to as many terms at
+either step (the coarse terms inside it, the days at its edges)."""
 
 
 def to_document(passage: Passage, path: str) -> dict:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import zlib
 from itertools import chain
+from struct import pack
 from operator import sub
 from array import array
 from collections import Counter
@@ -28,13 +29,13 @@ import numpy as np
 from whoosh.codec.base import Segment
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3TermInfo
 from whoosh.compat import dumps
-from whoosh.formats import Positions
 from whoosh.index import FileIndex
 from whoosh.system import pack_int, pack_long, pack_ushort
 from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
 
 from .errors import IndexWriteError
+from .positions import CompactPositions
 from .schema import ANALYZER, SEARCH_FIELDS, term_of, written_words
 from .storedfields import BlockCodec
 
@@ -397,6 +398,9 @@ class _TermWriter:
     def __call__(self, btext: bytes, postings: _TermPostings) -> None:
         docs, weights, values = postings.docs, postings.weights, postings.values
         count, block, compression, length_of = len(docs), self._block, self._compression, self._length_of
+        if count == 1:
+            self._inline(btext, docs[0], weights[0], values[0])
+            return
         start = self._postfile.tell()
         parts = [WHOOSH3_HEADER_MAGIC]
         total_weight: float = 0
@@ -431,6 +435,16 @@ class _TermWriter:
                                   length_to_byte(max_length), max_weight, docs[0], docs[-1])
         self._terms_table.add(self._field_prefix + btext, terminfo + pack_long(start) + pack_int(len(written)))
 
+    def _inline(self, btext: bytes, doc: int, weight: float, value: bytes) -> None:
+        """A term of one posting: its posting inlined in its row of the terms table (as ``W3TermInfo.to_bytes``
+        writes one, which Whoosh's writer means to do for short lists but cannot: it calls a method
+        ``W3TermInfo`` lacks), read back by Whoosh as a ``ListMatcher``; about 35 bytes smaller than a posting
+        list of its own (a passage's id is one)."""
+        length = self._length_of(doc) if self._length_of else 0
+        terminfo = _TERMINFO.pack(True, weight, 1, length_to_byte(length) if length else 0, length_to_byte(length),
+                                  max(0, weight), doc, doc)
+        self._terms_table.add(self._field_prefix + btext, terminfo + _inlined(doc, weight, value))
+
     def _mini_values(self, values: list[bytes]):
         if self._value_size is None or self._value_size < 0:
             return tuple(filter(None, values))
@@ -438,9 +452,25 @@ class _TermWriter:
 
 
 def _mini_weights(weights: array):
+    """A block's weights as W3 stores them (None: all 1; one number: all the same), whole numbers (term
+    frequencies) pickled as ints: 2 bytes each where a float takes 9; Whoosh's reader and scorer take either,
+    and an int scores as its float does."""
     if weights.count(1.0) == len(weights):
         return None
-    return weights[0] if weights.count(weights[0]) == len(weights) else tuple(weights)
+    if weights.count(weights[0]) == len(weights):
+        return weights[0]
+    whole = tuple(map(int, weights))
+    return whole if whole == tuple(weights) else tuple(weights)
+
+
+def _inlined(doc: int, weight: float, value: bytes) -> bytes:
+    """``pickle.dumps(((doc,), (weight,), (value,) if value else ()), 4)`` without its frame and memo: what
+    ``W3TermInfo.from_bytes`` unpickles as a term's inlined postings."""
+    number = pack("<cB", b"K", doc) if doc < 1 << 8 else pack("<cH", b"M", doc) if doc < 1 << 16 \
+        else pack("<ci", b"J", doc)
+    values = b")" if not value else pack("<cB", b"C", len(value)) + value + b"\x85" if len(value) < 1 << 8 \
+        else pack("<cI", b"B", len(value)) + value + b"\x85"
+    return b"\x80\x04" + number + b"\x85" + pack(">cd", b"G", weight) + b"\x85" + values + b"\x87."
 
 
 _TERMINFO = W3TermInfo._struct
@@ -468,15 +498,16 @@ class _FieldPlan:
     def __init__(self, name: str, field, copy: PostingsCopy | None, counting: bool) -> None:
         self.name, self.field = name, field
         self.indexed, self.unique, self.scorable = bool(field.indexed), field.unique, field.scorable
-        self.here = self.indexed and field.analyzer is ANALYZER and type(field.format) is Positions
-        """An ``ANALYZER`` text field with positions: analysed here (``schema.term_of``, kept as ``_Tokens``)."""
+        self.here = self.indexed and field.analyzer is ANALYZER and type(field.format) is CompactPositions
+        """An ``ANALYZER`` text field with ``CompactPositions``: analysed here (``schema.term_of``, kept as
+        ``_Tokens``)."""
         self.stored, self.column_type = field.stored, field.column_type
         self.copied = copy is not None and name in copy.stored
         self.counted = counting and self.indexed and name in SEARCH_FIELDS
 
 
 _ONE_POSITION: dict[int, bytes] = {}
-"""``Positions.encode([position])`` by position."""
+"""``CompactPositions.encode([position])`` by position."""
 _MAX_INDEXED_VALUES = 100_000
 _STORED_LENGTHS = 1024
 _STORED_LENGTH = [byte_to_length(length_to_byte(n)) if n else 0 for n in range(_STORED_LENGTHS)]

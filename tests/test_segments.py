@@ -44,7 +44,9 @@ def _segment_files(folder: Path) -> dict[str, bytes]:
 
 
 def _postings(ix) -> dict[tuple[str, bytes], tuple]:
-    """Every term's statistics and postings (doc number, weight, value), as Whoosh reads them."""
+    """Every term's statistics and postings (doc number, weight, value), as Whoosh reads them; an empty value as
+    None (a term of one posting, which a builder inlines in the terms table, reads back through Whoosh's
+    ``ListMatcher``, whose empty value is "" where a posting block's is None)."""
     found = {}
     with ix.reader() as reader:
         for fieldname, text in reader.all_terms():
@@ -52,7 +54,7 @@ def _postings(ix) -> dict[tuple[str, bytes], tuple]:
             m = reader.postings(fieldname, text)
             postings = []
             while m.is_active():
-                postings.append((m.id(), m.weight(), m.value()))
+                postings.append((m.id(), m.weight(), m.value() or None))
                 m.next()
             found[fieldname, text] = (info.weight(), info.doc_frequency(), info.min_length(), info.max_length(),
                                       info.max_weight(), info.min_id(), info.max_id(), postings)
