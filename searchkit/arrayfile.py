@@ -17,7 +17,7 @@ __all__ = ["FOLDER", "FORMAT", "SEGMENT_EXT", "MAGIC", "Table", "read_meta", "ta
 
 FOLDER = "topk"
 """A generation's per-passage columns and their table (``meta.json``)."""
-FORMAT = 6
+FORMAT = 7
 SEGMENT_EXT = ".topk"
 """A segment's arrays file is named like its Whoosh files, so that Whoosh deletes it with the segment."""
 MAGIC = b"searchkit-topk 1\n"

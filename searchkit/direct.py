@@ -185,7 +185,7 @@ class _Generation:
         boost = settings.title_boost if field == "title" else 1.0
         idf = scoring.passage_idf(stats, field, text)
         average = scoring.average_length(stats.passage_length(field), stats.passages)
-        lengths = self._column(f"{field}.lengths", "<f8")
+        lengths = self._column(f"{field}.lengths", "|u1", "<u2", "<u4", "<u8")
         scored: dict[int, float] = {}
         for segment in self.segments:
             for doc, tf in segment.postings(field, text):
@@ -214,10 +214,10 @@ class _Generation:
         root = self.path.resolve().parent
         return schema.to_passage(stored, os.path.normpath(os.path.join(root, stored["path"])))
 
-    def _column(self, name: str, dtype: str) -> memoryview:
-        """The generation's column ``topk/<name>.npy`` of ``doc_count`` values of ``dtype``, mapped."""
+    def _column(self, name: str, *dtypes: str) -> memoryview:
+        """The generation's column ``topk/<name>.npy`` of ``doc_count`` values of one of ``dtypes``, mapped."""
         if name not in self._columns:
-            self._columns[name] = _npy(self.directory / arrayfile.FOLDER / f"{name}.npy", dtype, self.doc_count)
+            self._columns[name] = _npy(self.directory / arrayfile.FOLDER / f"{name}.npy", dtypes, self.doc_count)
         return self._columns[name]
 
 
@@ -308,8 +308,9 @@ class _File:
         return self._data[position:position + length]
 
 
-def _npy(file: Path, dtype: str, length: int) -> memoryview:
-    """The one-dimensional ``.npy`` file of ``length`` values of ``dtype`` (as ``np.save`` writes it), mapped.
+def _npy(file: Path, dtypes: tuple[str, ...], length: int) -> memoryview:
+    """The one-dimensional ``.npy`` file of ``length`` values of one of ``dtypes`` (as ``np.save`` writes it),
+    mapped.
 
     Raises:
         ValueError: it holds anything else.
@@ -321,7 +322,8 @@ def _npy(file: Path, dtype: str, length: int) -> memoryview:
     size = int.from_bytes(data[8:8 + size_bytes], "little")
     start = 8 + size_bytes
     header = _NPY_HEADER.match(data[start:start + size].decode("latin-1"))
-    if header is None or header[1] != dtype or int(header[2]) != length:
-        raise ValueError(f"{file.name} is not {length} values of {dtype}")
+    if header is None or header[1] not in dtypes or int(header[2]) != length:
+        raise ValueError(f"{file.name} is not {length} values of {' or '.join(dtypes)}")
+    dtype = header[1]
     at = start + size
     return memoryview(data)[at:at + length * int(dtype[-1])].cast(_CASTS[dtype[1:]])
