@@ -29,6 +29,7 @@ from .highlight import MatchTerms, highlight
 from .manifests import checked_manifest
 from .models import Hit, Passage, Results
 from .places import may_name_a_place
+from .querywords import plain_terms
 from .safepickle import stored_fields_loads
 from .scoring import SEARCH_FIELDS, FrozenStatistics
 from .settings import Settings
@@ -46,9 +47,6 @@ _MOST_WORDS = 64
 """Longer texts, and texts of more words, are left to ``Index.search`` (which bounds both: ``query.MAX_TERMS``)."""
 _MOST_OFFSET = 10_000
 """``query.MAX_OFFSET``: a larger offset is ``Index.search``'s error to report."""
-_WORD = re.compile(r"\w+")
-_OPERATORS = frozenset({"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE"})
-"""Plain words as ``query`` reads them without Whoosh's parser (``query._parsed_words``)."""
 _CASTS: dict[str, Any] = {
     "b1": "?", "u1": "B", "u2": "H", "u4": "I", "u8": "Q", "i1": "b", "i2": "h", "i4": "i", "i8": "q", "f4": "f",
     "f8": "d",
@@ -88,21 +86,14 @@ def _terms(text: str, aliases: bool) -> list[Term]:
     """The terms of the query Whoosh's parser makes of plain words, as ``query.build_query`` normalises them: each
     word's term in each search field, in order, each once (``Or.normalize`` drops a repeated term)."""
     words = text.split()
-    if not words or len(text) > _LONGEST_TEXT or len(words) > _MOST_WORDS or not _OPERATORS.isdisjoint(words) \
-            or not all(_WORD.fullmatch(word) for word in words):
+    terms = plain_terms(words) if words and len(text) <= _LONGEST_TEXT and len(words) <= _MOST_WORDS else None
+    if terms is None:
         raise _Declined("not plain words")
-    terms: dict[Term, None] = {}
-    for word in words:
-        analysed = schema.analyze(word)
-        if len(analysed) > 1:
-            raise _Declined("a word of several terms")
-        for field in SEARCH_FIELDS if analysed else ():
-            terms[field, analysed[0][0]] = None
     if not terms:
         raise _Declined("only stop words")  # ``NothingToSearch``, reported by ``Index.search``
-    if aliases and may_name_a_place(frozenset(term for _, term in terms)):
+    if aliases and may_name_a_place(frozenset(terms)):
         raise _Declined("a place name's word")
-    return list(terms)
+    return [(field, term) for term in terms for field in SEARCH_FIELDS]
 
 
 class _Generation:

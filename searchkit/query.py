@@ -22,7 +22,8 @@ from .errors import NothingToSearch, QueryError
 from .normalise import normalise_source
 from .placewords import with_place_names
 from .places import PlaceNames
-from .schema import ANALYZER, SCHEMA, SEARCH_FIELDS, STOP_WORDS, analyze
+from .querywords import OPERATORS, plain_terms
+from .schema import ANALYZER, SCHEMA, SEARCH_FIELDS, STOP_WORDS
 from .scoring import query_term_weight
 from .settings import DEFAULT, Settings
 
@@ -48,7 +49,7 @@ MAX_FILTER_CHARS = 500
 MAX_OFFSET = 10_000
 """Hits skipped before the first one returned (``offset``, a page further down): each costs its place in the
 ranking, as a hit does."""
-_BINARY = frozenset({"AND", "OR", "ANDNOT", "ANDMAYBE"})
+_BINARY = OPERATORS - {"NOT"}
 _TOKEN = re.compile(r'"[^"]*"?|\[[^\]]*\]?|\{[^}]*\}?|[()]|[^\s()"\[\]{}]+')
 _FIELD_PREFIX = re.compile(r"([A-Za-z_]\w*):")
 _DAY = timedelta(days=1)
@@ -132,16 +133,11 @@ def _parsed_words(text: str, settings: Settings) -> wq.Query | None:
     every = len(words) > 1 and len(words) % 2 == 1 and all(w == "AND" for w in words[1::2])
     if every:
         words = words[::2]
-    if not all(_WORD.fullmatch(w) for w in words) or not _OPERATORS.isdisjoint(words):
+    terms = plain_terms(words)
+    if terms is None:
         return None
-    fields: dict[str, list[wq.Term]] = {}  # each word's term → its terms in the search fields
-    for word in words:
-        analysed = analyze(word)
-        if len(analysed) > 1:
-            return None
-        for term, _ in analysed:
-            fields.setdefault(term, [wq.Term(field, term, boost=settings.title_boost if field == "title" else 1.0)
-                                     for field in SEARCH_FIELDS])
+    fields = {term: [wq.Term(field, term, boost=settings.title_boost if field == "title" else 1.0)
+                     for field in SEARCH_FIELDS] for term in terms}  # each word's term → its terms in the fields
     if every:
         parts = [terms[0] if len(terms) == 1 else wq.Or(terms) for terms in fields.values()]
         return wq.NullQuery if not parts else parts[0] if len(parts) == 1 else wq.And(parts)
@@ -149,9 +145,7 @@ def _parsed_words(text: str, settings: Settings) -> wq.Query | None:
     return wq.NullQuery if not unique else unique[0] if len(unique) == 1 else wq.Or(unique)
 
 
-_WORD = re.compile(r"\w+")
 assert all(SCHEMA[field].analyzer is ANALYZER for field in SEARCH_FIELDS), "_parsed_words analyses once for all"
-_OPERATORS = _BINARY | {"NOT"}
 
 
 def _with_places(scored: wq.Query, restriction: wq.Query | None, places: PlaceNames | None) -> ParsedQuery:
