@@ -150,6 +150,9 @@ elif point == "at-commit":  # just after CURRENT was renamed, inside publish
     os.replace = replaced
 elif point == "after-commit":
     store.collect_garbage = signalled(store.collect_garbage)
+elif point == "direct":  # a query of plain words, answered from the index files
+    from searchkit import direct
+    direct.search = signalled(direct.search)
 else:  # an Index method: search, get, neighbours, stats
     setattr(Index, point, signalled(getattr(Index, point)))
 """
@@ -200,7 +203,8 @@ def test_a_signal_during_a_first_build_leaves_no_index(seeds_dir, tmp_path):
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 @pytest.mark.parametrize(("point", "args"), [
-    ("search", ["query", "forum"]), ("search", ["query", "forum", "--json"]), ("get", ["show", "{id}"]),
+    ("direct", ["query", "forum"]), ("direct", ["query", "forum", "--json"]), ("search", ["query", "forum*"]),
+    ("search", ["query", "forum", "--source", "Kremlin", "--json"]), ("get", ["show", "{id}"]),
     ("neighbours", ["show", "{id}", "--json"]), ("stats", ["stats"]),
 ])
 def test_a_signal_during_a_read_command_is_one_line_and_128_plus_n(seed_index, point, args, signum):
