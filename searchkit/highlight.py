@@ -11,7 +11,7 @@ import re
 from typing import TYPE_CHECKING
 
 from .models import Highlight
-from .schema import ANALYZER, analyze
+from .schema import ANALYZER, analyze, term_of
 
 if TYPE_CHECKING:
     from whoosh import query as wq
@@ -24,9 +24,6 @@ assert _WORDS.pattern == r"\w+(\.?\w+)*", "_words_beginning finds the words of W
 FRAGMENT_CHARS = 240
 """Fragments are about this long: matches within it share a fragment, with context on both sides."""
 CONTEXT_CHARS = 60
-_TERMS: dict[str, str] = {}
-"""Words as written → their terms ("" for a stop word), as highlights have analysed them."""
-_MAX_TERMS = 100_000
 _BEGUN_OTHERWISE = {"die": "dy", "lie": "ly", "tie": "ty"}
 """Terms → how else their words may begin: Snowball English's exceptional forms dying, lying and tying. Every
 other word's term begins with the word's first two letters (or, one letter long, with its first): its rules
@@ -109,13 +106,8 @@ def _hits(text: str, terms: MatchTerms) -> list[tuple[tuple[int, int], str]]:
         for m in _words_beginning(text, firsts):
             written = m[0]
             if written.lower().startswith(beginnings):
-                term = _TERMS.get(written)
-                if term is None:
-                    if len(_TERMS) >= _MAX_TERMS:
-                        _TERMS.clear()
-                    analysed = analyze(written)
-                    term = _TERMS[written] = analysed[0][0] if analysed else ""
-                if term in terms.words:
+                term = term_of(written)
+                if term is not None and term in terms.words:
                     hits.append((m.span(), term))
         return hits
     tokens = analyze(text)

@@ -68,9 +68,10 @@ class LocalBackend:
         """A shard of a sharded index: its passages' stories as found across all its shards (``sharded``), read
         for a generation of that many passages, in place of the generation's own."""
         self.frequencies: dict[tuple[str, bytes], int] = {}
-        self._passage_at: Callable[[int], Passage] = functools.lru_cache(maxsize=_CACHED_PASSAGES)(self._read_passage)
         """Document frequencies read so far (a generation never changes), by ``lexicon`` and ``statistics``: a
         query reads each of its words' once for its bounds, its scores and "did you mean"."""
+        self._passage_at: Callable[[int], Passage] = functools.lru_cache(maxsize=_CACHED_PASSAGES)(self._read_passage)
+        """The passage of a doc number, the last ``_CACHED_PASSAGES`` read kept."""
 
     # --- the Backend protocol -----------------------------------------------------------------------------
 

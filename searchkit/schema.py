@@ -114,7 +114,8 @@ if _term_of is None:  # ANALYZER is the standard chain, which ``_one_loop`` alwa
     raise TypeError("schema.ANALYZER is not the standard stemming chain")
 term_of: TermOf = _term_of
 """``term_of(word)``: the term ``ANALYZER`` makes of one word token as written (``None``: a stop word or a
-one-letter word); the indexer (``segments``) applies it once per distinct word of a segment."""
+one-letter word), kept for the words seen (as ``analyze`` keeps them); the indexer (``segments``) applies it once
+per distinct word of a segment, ``highlight`` to the words that may match a query term."""
 written_words: Callable[[str], list[str]] = _whole(ANALYZER.items[0].expression).findall
 """Every word token of a text as written (stop words too), as ``ANALYZER``'s tokenizer finds them: ``ANALYZER``
 keeps those whose ``term_of`` is not ``None``, numbering them on from the first one's position among all words."""
