@@ -26,8 +26,8 @@ decompresses its block: 16 KB blocks are 8% smaller again and take twice as long
 DICTIONARY_BYTES = 16 * 1024
 """The dictionary every block is compressed against (zlib's preset dictionary): the column's first values, this
 many bytes of them. On the generated corpus the stored fields are a sixth smaller than blocks compressed alone
-(39.7 → 33.1 MB at 100k passages) and take about twice as long to compress (a 32 KB dictionary: 3% smaller
-again, a quarter slower still); a block decompresses as fast. Only the writer depends on it."""
+(39.7 → 33.1 MB at 100k passages, by ``benchmarks/latency.py``'s sizes by kind, before and after); compressing
+a block costs more, reading one the same. Only the writer depends on it."""
 DICTIONARY_FROM_BYTES = 4 * DICTIONARY_BYTES
 """A column of fewer bytes of values has no dictionary (it would not save what it takes)."""
 _LEVEL = 6
